@@ -1,0 +1,67 @@
+package auth
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+)
+
+// Identity kinds.
+const (
+	KindAPIKey = "api_key"
+	KindMTLS   = "mtls"
+	KindOIDC   = "oidc"
+)
+
+// Identity is who a caller is, however they proved it.
+type Identity struct {
+	// Kind is one of the Kind constants.
+	Kind string
+	// Subject is the API key's name, the SPIFFE ID or CN, or the JWT sub.
+	Subject string
+	// Claims are the verified token claims (OIDC) or certificate facts
+	// (mTLS). Empty for API keys.
+	Claims map[string]any
+	// Admin is set for identities configured as admins.
+	Admin bool
+}
+
+// Owner is the string recorded on leases: "<kind>:<subject>".
+func (i *Identity) Owner() string { return i.Kind + ":" + i.Subject }
+
+// Credentials are what a caller presented on one request.
+type Credentials struct {
+	// Bearer is the token after "Bearer " in the authorization header or
+	// metadata, or empty.
+	Bearer string
+	// PeerCertificates is the verified client certificate chain, leaf
+	// first, or nil.
+	PeerCertificates []*x509.Certificate
+}
+
+var (
+	// ErrNoCredentials means the authenticator does not handle what was
+	// presented, so the next one should try.
+	ErrNoCredentials = errors.New("no credentials for this authenticator")
+)
+
+// Authenticator verifies one kind of credential. It returns
+// ErrNoCredentials when the credentials are not its kind, and an error
+// wrapping lease.ErrUnauthenticated when they are its kind but invalid.
+type Authenticator interface {
+	Authenticate(ctx context.Context, c Credentials) (*Identity, error)
+}
+
+type identityKey struct{}
+
+// WithIdentity returns ctx carrying id.
+func WithIdentity(ctx context.Context, id *Identity) context.Context {
+	return context.WithValue(ctx, identityKey{}, id)
+}
+
+// FromContext returns the caller identity placed by the interceptor or
+// middleware, or nil.
+func FromContext(ctx context.Context) *Identity {
+	id, _ := ctx.Value(identityKey{}).(*Identity)
+	return id
+}

@@ -1,0 +1,35 @@
+package lease
+
+import "errors"
+
+// Sentinel errors. Layers wrap them with context; the gRPC boundary maps
+// them to status codes with fixed, client-safe messages.
+var (
+	ErrNotFound           = errors.New("not found")
+	ErrAlreadyExists      = errors.New("already exists")
+	ErrInvalidArgument    = errors.New("invalid argument")
+	ErrUnauthenticated    = errors.New("unauthenticated")
+	ErrPermissionDenied   = errors.New("permission denied")
+	ErrFailedPrecondition = errors.New("failed precondition")
+	ErrResourceExhausted  = errors.New("resource exhausted")
+	ErrUnavailable        = errors.New("unavailable")
+	// ErrConflict means a row was not in the state an update expected,
+	// usually because another replica or request got there first.
+	ErrConflict = errors.New("conflict")
+)
+
+// PublicError carries a message that is safe to show the caller, wrapped
+// around one of the sentinels above. Anything not wrapped in a PublicError
+// reaches the caller only as the sentinel's fixed text.
+type PublicError struct {
+	Kind error
+	Msg  string
+	// RetryAfter, when positive, tells the caller when to try again.
+	RetryAfterSeconds int
+}
+
+func (e *PublicError) Error() string { return e.Msg }
+func (e *PublicError) Unwrap() error { return e.Kind }
+
+// Public returns an error of kind whose text is safe to show the caller.
+func Public(kind error, msg string) error { return &PublicError{Kind: kind, Msg: msg} }

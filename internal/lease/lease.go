@@ -1,0 +1,107 @@
+package lease
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+)
+
+// State is where a lease is in its lifecycle.
+type State string
+
+const (
+	StatePending      State = "pending"
+	StateActive       State = "active"
+	StateRevoking     State = "revoking"
+	StateRevoked      State = "revoked"
+	StateFailed       State = "failed"
+	StateRevokeFailed State = "revoke_failed"
+)
+
+// Valid reports whether s is one of the known states.
+func (s State) Valid() bool {
+	switch s {
+	case StatePending, StateActive, StateRevoking, StateRevoked, StateFailed, StateRevokeFailed:
+		return true
+	}
+	return false
+}
+
+// Live reports whether a lease in state s may still have a token upstream.
+func (s State) Live() bool {
+	switch s {
+	case StatePending, StateActive, StateRevoking, StateRevokeFailed:
+		return true
+	}
+	return false
+}
+
+// Ended reports whether the lease is over from the caller's point of view.
+func (s State) Ended() bool { return !(s == StatePending || s == StateActive) }
+
+// Upstream kinds.
+const (
+	UpstreamNewCentral = "new_central"
+	UpstreamLegacy     = "legacy"
+)
+
+// Revoke reasons the broker itself records.
+const (
+	ReasonExpired    = "expired"
+	ReasonMintFailed = "mint_failed"
+	ReasonCrashed    = "mint_interrupted"
+	ReasonForgotten  = "forgotten"
+)
+
+// Lease is one minted upstream token's record. It never holds the secret.
+type Lease struct {
+	ID      string
+	Purpose string
+	// Owner is the caller identity, "<kind>:<subject>".
+	Owner  string
+	State  State
+	Labels map[string]string
+
+	// Upstream says which API minted the token; UpstreamAccount is the
+	// New Central service account id or the Legacy user id.
+	Upstream        string
+	UpstreamAccount string
+	// UpstreamTokenID is the New Central key id or the Legacy token name.
+	UpstreamTokenID string
+	// UpstreamName is the name or description the broker gave the token.
+	UpstreamName string
+	// UpstreamExpireTime is the upstream's own expiry, zero for Legacy.
+	UpstreamExpireTime time.Time
+	// TokenSHA256 is the lowercase hex SHA-256 of the secret.
+	TokenSHA256 string
+
+	IssueTime     time.Time
+	ExpireTime    time.Time
+	MaxExpireTime time.Time
+
+	RevokeReason string
+	RevokedBy    string
+	RevokeTime   time.Time
+
+	RevokeAttempts int
+	NextAttemptAt  time.Time
+	LastError      string
+
+	IdempotencyKey string
+
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// HashToken returns the lowercase hex SHA-256 of a secret, the only form in
+// which the broker keeps it.
+func HashToken(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
+
+// UpstreamName is the name (Legacy) or description (New Central) given to the
+// token minted for a lease, so that any upstream token can be traced back.
+func UpstreamNameFor(prefix, purpose, id string) string {
+	return prefix + "-" + purpose + "-" + id
+}

@@ -1,0 +1,303 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/ztbroker/ztbroker/internal/lease"
+)
+
+// Store persists leases and the audit trail.
+type Store interface {
+	// CreatePending writes a new lease in state pending, before anything is
+	// minted upstream. When IdempotencyKey is set and a lease with the same
+	// (owner, purpose, key) exists, it returns that lease together with
+	// lease.ErrAlreadyExists and writes nothing. When a quota in the params
+	// would be exceeded it returns a *QuotaError and writes nothing. The
+	// quota check and the insert are atomic across replicas.
+	CreatePending(ctx context.Context, p CreatePendingParams) (*lease.Lease, error)
+	// Activate moves a pending lease to active and records the upstream
+	// token's id and hash. lease.ErrConflict if the lease is no longer
+	// pending (for example the stale-pending sweeper got it first).
+	Activate(ctx context.Context, p ActivateParams) (*lease.Lease, error)
+	// FailPending moves a pending lease to failed. lease.ErrConflict if it
+	// is not pending.
+	FailPending(ctx context.Context, p FailPendingParams) (*lease.Lease, error)
+
+	// GetLease returns a lease by id. When Owner is set, another owner's
+	// lease is reported as lease.ErrNotFound.
+	GetLease(ctx context.Context, p GetLeaseParams) (*lease.Lease, error)
+	// ListLeases pages through leases, newest first.
+	ListLeases(ctx context.Context, p ListLeasesParams) (*ListLeasesResult, error)
+
+	// RenewLease sets a new expire time on an active lease. The caller has
+	// already capped it; the store refuses (lease.ErrInvalidArgument) to go
+	// past max_expire_time and returns lease.ErrFailedPrecondition when the
+	// lease is not active.
+	RenewLease(ctx context.Context, p RenewLeaseParams) (*lease.Lease, error)
+
+	// BeginRevoke moves an active lease to revoking and claims it for the
+	// caller until ClaimUntil, so no worker races the caller's own upstream
+	// delete. A lease that has already ended is returned unchanged with
+	// already=true. A pending lease is lease.ErrFailedPrecondition.
+	BeginRevoke(ctx context.Context, p BeginRevokeParams) (l *lease.Lease, already bool, err error)
+	// ClaimDue claims up to Limit leases whose revocation is due: active
+	// leases past their expire time (moved to revoking with reason
+	// "expired"), and revoking or revoke_failed leases whose next attempt
+	// is due. Claimed leases get NextAttemptAt = ClaimUntil, so another
+	// replica does not pick them up while this one works. Safe to call
+	// from many replicas at once (FOR UPDATE SKIP LOCKED).
+	ClaimDue(ctx context.Context, p ClaimDueParams) ([]*lease.Lease, error)
+	// CompleteRevoke moves a revoking or revoke_failed lease to revoked.
+	// lease.ErrConflict if it is in any other state.
+	CompleteRevoke(ctx context.Context, p CompleteRevokeParams) (*lease.Lease, error)
+	// RecordRevokeFailure counts a failed attempt and schedules the next at
+	// NextAttemptAt; with MarkFailed the lease becomes revoke_failed.
+	RecordRevokeFailure(ctx context.Context, p RecordRevokeFailureParams) (*lease.Lease, error)
+	// NextDueTime returns the earliest time at which ClaimDue would find
+	// work, or ok=false when nothing is scheduled.
+	NextDueTime(ctx context.Context) (t time.Time, ok bool, err error)
+
+	// ClaimStalePending claims up to Limit pending leases created before
+	// CreatedBefore, pushing their NextAttemptAt to ClaimUntil.
+	ClaimStalePending(ctx context.Context, p ClaimStalePendingParams) ([]*lease.Lease, error)
+
+	// ForgetLease moves a revoke_failed (or revoking) lease to revoked
+	// without an upstream delete, recording who and why.
+	ForgetLease(ctx context.Context, p ForgetLeaseParams) (*lease.Lease, error)
+	// RevokeMatching moves up to Limit active leases matching the filter to
+	// revoking with NextAttemptAt = Now, for the revocation worker to
+	// finish. With DryRun it changes nothing and reports what it would do.
+	RevokeMatching(ctx context.Context, p RevokeMatchingParams) (*RevokeMatchingResult, error)
+
+	// ListUpstreamTokens returns every lease that has, or may have, a token
+	// on the given upstream account, for reconciliation.
+	ListUpstreamTokens(ctx context.Context, p ListUpstreamTokensParams) ([]*lease.Lease, error)
+	// CountActive returns the number of active leases per purpose.
+	CountActive(ctx context.Context) (map[string]int, error)
+
+	// SealedSecret returns the encrypted secret kept for idempotent replay,
+	// or lease.ErrNotFound when there is none or it has expired.
+	SealedSecret(ctx context.Context, p SealedSecretParams) ([]byte, error)
+	// EraseSealedSecrets deletes sealed secrets whose replay window ended
+	// before Now and returns how many it erased.
+	EraseSealedSecrets(ctx context.Context, now time.Time) (int, error)
+
+	// AppendAudit adds one event to the append-only audit trail.
+	AppendAudit(ctx context.Context, e *AuditEvent) error
+	// ListAudit pages through audit events, newest first.
+	ListAudit(ctx context.Context, p ListAuditParams) (*ListAuditResult, error)
+
+	// Ping reports whether the store is reachable.
+	Ping(ctx context.Context) error
+}
+
+// CreatePendingParams describe a lease about to be minted.
+type CreatePendingParams struct {
+	ID              string
+	Purpose         string
+	Owner           string
+	Labels          map[string]string
+	Upstream        string
+	UpstreamAccount string
+	UpstreamName    string
+	Now             time.Time
+	ExpireTime      time.Time
+	MaxExpireTime   time.Time
+	IdempotencyKey  string
+	// Quota, when non-nil, is checked atomically with the insert.
+	Quota *Quota
+	// Audit, when non-nil, is appended in the same transaction.
+	Audit *AuditEvent
+}
+
+// Quota bounds leases per purpose and per owner. Zero fields are unlimited.
+type Quota struct {
+	// MaxActivePerPurpose counts pending and active leases of the purpose.
+	MaxActivePerPurpose int
+	// MaxActivePerOwner counts pending and active leases of the owner for
+	// this purpose.
+	MaxActivePerOwner int
+	// MaxIssuesPerWindow counts leases the owner created for this purpose
+	// within Window before Now.
+	MaxIssuesPerWindow int
+	Window             time.Duration
+}
+
+// QuotaError reports which quota a CreatePending would exceed. It wraps
+// lease.ErrResourceExhausted.
+type QuotaError struct {
+	Limit string // "active_per_purpose", "active_per_owner" or "issue_rate"
+	Max   int
+	// RetryAfter is how long until the rate window frees a slot, for
+	// issue_rate; zero for the active-lease limits.
+	RetryAfter time.Duration
+}
+
+func (e *QuotaError) Error() string { return "quota exceeded: " + e.Limit }
+func (e *QuotaError) Unwrap() error { return lease.ErrResourceExhausted }
+
+type ActivateParams struct {
+	ID                 string
+	UpstreamTokenID    string
+	TokenSHA256        string
+	UpstreamExpireTime time.Time
+	Now                time.Time
+	// SealedSecret, when set, is kept until SealedUntil for idempotent
+	// replay. It is ciphertext; the store never sees a plaintext secret.
+	SealedSecret []byte
+	SealedUntil  time.Time
+	Audit        *AuditEvent
+}
+
+type FailPendingParams struct {
+	ID     string
+	Reason string
+	Now    time.Time
+	Audit  *AuditEvent
+}
+
+type GetLeaseParams struct {
+	ID    string
+	Owner string // empty: any owner (admins, workers)
+}
+
+type ListLeasesParams struct {
+	Owner    string // empty: every owner
+	Purpose  string
+	State    lease.State // empty: any
+	LabelKey string
+	LabelVal string
+	// PageSize is at least 1; the caller caps it.
+	PageSize int
+	// After is the opaque cursor from the previous page, or empty.
+	After string
+}
+
+type ListLeasesResult struct {
+	Leases []*lease.Lease
+	// Next is the cursor for the next page, empty on the last.
+	Next string
+}
+
+type RenewLeaseParams struct {
+	ID         string
+	Owner      string
+	ExpireTime time.Time
+	Now        time.Time
+	Audit      *AuditEvent
+}
+
+type BeginRevokeParams struct {
+	ID         string
+	Owner      string // empty: any owner
+	Reason     string
+	RevokedBy  string
+	Now        time.Time
+	ClaimUntil time.Time
+	Audit      *AuditEvent
+}
+
+type ClaimDueParams struct {
+	Now        time.Time
+	ClaimUntil time.Time
+	Limit      int
+}
+
+type CompleteRevokeParams struct {
+	ID    string
+	Now   time.Time
+	Audit *AuditEvent
+}
+
+type RecordRevokeFailureParams struct {
+	ID            string
+	Err           string // client-safe text
+	NextAttemptAt time.Time
+	MarkFailed    bool
+	Now           time.Time
+	Audit         *AuditEvent
+}
+
+type ClaimStalePendingParams struct {
+	CreatedBefore time.Time
+	Now           time.Time
+	ClaimUntil    time.Time
+	Limit         int
+}
+
+type ForgetLeaseParams struct {
+	ID        string
+	Reason    string
+	RevokedBy string
+	Now       time.Time
+	Audit     *AuditEvent
+}
+
+// LeaseFilter selects leases for bulk revocation. Empty fields match
+// anything; All must be set for an empty filter to match every lease.
+type LeaseFilter struct {
+	Purpose  string
+	Owner    string
+	LabelKey string
+	LabelVal string
+	All      bool
+}
+
+type RevokeMatchingParams struct {
+	Filter    LeaseFilter
+	Reason    string
+	RevokedBy string
+	Now       time.Time
+	Limit     int
+	DryRun    bool
+}
+
+type RevokeMatchingResult struct {
+	// Done is how many leases moved to revoking (or would, on a dry run).
+	Done int
+	// Remaining is how many active leases still match afterwards.
+	Remaining int
+	// IDs lists up to 100 affected leases.
+	IDs []string
+}
+
+type ListUpstreamTokensParams struct {
+	Upstream        string
+	UpstreamAccount string
+}
+
+type SealedSecretParams struct {
+	ID  string
+	Now time.Time
+}
+
+// AuditEvent is one append-only audit record. It never holds a secret.
+type AuditEvent struct {
+	ID           int64
+	Time         time.Time
+	Action       string
+	ActorKind    string
+	ActorSubject string
+	ActorClaims  map[string]string
+	Purpose      string
+	LeaseID      string
+	Result       string
+	Reason       string
+	TokenSHA256  string
+}
+
+type ListAuditParams struct {
+	Purpose  string
+	LeaseID  string
+	Actor    string // "<kind>:<subject>"
+	Action   string
+	Since    time.Time
+	PageSize int
+	After    string
+}
+
+type ListAuditResult struct {
+	Events []*AuditEvent
+	Next   string
+}

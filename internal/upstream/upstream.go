@@ -1,0 +1,48 @@
+package upstream
+
+import (
+	"context"
+	"time"
+)
+
+// Minted is a freshly created upstream token. Secret is shown once; the
+// caller hashes it and hands it to the requester, and keeps nothing else.
+type Minted struct {
+	// ID is the New Central key id or the Legacy token name.
+	ID     string
+	Secret string
+	// Expires is the upstream's own expiry, zero when it has none.
+	Expires time.Time
+}
+
+// Token is an existing upstream token as listing shows it.
+type Token struct {
+	ID string
+	// Name is the Legacy token name or the New Central key description.
+	Name    string
+	Expires time.Time
+}
+
+// Issuer mints and deletes tokens on one upstream account: a New Central
+// service account or a Legacy user.
+type Issuer interface {
+	// Mint creates a token named name. expires is honoured upstream where
+	// the API supports it (New Central) and ignored otherwise (Legacy).
+	Mint(ctx context.Context, name string, expires time.Time) (*Minted, error)
+	// Delete removes the token. It returns nil when the token was deleted
+	// or the upstream verifiably says it does not exist; a bare 404 that
+	// did not come from the API is an error.
+	Delete(ctx context.Context, id string) error
+	// List returns every token on the account.
+	List(ctx context.Context) ([]Token, error)
+
+	// Kind is lease.UpstreamNewCentral or lease.UpstreamLegacy.
+	Kind() string
+	// Account is the service account id or the Legacy user id.
+	Account() string
+	// APIBaseURL is where a caller should use a minted token.
+	APIBaseURL() string
+	// AuthScheme is the Authorization scheme the API wants for a minted
+	// token: "Bearer" or "token".
+	AuthScheme() string
+}
