@@ -1,0 +1,2 @@
+DROP TABLE lease_secrets;
+DROP TABLE leases;
