@@ -1,0 +1,103 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/ztbroker/ztbroker/internal/lease"
+	"github.com/ztbroker/ztbroker/internal/store"
+)
+
+// kinds pairs each sentinel with its code and the message a caller sees
+// when the error carries no PublicError of its own.
+var kinds = []struct {
+	err  error
+	code codes.Code
+	msg  string
+}{
+	{lease.ErrNotFound, codes.NotFound, "not found"},
+	{lease.ErrAlreadyExists, codes.AlreadyExists, "already exists"},
+	{lease.ErrInvalidArgument, codes.InvalidArgument, "invalid argument"},
+	{lease.ErrUnauthenticated, codes.Unauthenticated, "missing or invalid credentials"},
+	{lease.ErrPermissionDenied, codes.PermissionDenied, "permission denied"},
+	{lease.ErrFailedPrecondition, codes.FailedPrecondition, "the lease is not in a state that allows this"},
+	{lease.ErrResourceExhausted, codes.ResourceExhausted, "quota exceeded"},
+	{lease.ErrUnavailable, codes.Unavailable, "the service is temporarily unavailable; retry"},
+	{lease.ErrConflict, codes.Aborted, "the lease changed concurrently; retry"},
+}
+
+// toStatus is the one place a domain error becomes a gRPC status. The full
+// error goes to the log; the caller gets a fixed or explicitly public
+// message and nothing from SQL, URLs or upstream bodies.
+func (s *Service) toStatus(ctx context.Context, op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if st, ok := status.FromError(err); ok {
+		return st.Err()
+	}
+	switch {
+	case errors.Is(err, context.Canceled):
+		return status.Error(codes.Canceled, "request canceled")
+	case errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, lease.ErrUnavailable):
+		return status.Error(codes.DeadlineExceeded, "deadline exceeded")
+	}
+	for _, k := range kinds {
+		if !errors.Is(err, k.err) {
+			continue
+		}
+		msg := k.msg
+		var pub *lease.PublicError
+		if errors.As(err, &pub) {
+			msg = pub.Msg
+		}
+		level := slog.LevelWarn
+		if k.code == codes.Unavailable || k.code == codes.Aborted {
+			level = slog.LevelError
+		}
+		s.log.Log(ctx, level, "request failed", "op", op, "code", k.code.String(), "err", err)
+		st := status.New(k.code, msg)
+		if d := retryAfter(err); d > 0 {
+			_ = grpcSetRetryAfter(ctx, d)
+			if withInfo, derr := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(d)}); derr == nil {
+				st = withInfo
+			}
+		}
+		return st.Err()
+	}
+	s.log.ErrorContext(ctx, "request failed", "op", op, "code", codes.Internal.String(), "err", err)
+	return status.Error(codes.Internal, "internal error")
+}
+
+func retryAfter(err error) time.Duration {
+	var q *store.QuotaError
+	if errors.As(err, &q) && q.RetryAfter > 0 {
+		return q.RetryAfter
+	}
+	var pub *lease.PublicError
+	if errors.As(err, &pub) && pub.RetryAfterSeconds > 0 {
+		return time.Duration(pub.RetryAfterSeconds) * time.Second
+	}
+	return 0
+}
+
+// grpcSetRetryAfter also sends the delay as a plain header, for REST
+// callers (the gateway forwards it as Grpc-Metadata-Retry-After) and for
+// clients that do not decode status details.
+func grpcSetRetryAfter(ctx context.Context, d time.Duration) error {
+	secs := int(d.Round(time.Second) / time.Second)
+	if secs < 1 {
+		secs = 1
+	}
+	return grpc.SetHeader(ctx, metadata.Pairs("retry-after", strconv.Itoa(secs)))
+}

@@ -1,0 +1,231 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	ztbrokerv1 "github.com/ztbroker/ztbroker/gen/ztbroker/v1"
+	"github.com/ztbroker/ztbroker/internal/auth"
+	"github.com/ztbroker/ztbroker/internal/lease"
+	"github.com/ztbroker/ztbroker/internal/store"
+	"github.com/ztbroker/ztbroker/internal/upstream"
+)
+
+// IssueToken mints a token for a purpose the caller is admitted to.
+func (s *Service) IssueToken(ctx context.Context, req *ztbrokerv1.IssueTokenRequest) (*ztbrokerv1.IssueTokenResponse, error) {
+	resp, err := s.issue(ctx, req)
+	if err != nil {
+		return nil, s.toStatus(ctx, "IssueToken", err)
+	}
+	return resp, nil
+}
+
+func (s *Service) issue(ctx context.Context, req *ztbrokerv1.IssueTokenRequest) (*ztbrokerv1.IssueTokenResponse, error) {
+	id, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p, ok := s.cfg.Purposes.Get(req.GetPurpose())
+	if !ok {
+		return nil, lease.Public(lease.ErrNotFound, fmt.Sprintf("purpose %q does not exist", truncate(req.GetPurpose(), 70)))
+	}
+	adm := p.Policy.Admit(id)
+	if !adm.Allowed {
+		s.cfg.Metrics.denied.WithLabelValues(p.Name, "policy").Inc()
+		s.appendAudit(ctx, s.event(id, ActionDeny, p.Name, "", "denied", "no rule admitted the caller"))
+		return nil, lease.Public(lease.ErrPermissionDenied,
+			fmt.Sprintf("no rule of purpose %q admits caller %q", p.Name, id.Owner()))
+	}
+	ttl, maxTTL, err := grantTTL(p, adm, req)
+	if err != nil {
+		return nil, err
+	}
+	if err := validateLabels(req.GetLabels()); err != nil {
+		return nil, err
+	}
+	if err := validateText("idempotency_key", req.GetIdempotencyKey(), maxIdemKeyLen); err != nil {
+		return nil, err
+	}
+
+	// PostgreSQL keeps microseconds; trimming here makes what we return
+	// equal to what a later read returns.
+	now := s.now().UTC().Truncate(time.Microsecond)
+	leaseID := uuid.Must(uuid.NewV7()).String()
+	pending, err := s.cfg.Store.CreatePending(ctx, store.CreatePendingParams{
+		ID:              leaseID,
+		Purpose:         p.Name,
+		Owner:           id.Owner(),
+		Labels:          req.GetLabels(),
+		Upstream:        p.Issuer.Kind(),
+		UpstreamAccount: p.Issuer.Account(),
+		UpstreamName:    lease.UpstreamNameFor(s.cfg.NamePrefix, p.Name, leaseID),
+		Now:             now,
+		ExpireTime:      now.Add(ttl),
+		MaxExpireTime:   now.Add(maxTTL),
+		IdempotencyKey:  req.GetIdempotencyKey(),
+		Quota:           p.Quota,
+	})
+	switch {
+	case errors.Is(err, lease.ErrAlreadyExists) && pending != nil:
+		return s.replay(ctx, id, p, pending)
+	case errors.Is(err, lease.ErrResourceExhausted):
+		return nil, s.quotaRejected(ctx, id, p, err)
+	case err != nil:
+		return nil, err
+	}
+
+	// From here on a token may exist upstream, so the caller hanging up
+	// must not stop the sequence halfway.
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.MintTimeout)
+	defer cancel()
+	return s.mint(mctx, id, p, pending, adm.Rule)
+}
+
+// grantTTL returns the lease's TTL and the hard maximum it may be renewed
+// to, after the purpose's and the admitting rule's limits.
+func grantTTL(p *Purpose, adm Admission, req *ztbrokerv1.IssueTokenRequest) (ttl, max time.Duration, err error) {
+	max = p.MaxTTL
+	if adm.MaxTTL > 0 && adm.MaxTTL < max {
+		max = adm.MaxTTL
+	}
+	ttl = min(p.DefaultTTL, max)
+	if d := req.GetTtl(); d != nil {
+		if err := d.CheckValid(); err != nil {
+			return 0, 0, invalid("ttl is not a valid duration")
+		}
+		ttl = d.AsDuration()
+		if ttl <= 0 {
+			return 0, 0, invalid("ttl must be positive, got %s", ttl)
+		}
+		if ttl > max {
+			return 0, 0, invalid("ttl %s exceeds the maximum of %s for purpose %q", ttl, max, p.Name)
+		}
+	}
+	return ttl, max, nil
+}
+
+func (s *Service) mint(ctx context.Context, id *auth.Identity, p *Purpose, pending *lease.Lease, rule string) (*ztbrokerv1.IssueTokenResponse, error) {
+	var upstreamExpiry time.Time
+	if p.Issuer.Kind() == lease.UpstreamNewCentral {
+		upstreamExpiry = pending.MaxExpireTime.Add(s.cfg.ExpirySkew)
+	}
+	minted, err := p.Issuer.Mint(ctx, pending.UpstreamName, upstreamExpiry)
+	if err != nil {
+		s.abandon(ctx, id, p, pending, err)
+		s.cfg.Metrics.issued.WithLabelValues(p.Name, "upstream_error").Inc()
+		return nil, lease.Public(lease.ErrUnavailable, "the ZeroTier API did not mint a token; no token was issued, retry later")
+	}
+	hash := lease.HashToken(minted.Secret)
+	act := store.ActivateParams{
+		ID:                 pending.ID,
+		UpstreamTokenID:    minted.ID,
+		TokenSHA256:        hash,
+		UpstreamExpireTime: minted.Expires,
+		Now:                s.now().UTC(),
+	}
+	if s.cfg.Sealer != nil && pending.IdempotencyKey != "" {
+		sealed, err := s.cfg.Sealer.Seal([]byte(minted.Secret), pending.ID)
+		if err != nil {
+			s.discard(ctx, p, pending, minted.ID)
+			return nil, fmt.Errorf("seal secret: %w", err)
+		}
+		act.SealedSecret, act.SealedUntil = sealed, pending.IssueTime.Add(s.cfg.ReplayWindow)
+	}
+	ev := s.event(id, ActionIssue, p.Name, pending.ID, "ok", "admitted by "+rule)
+	ev.TokenSHA256 = hash
+	act.Audit = ev
+	l, err := s.cfg.Store.Activate(ctx, act)
+	if err != nil {
+		// Without an active row the token must not live: delete it now,
+		// or leave the lease pending for the sweeper to delete it.
+		s.discard(ctx, p, pending, minted.ID)
+		s.cfg.Metrics.issued.WithLabelValues(p.Name, "store_error").Inc()
+		if errors.Is(err, lease.ErrConflict) {
+			return nil, lease.Public(lease.ErrUnavailable, "issuance took too long and was abandoned; retry")
+		}
+		return nil, fmt.Errorf("activate lease: %w", err)
+	}
+	s.logAudit(ctx, ev)
+	s.cfg.Revoker.Nudge(l.ExpireTime)
+	s.cfg.Metrics.issued.WithLabelValues(p.Name, "ok").Inc()
+	return &ztbrokerv1.IssueTokenResponse{
+		Token:      minted.Secret,
+		Lease:      leaseToProto(l),
+		ApiBaseUrl: p.Issuer.APIBaseURL(),
+		AuthScheme: p.Issuer.AuthScheme(),
+	}, nil
+}
+
+// abandon cleans up after a failed mint. An error that may have come after
+// the upstream created the token (a timeout, a 5xx) is ambiguous, so the
+// token is looked up by its name and deleted. Only when that succeeds, or
+// the failure was unambiguous, is the lease marked failed; otherwise it
+// stays pending and the sweeper finishes the job.
+func (s *Service) abandon(ctx context.Context, id *auth.Identity, p *Purpose, pending *lease.Lease, mintErr error) {
+	s.log.WarnContext(ctx, "upstream mint failed", "lease_id", pending.ID, "purpose", p.Name, "err", mintErr)
+	if upstream.IsRetryable(mintErr) {
+		if err := deleteByName(ctx, p.Issuer, pending.UpstreamName); err != nil {
+			s.log.WarnContext(ctx, "cleanup after failed mint deferred to sweeper", "lease_id", pending.ID, "err", err)
+			return
+		}
+	}
+	s.failPending(ctx, id, p, pending, lease.ReasonMintFailed)
+}
+
+// discard deletes a minted token whose lease could not be activated.
+func (s *Service) discard(ctx context.Context, p *Purpose, pending *lease.Lease, tokenID string) {
+	if err := p.Issuer.Delete(upstream.WithPriority(ctx, upstream.PriorityRevoke), tokenID); err != nil {
+		s.log.ErrorContext(ctx, "could not delete token of unactivated lease; sweeper will retry", "lease_id", pending.ID, "err", err)
+		return
+	}
+	s.failPending(ctx, nil, p, pending, lease.ReasonMintFailed)
+}
+
+func (s *Service) failPending(ctx context.Context, id *auth.Identity, p *Purpose, pending *lease.Lease, reason string) {
+	ev := s.event(id, ActionMintFailed, p.Name, pending.ID, "failed", reason)
+	if _, err := s.cfg.Store.FailPending(ctx, store.FailPendingParams{
+		ID: pending.ID, Reason: reason, Now: s.now().UTC(), Audit: ev,
+	}); err != nil {
+		s.log.ErrorContext(ctx, "could not mark lease failed; sweeper will retry", "lease_id", pending.ID, "err", err)
+		return
+	}
+	s.logAudit(ctx, ev)
+}
+
+func deleteByName(ctx context.Context, is upstream.Issuer, name string) error {
+	ctx = upstream.WithPriority(ctx, upstream.PriorityRevoke)
+	toks, err := is.List(ctx)
+	if err != nil {
+		return err
+	}
+	for _, t := range toks {
+		if t.Name != name {
+			continue
+		}
+		if err := is.Delete(ctx, t.ID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Service) quotaRejected(ctx context.Context, id *auth.Identity, p *Purpose, err error) error {
+	s.cfg.Metrics.denied.WithLabelValues(p.Name, "quota").Inc()
+	var q *store.QuotaError
+	if !errors.As(err, &q) {
+		return err
+	}
+	s.appendAudit(ctx, s.event(id, ActionQuota, p.Name, "", "rejected", q.Limit))
+	pub := &lease.PublicError{
+		Kind: lease.ErrResourceExhausted,
+		Msg:  fmt.Sprintf("quota %s of purpose %q reached (max %d)", q.Limit, p.Name, q.Max),
+	}
+	if q.RetryAfter > 0 {
+		pub.RetryAfterSeconds = int((q.RetryAfter + time.Second - 1) / time.Second)
+	}
+	return pub
+}

@@ -1,0 +1,62 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	ztbrokerv1 "github.com/ztbroker/ztbroker/gen/ztbroker/v1"
+	"github.com/ztbroker/ztbroker/internal/auth"
+	"github.com/ztbroker/ztbroker/internal/lease"
+	"github.com/ztbroker/ztbroker/internal/store"
+)
+
+// replay answers a retried IssueToken whose idempotency key already has a
+// lease. It never mints: it returns the sealed secret while the replay
+// window lasts, and otherwise says plainly that the secret is gone.
+func (s *Service) replay(ctx context.Context, id *auth.Identity, p *Purpose, l *lease.Lease) (*ztbrokerv1.IssueTokenResponse, error) {
+	switch l.State {
+	case lease.StatePending:
+		return nil, &lease.PublicError{
+			Kind:              lease.ErrUnavailable,
+			Msg:               fmt.Sprintf("lease %s for this idempotency key is still being issued; retry", l.ID),
+			RetryAfterSeconds: 1,
+		}
+	case lease.StateActive:
+	default:
+		return nil, lease.Public(lease.ErrFailedPrecondition,
+			fmt.Sprintf("lease %s for this idempotency key has already ended (%s); use a new key", l.ID, l.State))
+	}
+	if s.cfg.Sealer == nil {
+		return nil, lease.Public(lease.ErrAlreadyExists,
+			fmt.Sprintf("lease %s was already issued for this idempotency key; its secret cannot be shown again", l.ID))
+	}
+	sealed, err := s.cfg.Store.SealedSecret(ctx, store.SealedSecretParams{ID: l.ID, Now: s.now().UTC()})
+	if errors.Is(err, lease.ErrNotFound) {
+		return nil, lease.Public(lease.ErrAlreadyExists,
+			fmt.Sprintf("lease %s was already issued for this idempotency key; its replay window has passed and the secret cannot be shown again", l.ID))
+	}
+	if err != nil {
+		return nil, err
+	}
+	secret, err := s.cfg.Sealer.Open(sealed, l.ID)
+	if err != nil {
+		// A rotated seal key makes old ciphertext unreadable; that is the
+		// same, to the caller, as an expired window.
+		s.log.WarnContext(ctx, "sealed secret could not be opened", "lease_id", l.ID, "err", err)
+		return nil, lease.Public(lease.ErrAlreadyExists,
+			fmt.Sprintf("lease %s was already issued for this idempotency key; its secret cannot be shown again", l.ID))
+	}
+	s.appendAudit(ctx, s.event(id, ActionReplay, p.Name, l.ID, "ok", "idempotent retry"))
+	is, err := s.issuerOf(l)
+	if err != nil {
+		return nil, err
+	}
+	return &ztbrokerv1.IssueTokenResponse{
+		Token:      string(secret),
+		Lease:      leaseToProto(l),
+		ApiBaseUrl: is.APIBaseURL(),
+		AuthScheme: is.AuthScheme(),
+		Replayed:   true,
+	}, nil
+}
