@@ -1,0 +1,107 @@
+package revoker
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+
+	"github.com/ztbroker/ztbroker/internal/lease"
+	"github.com/ztbroker/ztbroker/internal/store"
+)
+
+// BatchResult is what one pass did, for OnBatch.
+type BatchResult struct {
+	// Claimed is how many leases the pass claimed.
+	Claimed int
+	// Revoked leases were deleted upstream and marked revoked.
+	Revoked int
+	// Retrying leases failed and are scheduled for another attempt.
+	Retrying int
+	// Failed leases are (still) revoke_failed.
+	Failed int
+	// Aborted leases were left claimed because the worker stopped.
+	Aborted int
+	// Err is a store error that ended or spoiled the pass.
+	Err error
+}
+
+func (w *Worker) pass(ctx context.Context) (res BatchResult) {
+	ctx, span := w.tracer.Start(ctx, "revoker.pass")
+	defer func() {
+		span.SetAttributes(
+			attribute.Int("claimed", res.Claimed), attribute.Int("revoked", res.Revoked),
+			attribute.Int("retrying", res.Retrying), attribute.Int("failed", res.Failed),
+		)
+		if res.Err != nil {
+			span.RecordError(res.Err)
+			span.SetStatus(codes.Error, "store error")
+		}
+		span.End()
+	}()
+
+	ctx, cancel := context.WithTimeout(ctx, w.cfg.BatchTimeout)
+	defer cancel()
+	now := w.cfg.Now()
+	claimed, err := w.cfg.Store.ClaimDue(ctx, store.ClaimDueParams{
+		Now: now, ClaimUntil: now.Add(w.cfg.ClaimTimeout), Limit: w.cfg.BatchSize,
+	})
+	if err != nil {
+		if ctx.Err() == nil {
+			w.log.WarnContext(ctx, "cannot claim due leases", slog.Any("error", err))
+		}
+		return BatchResult{Err: fmt.Errorf("claim due leases: %w", err)}
+	}
+	res.Claimed = len(claimed)
+
+	var (
+		mu  sync.Mutex
+		wg  sync.WaitGroup
+		sem = make(chan struct{}, w.cfg.Concurrency)
+	)
+	for _, l := range claimed {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			w.noteExpiry(ctx, l)
+			out, err := w.revoke(ctx, l, true)
+			mu.Lock()
+			defer mu.Unlock()
+			switch out {
+			case outcomeRevoked:
+				res.Revoked++
+			case outcomeRetrying:
+				res.Retrying++
+			case outcomeFailed:
+				res.Failed++
+			case outcomeAborted:
+				res.Aborted++
+			case outcomeStoreError:
+				if res.Err == nil {
+					res.Err = err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return res
+}
+
+// noteExpiry records, on the first claim of a lease that expired, that
+// nobody revoked it first: a client whose pipeline did not clean up after
+// itself. A worker stopping between this and the first recorded attempt
+// makes the note twice; the metric and audit are at-least-once.
+func (w *Worker) noteExpiry(ctx context.Context, l *lease.Lease) {
+	if l.RevokeReason != lease.ReasonExpired || l.RevokeAttempts > 0 || l.State != lease.StateRevoking {
+		return
+	}
+	w.metrics.expiredUnrevoked.WithLabelValues(l.Purpose).Inc()
+	now := w.cfg.Now()
+	ev := w.audit(l, now, actionExpiredUnrevok, "ok", lease.ReasonExpired)
+	if err := w.cfg.Store.AppendAudit(ctx, ev); err != nil && ctx.Err() == nil {
+		w.log.WarnContext(ctx, "cannot audit an unrevoked expiry", append(leaseAttrs(l), slog.Any("error", err))...)
+	}
+}

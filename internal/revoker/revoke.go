@@ -1,0 +1,165 @@
+package revoker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ztbroker/ztbroker/internal/lease"
+	"github.com/ztbroker/ztbroker/internal/store"
+	"github.com/ztbroker/ztbroker/internal/upstream"
+)
+
+// storeWriteTimeout bounds the store write that records an upstream
+// outcome. The write runs detached from the caller's cancellation: a
+// deleted token must be recorded as deleted even while the worker stops.
+const storeWriteTimeout = 10 * time.Second
+
+// Audit vocabulary of this package.
+const (
+	actorKind            = "system"
+	actorSubject         = "revoker"
+	actionRevoke         = "revoke"
+	actionExpireRevoke   = "expire_revoke"
+	actionRevokeFailed   = "revoke_failed"
+	actionExpiredUnrevok = "expired_without_revoke"
+)
+
+// outcome is what one revocation attempt came to.
+type outcome int
+
+const (
+	outcomeRevoked outcome = iota
+	outcomeRetrying
+	outcomeFailed
+	// outcomeAborted means the worker is stopping: nothing was recorded,
+	// and the claim's expiry hands the lease to the next worker.
+	outcomeAborted
+	// outcomeStoreError means the store could not record the outcome.
+	outcomeStoreError
+)
+
+// RevokeNow deletes the upstream token of l, which the caller has already
+// moved to revoking with store.BeginRevoke, and marks it revoked. On
+// failure it records the attempt, schedules the retry for the worker, and
+// returns an error wrapping lease.ErrUnavailable: the lease stays ending
+// and the worker finishes it.
+func (w *Worker) RevokeNow(ctx context.Context, l *lease.Lease) error {
+	out, err := w.revoke(ctx, l, false)
+	switch out {
+	case outcomeRevoked:
+		return nil
+	case outcomeStoreError:
+		return fmt.Errorf("revoke lease %s: %w", l.ID, err)
+	default:
+		return fmt.Errorf("revoke lease %s: %w: %w", l.ID, lease.ErrUnavailable, err)
+	}
+}
+
+// revoke makes one attempt on l. stopping tells it that a cancelled ctx
+// means the worker is shutting down rather than that the attempt failed.
+func (w *Worker) revoke(ctx context.Context, l *lease.Lease, stopping bool) (outcome, error) {
+	is, ok := w.cfg.Registry.Issuer(l.Upstream, l.UpstreamAccount)
+	if !ok {
+		err := fmt.Errorf("%w: %s account %q", errNoIssuer, l.Upstream, l.UpstreamAccount)
+		return w.recordFailure(ctx, l, err)
+	}
+	if l.UpstreamTokenID != "" {
+		err := is.Delete(upstream.WithPriority(ctx, upstream.PriorityRevoke), l.UpstreamTokenID)
+		if err != nil {
+			if stopping && ctx.Err() != nil {
+				return outcomeAborted, ctx.Err()
+			}
+			return w.recordFailure(ctx, l, err)
+		}
+	} else {
+		// Only an active lease can be revoked, and activation records the
+		// token id; reconciliation catches a token this could miss.
+		w.log.WarnContext(ctx, "revoking a lease with no upstream token id", leaseAttrs(l)...)
+	}
+	return w.complete(ctx, l)
+}
+
+func (w *Worker) complete(ctx context.Context, l *lease.Lease) (outcome, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeWriteTimeout)
+	defer cancel()
+	now := w.cfg.Now()
+	action := actionRevoke
+	if l.RevokeReason == lease.ReasonExpired {
+		action = actionExpireRevoke
+	}
+	_, err := w.cfg.Store.CompleteRevoke(ctx, store.CompleteRevokeParams{
+		ID: l.ID, Now: now, Audit: w.audit(l, now, action, "ok", l.RevokeReason),
+	})
+	if errors.Is(err, lease.ErrConflict) {
+		// Someone else (an expired claim's next owner, an operator's
+		// forget) ended it first; the token is gone either way.
+		w.log.DebugContext(ctx, "lease already ended", leaseAttrs(l)...)
+		return outcomeRevoked, nil
+	}
+	if err != nil {
+		w.log.ErrorContext(ctx, "token deleted upstream but lease not marked revoked; it will be retried",
+			append(leaseAttrs(l), slog.Any("error", err))...)
+		return outcomeStoreError, fmt.Errorf("complete revoke: %w", err)
+	}
+	w.metrics.revoked.WithLabelValues(l.Purpose, reasonLabel(l), resultOK).Inc()
+	if l.RevokeReason == lease.ReasonExpired {
+		w.metrics.lag.Observe(max(now.Sub(l.ExpireTime), 0).Seconds())
+	}
+	w.log.DebugContext(ctx, "lease revoked", leaseAttrs(l)...)
+	return outcomeRevoked, nil
+}
+
+func (w *Worker) recordFailure(ctx context.Context, l *lease.Lease, cause error) (outcome, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeWriteTimeout)
+	defer cancel()
+	now := w.cfg.Now()
+	plan := w.cfg.plan(now, l, cause)
+	text := failureText(cause)
+	p := store.RecordRevokeFailureParams{
+		ID: l.ID, Err: text, NextAttemptAt: plan.next, MarkFailed: plan.markFailed, Now: now,
+	}
+	newlyFailed := plan.markFailed && l.State != lease.StateRevokeFailed
+	if newlyFailed {
+		p.Audit = w.audit(l, now, actionRevokeFailed, "error", text)
+	}
+	w.metrics.failures.WithLabelValues(l.Purpose).Inc()
+	attrs := append(leaseAttrs(l),
+		slog.Int("attempt", l.RevokeAttempts+1), slog.String("error", text), slog.Time("next_attempt", plan.next))
+	if _, err := w.cfg.Store.RecordRevokeFailure(ctx, p); err != nil {
+		w.log.ErrorContext(ctx, "upstream delete failed and the failure could not be recorded",
+			append(attrs, slog.Any("store_error", err))...)
+		return outcomeStoreError, fmt.Errorf("record revoke failure: %w", err)
+	}
+	// Wake for the retry even if it comes before anything the loop knows.
+	w.alarm.nudge(plan.next)
+	if !plan.markFailed {
+		w.log.WarnContext(ctx, "upstream delete failed; will retry", attrs...)
+		return outcomeRetrying, cause
+	}
+	if newlyFailed {
+		w.metrics.revoked.WithLabelValues(l.Purpose, reasonLabel(l), resultRevokeFailed).Inc()
+		w.log.ErrorContext(ctx, "lease is revoke_failed: its token may still be valid upstream", attrs...)
+	} else {
+		w.log.WarnContext(ctx, "slow retry of a revoke_failed lease failed", attrs...)
+	}
+	return outcomeFailed, cause
+}
+
+func (w *Worker) audit(l *lease.Lease, now time.Time, action, result, reason string) *store.AuditEvent {
+	return &store.AuditEvent{
+		Time: now, Action: action, ActorKind: actorKind, ActorSubject: actorSubject,
+		Purpose: l.Purpose, LeaseID: l.ID, Result: result, Reason: reason, TokenSHA256: l.TokenSHA256,
+	}
+}
+
+// leaseAttrs identifies a lease in logs by ids only, never by its token.
+func leaseAttrs(l *lease.Lease) []any {
+	return []any{
+		slog.String("lease_id", l.ID), slog.String("purpose", l.Purpose),
+		slog.String("upstream", l.Upstream), slog.String("upstream_account", l.UpstreamAccount),
+		slog.String("revoke_reason", l.RevokeReason),
+	}
+}
