@@ -1,0 +1,12 @@
+package revoker
+
+import (
+	"context"
+	"testing"
+
+	"github.com/ztbroker/ztbroker/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+func errDeadline() error { return context.DeadlineExceeded }
