@@ -1,0 +1,46 @@
+package upstream
+
+import "context"
+
+// Priority orders calls waiting on an upstream's rate limiter.
+type Priority int
+
+const (
+	// PriorityNormal is minting, listing and discovery.
+	PriorityNormal Priority = iota
+	// PriorityRevoke is deleting a token. Revocations are served before any
+	// waiting normal call, so a burst of issuance cannot keep a credential
+	// alive past its lease.
+	PriorityRevoke
+)
+
+type (
+	priorityKey  struct{}
+	operationKey struct{}
+)
+
+// WithPriority marks calls made with ctx. The clients mark their own
+// Delete calls; callers need this only for calls of their own.
+func WithPriority(ctx context.Context, p Priority) context.Context {
+	return context.WithValue(ctx, priorityKey{}, p)
+}
+
+// PriorityFrom returns the priority set by WithPriority, or PriorityNormal.
+func PriorityFrom(ctx context.Context) Priority {
+	p, _ := ctx.Value(priorityKey{}).(Priority)
+	return p
+}
+
+// WithOperation names the call for metrics and spans. Keep names to a
+// small fixed set ("mint", "delete", ...): they become label values.
+func WithOperation(ctx context.Context, op string) context.Context {
+	return context.WithValue(ctx, operationKey{}, op)
+}
+
+// OperationFrom returns the name set by WithOperation, or "other".
+func OperationFrom(ctx context.Context) string {
+	if op, ok := ctx.Value(operationKey{}).(string); ok && op != "" {
+		return op
+	}
+	return "other"
+}

@@ -1,0 +1,135 @@
+package emulator
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/ztbroker/ztbroker/internal/upstream"
+	"github.com/ztbroker/ztbroker/internal/upstream/legacy"
+	"github.com/ztbroker/ztbroker/internal/upstream/newcentral"
+)
+
+// Emulator is a Server listening on a test's loopback port.
+type Emulator struct {
+	*Server
+	// URL is the server's root; New Central paths hang off it directly and
+	// Legacy's base is URL + "/api/v1".
+	URL string
+	// AdminToken may do everything, including drive the admin API.
+	AdminToken string
+
+	srv *httptest.Server
+}
+
+// Start runs an emulator for the length of t. Without WithAdminToken a
+// random admin token is made up.
+func Start(t testing.TB, opts ...Option) *Emulator {
+	t.Helper()
+	if cfg := buildConfig(opts); cfg.adminToken == "" {
+		opts = append(append([]Option(nil), opts...), WithAdminToken("adm_"+rand.Text()))
+	}
+	adminToken := buildConfig(opts).adminToken
+	s, err := New(opts...)
+	if err != nil {
+		t.Fatalf("emulator: %v", err)
+	}
+	srv := httptest.NewServer(s)
+	// Release hung requests before the server waits for them.
+	t.Cleanup(func() {
+		s.Close()
+		srv.Close()
+	})
+	return &Emulator{Server: s, URL: srv.URL, AdminToken: adminToken, srv: srv}
+}
+
+// HTTPClient is a client for the emulator's listener.
+func (e *Emulator) HTTPClient() *http.Client { return e.srv.Client() }
+
+// Admin is an AdminClient for this emulator.
+func (e *Emulator) Admin() *AdminClient {
+	return &AdminClient{BaseURL: e.URL, AdminToken: e.AdminToken, HTTPClient: e.srv.Client()}
+}
+
+// NewCentralIssuer returns a real New Central client pointed at the
+// emulator's first service account, minting with the admin token and with
+// no client-side rate limit. mods adjust the config before it is built.
+func (e *Emulator) NewCentralIssuer(t testing.TB, mods ...func(*newcentral.Config)) *newcentral.Client {
+	t.Helper()
+	if len(e.cfg.serviceAccounts) == 0 {
+		t.Fatalf("emulator: no service account configured")
+	}
+	cfg := newcentral.Config{
+		BaseURL: e.URL, HTTPClient: e.srv.Client(), AdminKey: e.AdminToken,
+		ServiceAccountID: e.cfg.serviceAccounts[0],
+		Upstream:         upstream.Options{RateLimit: -1},
+	}
+	for _, m := range mods {
+		m(&cfg)
+	}
+	c, err := newcentral.New(cfg)
+	if err != nil {
+		t.Fatalf("emulator: new central issuer: %v", err)
+	}
+	return c
+}
+
+// LegacyIssuer returns a real Legacy client pointed at the emulator's first
+// user, minting with the admin token and with no client-side rate limit.
+func (e *Emulator) LegacyIssuer(t testing.TB, mods ...func(*legacy.Config)) *legacy.Client {
+	t.Helper()
+	if len(e.cfg.legacyUsers) == 0 {
+		t.Fatalf("emulator: no legacy user configured")
+	}
+	cfg := legacy.Config{
+		BaseURL: e.URL + "/api/v1", HTTPClient: e.srv.Client(), AdminToken: e.AdminToken,
+		UserID:   e.cfg.legacyUsers[0],
+		Upstream: upstream.Options{RateLimit: -1},
+	}
+	for _, m := range mods {
+		m(&cfg)
+	}
+	c, err := legacy.New(cfg)
+	if err != nil {
+		t.Fatalf("emulator: legacy issuer: %v", err)
+	}
+	return c
+}
+
+// TryToken uses a minted token the way its holder would and returns the
+// status: with scheme "Bearer" it calls GET /api/v2/org; with "token" it
+// calls GET /api/v1/status, reporting a null user as 401 (Central answers
+// 200 either way). Zero means the request failed outright.
+func (e *Emulator) TryToken(ctx context.Context, scheme, token string) int {
+	path := "/api/v2/org"
+	legacyCall := !strings.EqualFold(scheme, "bearer")
+	if legacyCall {
+		path = "/api/v1/status"
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.URL+path, nil)
+	if err != nil {
+		return 0
+	}
+	req.Header.Set("Authorization", scheme+" "+token)
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	if !legacyCall || resp.StatusCode != http.StatusOK {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return resp.StatusCode
+	}
+	var st struct {
+		User *json.RawMessage `json:"user"`
+	}
+	if json.NewDecoder(resp.Body).Decode(&st) != nil || st.User == nil || string(*st.User) == "null" {
+		return http.StatusUnauthorized
+	}
+	return http.StatusOK
+}

@@ -1,0 +1,180 @@
+package emulator
+
+import (
+	"net/http"
+	"time"
+)
+
+// New Central response shapes (field names from the v2 OpenAPI schemas).
+type (
+	orgItem struct {
+		ID   string `json:"id"`
+		Name string `json:"name"`
+	}
+	apiKeyResponse struct {
+		ID               string     `json:"id"`
+		ServiceAccountID string     `json:"serviceAccountId"`
+		Description      string     `json:"description"`
+		CreationTime     time.Time  `json:"creationTime"`
+		LastModified     time.Time  `json:"lastModified"`
+		Expires          time.Time  `json:"expires"`
+		LastUsed         *time.Time `json:"lastUsed,omitempty"`
+	}
+	newAPIKeyResponse struct {
+		ID               string    `json:"id"`
+		ServiceAccountID string    `json:"serviceAccountId"`
+		Description      string    `json:"description"`
+		CreationTime     time.Time `json:"creationTime"`
+		LastModified     time.Time `json:"lastModified"`
+		Expires          time.Time `json:"expires"`
+		Key              string    `json:"key"`
+	}
+	serviceAccountResponse struct {
+		ID           string           `json:"id"`
+		OrgID        string           `json:"orgId"`
+		Name         string           `json:"name"`
+		Description  string           `json:"description"`
+		APIKeys      []apiKeyResponse `json:"apiKeys"`
+		CreationTime time.Time        `json:"creationTime"`
+		LastModified time.Time        `json:"lastModified"`
+	}
+)
+
+func keyResponse(k *apiKey) apiKeyResponse {
+	out := apiKeyResponse{
+		ID: k.id, ServiceAccountID: k.accountID, Description: k.description,
+		CreationTime: k.created.UTC(), LastModified: k.modified.UTC(), Expires: k.expires.UTC(),
+	}
+	if !k.lastUsed.IsZero() {
+		lu := k.lastUsed.UTC()
+		out.LastUsed = &lu
+	}
+	return out
+}
+
+func (s *Server) v2ListOrgs(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.authV2Locked(r, s.nowLocked()); !ok {
+		unauthorized(w)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": []orgItem{{ID: s.cfg.orgID, Name: s.cfg.orgName}}})
+}
+
+func (s *Server) v2GetServiceAccount(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.nowLocked()
+	if _, ok := s.authV2Locked(r, now); !ok {
+		unauthorized(w)
+		return
+	}
+	sa, ok := s.st.accounts[r.PathValue("id")]
+	if !ok {
+		writeMessage(w, s.cfg.deleteMissingStatus, "service account not found")
+		return
+	}
+	keys := s.st.liveKeys(sa, now, s.cfg.removeExpired)
+	resp := serviceAccountResponse{
+		ID: sa.id, OrgID: s.cfg.orgID, Name: sa.id, APIKeys: make([]apiKeyResponse, 0, len(keys)),
+		CreationTime: sa.created.UTC(), LastModified: sa.created.UTC(),
+	}
+	for _, k := range keys {
+		resp.APIKeys = append(resp.APIKeys, keyResponse(k))
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (s *Server) v2CreateKey(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.nowLocked()
+	if _, ok := s.authV2Locked(r, now); !ok {
+		unauthorized(w)
+		return
+	}
+	sa, ok := s.st.accounts[r.PathValue("id")]
+	if !ok {
+		writeMessage(w, s.cfg.deleteMissingStatus, "service account not found")
+		return
+	}
+	var req struct {
+		Expires     *string `json:"expires"`
+		Description string  `json:"description"`
+	}
+	if err := readJSON(r, &req); err != nil {
+		writeBadRequest(w, err.Error())
+		return
+	}
+	if req.Expires == nil {
+		writeBadRequest(w, "expires is required")
+		return
+	}
+	expires, err := time.Parse(time.RFC3339, *req.Expires)
+	if err != nil {
+		writeBadRequest(w, "expires must be an RFC 3339 date-time")
+		return
+	}
+	if !expires.After(now) {
+		writeBadRequest(w, "expires must be in the future")
+		return
+	}
+	id, err1 := randomHex(s.cfg.rand, 8)
+	secret, err2 := randomAlnum(s.cfg.rand, 48)
+	if err1 != nil || err2 != nil {
+		writeMessage(w, http.StatusInternalServerError, "emulator: no randomness")
+		return
+	}
+	k := &apiKey{
+		id: id, accountID: sa.id, description: req.Description, hash: hashSecret(secret),
+		expires: expires, created: now, modified: now,
+	}
+	s.st.addKey(k)
+	writeJSON(w, http.StatusOK, newAPIKeyResponse{
+		ID: k.id, ServiceAccountID: k.accountID, Description: k.description,
+		CreationTime: now.UTC(), LastModified: now.UTC(), Expires: expires.UTC(), Key: secret,
+	})
+}
+
+// liveKeyLocked finds key id as the API would see it.
+func (s *Server) liveKeyLocked(id string, now time.Time) (*apiKey, bool) {
+	k, ok := s.st.keys[id]
+	if !ok || !k.present(now, s.cfg.removeExpired) {
+		return nil, false
+	}
+	return k, true
+}
+
+func (s *Server) v2GetKey(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.nowLocked()
+	if _, ok := s.authV2Locked(r, now); !ok {
+		unauthorized(w)
+		return
+	}
+	k, ok := s.liveKeyLocked(r.PathValue("id"), now)
+	if !ok {
+		writeMessage(w, s.cfg.deleteMissingStatus, "API key not found")
+		return
+	}
+	writeJSON(w, http.StatusOK, keyResponse(k))
+}
+
+func (s *Server) v2DeleteKey(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.nowLocked()
+	if _, ok := s.authV2Locked(r, now); !ok {
+		unauthorized(w)
+		return
+	}
+	k, ok := s.liveKeyLocked(r.PathValue("id"), now)
+	if !ok {
+		writeMessage(w, s.cfg.deleteMissingStatus, "API key not found")
+		return
+	}
+	s.st.deleteKey(k, now)
+	writeMessage(w, http.StatusOK, "API key deleted")
+}

@@ -1,0 +1,116 @@
+package legacy
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/ztbroker/ztbroker/internal/upstream"
+)
+
+// Defaults for Config. The paths are relative to BaseURL; {id} is the user
+// id and {name} the token name, both path-escaped.
+const (
+	DefaultBaseURL         = "https://api.zerotier.com/api/v1"
+	DefaultStatusPath      = "/status"
+	DefaultUserPath        = "/user/{id}"
+	DefaultCreateTokenPath = "/user/{id}/token"
+	DefaultDeleteTokenPath = "/user/{id}/token/{name}"
+)
+
+// Admin auth schemes. "token" is what the current docs say; "bearer" is
+// what older clients send and Central still accepts.
+const (
+	SchemeToken  = "token"
+	SchemeBearer = "bearer"
+)
+
+// Config configures a Client.
+type Config struct {
+	BaseURL    string
+	HTTPClient *http.Client
+	// AdminToken is the long-lived user API token the broker mints with.
+	AdminToken string
+	// AdminScheme is SchemeToken (default) or SchemeBearer.
+	AdminScheme string
+	// UserID is the user whose tokens are managed; when empty it is found
+	// with DiscoverUserID.
+	UserID string
+
+	StatusPath      string
+	UserPath        string
+	CreateTokenPath string
+	DeleteTokenPath string
+
+	// Upstream configures rate limiting, timeouts, metrics and tracing.
+	// Name defaults to "legacy/<user id>", or "legacy" before discovery.
+	Upstream upstream.Options
+	// Rand supplies token bytes; nil means crypto/rand.
+	Rand io.Reader
+	// Now interprets Retry-After dates; nil means time.Now.
+	Now func() time.Time
+}
+
+// String keeps the admin token out of anything that prints a Config.
+func (c Config) String() string {
+	return fmt.Sprintf("legacy.Config{BaseURL:%q UserID:%q AdminToken:[redacted]}", c.BaseURL, c.UserID)
+}
+
+func (c *Config) complete() error {
+	var errs []error
+	c.BaseURL = strings.TrimRight(cmpOr(c.BaseURL, DefaultBaseURL), "/")
+	if u, err := url.Parse(c.BaseURL); err != nil || u.Scheme == "" || u.Host == "" {
+		errs = append(errs, errors.New("BaseURL must be an absolute URL"))
+	}
+	if c.AdminToken == "" {
+		errs = append(errs, errors.New("AdminToken is required"))
+	}
+	switch strings.ToLower(c.AdminScheme) {
+	case "", SchemeToken:
+		c.AdminScheme = SchemeToken
+	case SchemeBearer:
+		c.AdminScheme = SchemeBearer
+	default:
+		errs = append(errs, fmt.Errorf("AdminScheme must be %q or %q", SchemeToken, SchemeBearer))
+	}
+	c.StatusPath = cmpOr(c.StatusPath, DefaultStatusPath)
+	c.UserPath = cmpOr(c.UserPath, DefaultUserPath)
+	c.CreateTokenPath = cmpOr(c.CreateTokenPath, DefaultCreateTokenPath)
+	c.DeleteTokenPath = cmpOr(c.DeleteTokenPath, DefaultDeleteTokenPath)
+	for _, p := range []string{c.StatusPath, c.UserPath, c.CreateTokenPath, c.DeleteTokenPath} {
+		if !strings.HasPrefix(p, "/") {
+			errs = append(errs, fmt.Errorf("path template %q must start with /", p))
+		}
+	}
+	if !strings.Contains(c.DeleteTokenPath, "{name}") {
+		errs = append(errs, errors.New("DeleteTokenPath must contain {name}"))
+	}
+	if c.Upstream.Name == "" {
+		c.Upstream.Name = "legacy"
+		if c.UserID != "" {
+			c.Upstream.Name += "/" + c.UserID
+		}
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("legacy config: %w", err)
+	}
+	return nil
+}
+
+func cmpOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func expand(tmpl, userID, name string) string {
+	return strings.NewReplacer("{id}", url.PathEscape(userID), "{name}", url.PathEscape(name)).Replace(tmpl)
+}
