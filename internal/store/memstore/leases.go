@@ -1,0 +1,214 @@
+package memstore
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/ztbroker/ztbroker/internal/lease"
+	"github.com/ztbroker/ztbroker/internal/store"
+)
+
+func (s *Store) CreatePending(_ context.Context, p store.CreatePendingParams) (*lease.Lease, error) {
+	if p.ExpireTime.After(p.MaxExpireTime) {
+		return nil, fmt.Errorf("memstore: create: expire time after max: %w", lease.ErrInvalidArgument)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p.IdempotencyKey != "" {
+		for _, l := range s.leases {
+			if l.Owner == p.Owner && l.Purpose == p.Purpose && l.IdempotencyKey == p.IdempotencyKey {
+				return clone(l), fmt.Errorf("memstore: create: idempotency key reused: %w", lease.ErrAlreadyExists)
+			}
+		}
+	}
+	if p.Quota != nil {
+		if err := s.checkQuota(p); err != nil {
+			return nil, err
+		}
+	}
+	if _, ok := s.leases[p.ID]; ok {
+		return nil, fmt.Errorf("memstore: create: lease %s: %w", p.ID, lease.ErrAlreadyExists)
+	}
+	now := ts(p.Now)
+	l := &lease.Lease{
+		ID:              p.ID,
+		Purpose:         p.Purpose,
+		Owner:           p.Owner,
+		State:           lease.StatePending,
+		Labels:          cloneLabels(p.Labels),
+		Upstream:        p.Upstream,
+		UpstreamAccount: p.UpstreamAccount,
+		UpstreamName:    p.UpstreamName,
+		IssueTime:       now,
+		ExpireTime:      ts(p.ExpireTime),
+		MaxExpireTime:   ts(p.MaxExpireTime),
+		IdempotencyKey:  p.IdempotencyKey,
+		CreatedAt:       now,
+		UpdatedAt:       now,
+	}
+	s.leases[l.ID] = l
+	s.maybeAudit(p.Audit, now)
+	return clone(l), nil
+}
+
+// checkQuota applies p.Quota. Callers hold s.mu, which is what makes the
+// check and the insert atomic here.
+func (s *Store) checkQuota(p store.CreatePendingParams) error {
+	q := p.Quota
+	now := ts(p.Now)
+	windowStart := now.Add(-q.Window)
+	var perPurpose, perOwner, inWindow int
+	var oldest = now
+	for _, l := range s.leases {
+		if l.Purpose != p.Purpose {
+			continue
+		}
+		holding := l.State == lease.StatePending || l.State == lease.StateActive
+		if holding {
+			perPurpose++
+		}
+		if l.Owner != p.Owner {
+			continue
+		}
+		if holding {
+			perOwner++
+		}
+		if l.CreatedAt.After(windowStart) {
+			inWindow++
+			if l.CreatedAt.Before(oldest) {
+				oldest = l.CreatedAt
+			}
+		}
+	}
+	switch {
+	case q.MaxActivePerPurpose > 0 && perPurpose >= q.MaxActivePerPurpose:
+		return &store.QuotaError{Limit: "active_per_purpose", Max: q.MaxActivePerPurpose}
+	case q.MaxActivePerOwner > 0 && perOwner >= q.MaxActivePerOwner:
+		return &store.QuotaError{Limit: "active_per_owner", Max: q.MaxActivePerOwner}
+	case q.MaxIssuesPerWindow > 0 && inWindow >= q.MaxIssuesPerWindow:
+		return &store.QuotaError{Limit: "issue_rate", Max: q.MaxIssuesPerWindow,
+			RetryAfter: oldest.Add(q.Window).Sub(now)}
+	}
+	return nil
+}
+
+func (s *Store) Activate(_ context.Context, p store.ActivateParams) (*lease.Lease, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l, err := s.find(p.ID, "")
+	if err != nil {
+		return nil, err
+	}
+	if l.State != lease.StatePending {
+		return nil, fmt.Errorf("memstore: activate %s in state %s: %w", p.ID, l.State, lease.ErrConflict)
+	}
+	now := ts(p.Now)
+	l.State = lease.StateActive
+	l.UpstreamTokenID = p.UpstreamTokenID
+	l.TokenSHA256 = p.TokenSHA256
+	l.UpstreamExpireTime = ts(p.UpstreamExpireTime)
+	l.IssueTime = now
+	l.UpdatedAt = now
+	if len(p.SealedSecret) > 0 {
+		s.secrets[p.ID] = sealed{data: append([]byte(nil), p.SealedSecret...), until: ts(p.SealedUntil)}
+	}
+	s.maybeAudit(p.Audit, now)
+	return clone(l), nil
+}
+
+func (s *Store) FailPending(_ context.Context, p store.FailPendingParams) (*lease.Lease, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l, err := s.find(p.ID, "")
+	if err != nil {
+		return nil, err
+	}
+	if l.State != lease.StatePending {
+		return nil, fmt.Errorf("memstore: fail %s in state %s: %w", p.ID, l.State, lease.ErrConflict)
+	}
+	now := ts(p.Now)
+	l.State = lease.StateFailed
+	l.RevokeReason = p.Reason
+	l.RevokeTime = now
+	l.NextAttemptAt = time.Time{}
+	l.UpdatedAt = now
+	s.maybeAudit(p.Audit, now)
+	return clone(l), nil
+}
+
+func (s *Store) GetLease(_ context.Context, p store.GetLeaseParams) (*lease.Lease, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l, err := s.find(p.ID, p.Owner)
+	if err != nil {
+		return nil, err
+	}
+	return clone(l), nil
+}
+
+func (s *Store) ListLeases(_ context.Context, p store.ListLeasesParams) (*store.ListLeasesResult, error) {
+	if err := requireLimit(p.PageSize); err != nil {
+		return nil, err
+	}
+	var after string
+	if p.After != "" {
+		var err error
+		if after, err = decodeCursor(p.After); err != nil {
+			return nil, err
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var match []*lease.Lease
+	for _, l := range s.leases {
+		if (p.Owner != "" && l.Owner != p.Owner) ||
+			(p.Purpose != "" && l.Purpose != p.Purpose) ||
+			(p.State != "" && l.State != p.State) ||
+			!labelMatch(l, p.LabelKey, p.LabelVal) ||
+			(after != "" && l.ID >= after) {
+			continue
+		}
+		match = append(match, l)
+	}
+	sort.Slice(match, func(i, j int) bool { return match[i].ID > match[j].ID })
+	res := &store.ListLeasesResult{}
+	if len(match) > p.PageSize {
+		match = match[:p.PageSize]
+		res.Next = encodeCursor(match[len(match)-1].ID)
+	}
+	for _, l := range match {
+		res.Leases = append(res.Leases, clone(l))
+	}
+	return res, nil
+}
+
+func labelMatch(l *lease.Lease, key, val string) bool {
+	if key == "" {
+		return true
+	}
+	v, ok := l.Labels[key]
+	return ok && v == val
+}
+
+func (s *Store) RenewLease(_ context.Context, p store.RenewLeaseParams) (*lease.Lease, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l, err := s.find(p.ID, p.Owner)
+	if err != nil {
+		return nil, err
+	}
+	if l.State != lease.StateActive {
+		return nil, fmt.Errorf("memstore: renew %s in state %s: %w", p.ID, l.State, lease.ErrFailedPrecondition)
+	}
+	exp := ts(p.ExpireTime)
+	if exp.After(l.MaxExpireTime) {
+		return nil, fmt.Errorf("memstore: renew %s past its max expire time: %w", p.ID, lease.ErrInvalidArgument)
+	}
+	now := ts(p.Now)
+	l.ExpireTime = exp
+	l.UpdatedAt = now
+	s.maybeAudit(p.Audit, now)
+	return clone(l), nil
+}

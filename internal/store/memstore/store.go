@@ -1,0 +1,104 @@
+package memstore
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"maps"
+	"sync"
+	"time"
+
+	"github.com/ztbroker/ztbroker/internal/lease"
+	"github.com/ztbroker/ztbroker/internal/store"
+)
+
+var _ store.Store = (*Store)(nil)
+
+// Store keeps leases, sealed secrets and audit events in memory.
+type Store struct {
+	mu      sync.Mutex
+	leases  map[string]*lease.Lease
+	secrets map[string]sealed
+	audit   []*store.AuditEvent // in id order; id = index+1
+}
+
+type sealed struct {
+	data  []byte
+	until time.Time
+}
+
+// New returns an empty store.
+func New() *Store {
+	return &Store{leases: map[string]*lease.Lease{}, secrets: map[string]sealed{}}
+}
+
+// Ping always succeeds: memory is always reachable.
+func (s *Store) Ping(context.Context) error { return nil }
+
+// ts normalises a time the way PostgreSQL's timestamptz stores it, so both
+// stores return identical values.
+func ts(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return t.UTC().Truncate(time.Microsecond)
+}
+
+func clone(l *lease.Lease) *lease.Lease {
+	c := *l
+	c.Labels = cloneLabels(l.Labels)
+	return &c
+}
+
+func cloneLabels(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	return maps.Clone(m)
+}
+
+// find returns the lease with id, honouring the owner restriction.
+func (s *Store) find(id, owner string) (*lease.Lease, error) {
+	l, ok := s.leases[id]
+	if !ok || (owner != "" && l.Owner != owner) {
+		return nil, fmt.Errorf("memstore: lease %s: %w", id, lease.ErrNotFound)
+	}
+	return l, nil
+}
+
+// appendAudit records e with the next id; now fills a missing time.
+// Callers hold s.mu.
+func (s *Store) appendAudit(e *store.AuditEvent, now time.Time) int64 {
+	c := *e
+	c.ID = int64(len(s.audit) + 1)
+	if c.Time.IsZero() {
+		c.Time = now
+	}
+	c.Time = ts(c.Time)
+	c.ActorClaims = cloneLabels(e.ActorClaims)
+	s.audit = append(s.audit, &c)
+	return c.ID
+}
+
+func (s *Store) maybeAudit(e *store.AuditEvent, now time.Time) {
+	if e != nil {
+		s.appendAudit(e, now)
+	}
+}
+
+func encodeCursor(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+
+func decodeCursor(c string) (string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil || len(b) == 0 {
+		return "", fmt.Errorf("memstore: page cursor: %w", lease.ErrInvalidArgument)
+	}
+	return string(b), nil
+}
+
+func requireLimit(n int) error {
+	if n < 1 {
+		return fmt.Errorf("memstore: limit %d: %w", n, lease.ErrInvalidArgument)
+	}
+	return nil
+}

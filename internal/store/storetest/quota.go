@@ -1,0 +1,166 @@
+package storetest
+
+import (
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/ztbroker/ztbroker/internal/lease"
+	"github.com/ztbroker/ztbroker/internal/store"
+)
+
+func withQuota(q store.Quota) func(*store.CreatePendingParams) {
+	return func(p *store.CreatePendingParams) { p.Quota = &q }
+}
+
+func create(t *testing.T, s store.Store, mods ...func(*store.CreatePendingParams)) (*lease.Lease, error) {
+	t.Helper()
+	p := store.CreatePendingParams{
+		ID: newID(), Purpose: purpose, Owner: owner, Upstream: upstream, UpstreamAccount: account,
+		Now: t0, ExpireTime: t0.Add(time.Hour), MaxExpireTime: t0.Add(time.Hour),
+	}
+	for _, m := range mods {
+		m(&p)
+	}
+	return s.CreatePending(ctx(t), p)
+}
+
+func wantQuotaError(t *testing.T, err error, want *store.QuotaError) {
+	t.Helper()
+	var qe *store.QuotaError
+	if !errors.As(err, &qe) {
+		t.Errorf("error = %v, want a *QuotaError %+v", err, want)
+		return
+	}
+	if d := cmp.Diff(want, qe); d != "" {
+		t.Errorf("QuotaError (-want +got):\n%s", d)
+	}
+	if !errors.Is(err, lease.ErrResourceExhausted) {
+		t.Errorf("quota error %v does not wrap ErrResourceExhausted", err)
+	}
+}
+
+func testQuotas(t *testing.T, newStore NewStore) {
+	t.Run("active per purpose", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		q := withQuota(store.Quota{MaxActivePerPurpose: 2})
+		a := active(t, s, q)
+		pending(t, s, q, withOwner("user:bob"))
+		_, err := create(t, s, q, withOwner("user:carol"))
+		wantQuotaError(t, err, &store.QuotaError{Limit: "active_per_purpose", Max: 2})
+		if _, err := create(t, s, q, withPurpose("other")); err != nil {
+			t.Errorf("another purpose is not limited: %v", err)
+		}
+		// A lease being revoked no longer holds a slot.
+		if _, _, err := s.BeginRevoke(ctx(t), store.BeginRevokeParams{ID: a.ID, Now: t0, ClaimUntil: t0}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := create(t, s, q); err != nil {
+			t.Errorf("CreatePending after a revoke freed a slot: %v", err)
+		}
+	})
+	t.Run("active per owner", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		q := withQuota(store.Quota{MaxActivePerOwner: 1, MaxActivePerPurpose: 10})
+		p := pending(t, s, q)
+		_, err := create(t, s, q)
+		wantQuotaError(t, err, &store.QuotaError{Limit: "active_per_owner", Max: 1})
+		if _, err := create(t, s, q, withOwner("user:bob")); err != nil {
+			t.Errorf("another owner is not limited: %v", err)
+		}
+		if _, err := create(t, s, q, withPurpose("other")); err != nil {
+			t.Errorf("the owner's leases of another purpose do not count: %v", err)
+		}
+		if _, err := s.FailPending(ctx(t), store.FailPendingParams{ID: p.ID, Now: t0}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := create(t, s, q); err != nil {
+			t.Errorf("CreatePending after the pending lease failed: %v", err)
+		}
+	})
+	t.Run("refused create writes nothing", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		q := withQuota(store.Quota{MaxActivePerPurpose: 1})
+		pending(t, s, q)
+		audit := func(p *store.CreatePendingParams) { p.Audit = &store.AuditEvent{Action: "issue"} }
+		if _, err := create(t, s, q, audit); err == nil {
+			t.Fatal("CreatePending over quota succeeded")
+		}
+		res, err := s.ListLeases(ctx(t), store.ListLeasesParams{PageSize: 10})
+		if err != nil || len(res.Leases) != 1 {
+			t.Errorf("after a refused create there are %d leases (%v), want 1", len(res.Leases), err)
+		}
+		ev, err := s.ListAudit(ctx(t), store.ListAuditParams{PageSize: 10})
+		if err != nil || len(ev.Events) != 0 {
+			t.Errorf("a refused create wrote %d audit events (%v)", len(ev.Events), err)
+		}
+	})
+}
+
+func testQuotaIssueRate(t *testing.T, newStore NewStore) {
+	s := newStore(t)
+	q := store.Quota{MaxIssuesPerWindow: 3, Window: 10 * time.Minute}
+	at := func(d time.Duration) func(*store.CreatePendingParams) { return withNow(t0.Add(d)) }
+	for _, d := range []time.Duration{0, time.Minute, 2 * time.Minute} {
+		l := active(t, s, withQuota(q), at(d))
+		// Ended leases still count against the issue rate.
+		if _, _, err := s.BeginRevoke(ctx(t), store.BeginRevokeParams{ID: l.ID, Now: t0, ClaimUntil: t0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := create(t, s, withQuota(q), at(5*time.Minute))
+	wantQuotaError(t, err, &store.QuotaError{Limit: "issue_rate", Max: 3, RetryAfter: 5 * time.Minute})
+	if _, err := create(t, s, withQuota(q), at(5*time.Minute), withOwner("user:bob")); err != nil {
+		t.Errorf("another owner has their own rate: %v", err)
+	}
+	// The first issue leaves the window at t0+10m.
+	_, err = create(t, s, withQuota(q), at(10*time.Minute-time.Microsecond))
+	wantQuotaError(t, err, &store.QuotaError{Limit: "issue_rate", Max: 3, RetryAfter: time.Microsecond})
+	if _, err := create(t, s, withQuota(q), at(10*time.Minute)); err != nil {
+		t.Errorf("CreatePending once the window moved on: %v", err)
+	}
+}
+
+// testQuotaConcurrent checks the quota is atomic with the insert: of many
+// simultaneous creates against a limit of 10, exactly 10 succeed.
+func testQuotaConcurrent(t *testing.T, newStore NewStore) {
+	s := newStore(t)
+	const callers, limit = 50, 10
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var ok, refused int
+	start := make(chan struct{})
+	for i := range callers {
+		wg.Go(func() {
+			<-start
+			_, err := create(t, s, withQuota(store.Quota{MaxActivePerPurpose: limit}),
+				withOwner("user:"+string(rune('a'+i%26))))
+			mu.Lock()
+			defer mu.Unlock()
+			var qe *store.QuotaError
+			switch {
+			case err == nil:
+				ok++
+			case errors.As(err, &qe):
+				refused++
+			default:
+				t.Errorf("CreatePending: %v", err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if ok != limit || refused != callers-limit {
+		t.Errorf("%d succeeded and %d were refused, want %d and %d", ok, refused, limit, callers-limit)
+	}
+	counts, err := s.ListLeases(ctx(t), store.ListLeasesParams{PageSize: 100})
+	if err != nil || len(counts.Leases) != limit {
+		t.Errorf("store holds %d leases (%v), want %d", len(counts.Leases), err, limit)
+	}
+}
