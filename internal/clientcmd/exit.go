@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"google.golang.org/grpc/codes"
@@ -57,9 +58,14 @@ var errSpentKey = errors.New("idempotency key already used")
 // fail prints err as the command's one line on stderr and returns its exit
 // code.
 func fail(env Env, err error) int {
-	msg := strings.Join(strings.Fields(err.Error()), " ")
-	fmt.Fprintf(env.Stderr, "broker: %s\n", msg)
+	report(env.Stderr, "", err)
 	return exitCode(err)
+}
+
+// report prints err on one line, whatever newlines the broker's message
+// had.
+func report(w io.Writer, prefix string, err error) {
+	fmt.Fprintf(w, "broker: %s%s\n", prefix, strings.Join(strings.Fields(err.Error()), " "))
 }
 
 func exitCode(err error) int {

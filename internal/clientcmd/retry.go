@@ -61,7 +61,8 @@ func (iv *invoker) intercept(ctx context.Context, method string, req, reply any,
 		if !r.serverDelay {
 			delay = backoff(attempt - 1)
 		}
-		if dl, ok := ctx.Deadline(); ok && iv.clock.Now().Add(delay).After(dl) {
+		// Context deadlines are wall-clock times, whatever clock paces us.
+		if dl, ok := ctx.Deadline(); ok && delay > time.Until(dl) {
 			ce.note = fmt.Sprintf("gave up after %d attempts; the next retry, in %s, would pass the deadline",
 				attempt, delay.Round(time.Millisecond))
 			return ce
@@ -107,7 +108,7 @@ func (iv *invoker) once(ctx context.Context, method string, req, reply any,
 	switch st.Code() {
 	case codes.Unavailable, codes.ResourceExhausted:
 		a.retry = true
-		a.delay, a.serverDelay = serverDelay(st, header, trailer, iv.clock.Now())
+		a.delay, a.serverDelay = serverDelay(st, header, trailer)
 	}
 	return a
 }
@@ -125,7 +126,7 @@ func backoff(n int) time.Duration {
 // serverDelay is the retry delay the broker asked for, from RetryInfo in
 // the status details or a retry-after header or trailer (seconds or an HTTP
 // date).
-func serverDelay(st *status.Status, header, trailer metadata.MD, now time.Time) (time.Duration, bool) {
+func serverDelay(st *status.Status, header, trailer metadata.MD) (time.Duration, bool) {
 	for _, d := range st.Details() {
 		if ri, ok := d.(*errdetails.RetryInfo); ok && ri.GetRetryDelay() != nil {
 			return max(ri.GetRetryDelay().AsDuration(), 0), true
@@ -138,7 +139,7 @@ func serverDelay(st *status.Status, header, trailer metadata.MD, now time.Time) 
 				return time.Duration(secs) * time.Second, true
 			}
 			if t, err := http.ParseTime(v); err == nil {
-				return max(t.Sub(now), 0), true
+				return max(time.Until(t), 0), true
 			}
 		}
 	}

@@ -1,0 +1,59 @@
+package clientcmd
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"time"
+
+	"google.golang.org/protobuf/types/known/durationpb"
+)
+
+// revokeBudget bounds how long exec keeps retrying the revocation after
+// its command ended, e.g. while the broker restarts. After that the lease
+// is left to expire and the failure is reported with its id.
+const revokeBudget = 2 * time.Minute
+
+var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// Exec runs `broker exec --purpose P [flags] -- command [args...]`: it
+// issues a token, runs the command with the token in its environment only,
+// renews the lease while the command runs, revokes it when the command ends
+// however it ends, and returns the command's exit status (128+n when it was
+// killed by signal n).
+func Exec(ctx context.Context, args []string, env Env) int {
+	c := newCommand("exec", "exec --purpose P [flags] -- command [args...]")
+	c.takesArgs = true
+	var f issueFlags
+	f.register(c)
+	tokenVar := c.fs.String("env-var", envToken, "environment variable that carries the token to the command")
+	cfg, code, done := c.parse(args, env)
+	if done {
+		return code
+	}
+	argv := c.fs.Args()
+	switch err := f.check(); {
+	case err != nil:
+		return fail(env, fmt.Errorf("exec: %w", err))
+	case len(argv) == 0:
+		return fail(env, usagef("exec: no command given; put it after --"))
+	case !envNameRE.MatchString(*tokenVar):
+		return fail(env, usagef("exec: --env-var %q is not a valid variable name", *tokenVar))
+	}
+
+	s, err := open(cfg, env)
+	if err != nil {
+		return fail(env, err)
+	}
+	defer s.Close()
+	resp, err := s.issue(ctx, f.request(env.getenv))
+	if err != nil {
+		return fail(env, err)
+	}
+	var ttl *durationpb.Duration
+	if f.ttl > 0 {
+		ttl = durationpb.New(f.ttl)
+	}
+	sup := &supervisor{s: s, env: env, lease: resp.GetLease(), ttl: ttl, stderr: &syncWriter{w: env.Stderr}}
+	return sup.run(ctx, argv, leaseVars(resp, *tokenVar))
+}
