@@ -30,7 +30,7 @@ func (e *callError) Error() string {
 	case e.note != "":
 		fmt.Fprintf(&b, " (%s)", e.note)
 	case e.attempts > 1:
-		fmt.Fprintf(&b, " (after %d attempts)", e.attempts)
+		fmt.Fprintf(&b, " (after %s)", attempts(e.attempts))
 	}
 	return b.String()
 }

@@ -51,7 +51,7 @@ func (iv *invoker) intercept(ctx context.Context, method string, req, reply any,
 			// A call cut short by the deadline says less than the
 			// transient failure that used the time up.
 			if last != nil && ctx.Err() != nil {
-				last.note = fmt.Sprintf("gave up after %d attempts", attempt)
+				last.note = "gave up after " + attempts(attempt)
 				return last
 			}
 			return ce
@@ -63,13 +63,13 @@ func (iv *invoker) intercept(ctx context.Context, method string, req, reply any,
 		}
 		// Context deadlines are wall-clock times, whatever clock paces us.
 		if dl, ok := ctx.Deadline(); ok && delay > time.Until(dl) {
-			ce.note = fmt.Sprintf("gave up after %d attempts; the next retry, in %s, would pass the deadline",
-				attempt, delay.Round(time.Millisecond))
+			ce.note = fmt.Sprintf("gave up after %s; the next retry, in %s, would pass the deadline",
+				attempts(attempt), delay.Round(time.Millisecond))
 			return ce
 		}
 		select {
 		case <-ctx.Done():
-			ce.note = fmt.Sprintf("gave up after %d attempts", attempt)
+			ce.note = "gave up after " + attempts(attempt)
 			return ce
 		case <-iv.clock.After(delay):
 		}
@@ -144,4 +144,11 @@ func serverDelay(st *status.Status, header, trailer metadata.MD) (time.Duration,
 		}
 	}
 	return 0, false
+}
+
+func attempts(n int) string {
+	if n == 1 {
+		return "1 attempt"
+	}
+	return strconv.Itoa(n) + " attempts"
 }
