@@ -119,10 +119,12 @@ func (l *Limiter) Wait(ctx context.Context) error {
 	default:
 	}
 	now := l.clock.Now()
+	// Compare durations, not instants: the deadline is on the real clock
+	// and the pause on the limiter's.
 	if dl, ok := ctx.Deadline(); ok {
-		if until := l.PausedUntil(); until.After(dl) {
+		if wait := l.PausedUntil().Sub(now); wait > time.Until(dl) {
 			t.Cancel()
-			return l.pausedError(until.Sub(now), nil)
+			return l.pausedError(wait, nil)
 		}
 	}
 	select {

@@ -102,26 +102,36 @@ func (e *Emulator) LegacyIssuer(t testing.TB, mods ...func(*legacy.Config)) *leg
 }
 
 // TryToken uses a minted token the way its holder would and returns the
-// status: with scheme "Bearer" it calls GET /api/v2/org; with "token" it
-// calls GET /api/v1/status, reporting a null user as 401 (Central answers
-// 200 either way). Zero means the request failed outright.
+// status: with scheme "token" it is a Legacy token (TryLegacyToken), with
+// any other scheme a New Central key (TryNewCentralToken). Zero means the
+// request failed outright.
 func (e *Emulator) TryToken(ctx context.Context, scheme, token string) int {
-	path := "/api/v2/org"
-	legacyCall := !strings.EqualFold(scheme, "bearer")
-	if legacyCall {
-		path = "/api/v1/status"
+	if strings.EqualFold(scheme, "token") {
+		return e.TryLegacyToken(ctx, scheme, token)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.URL+path, nil)
-	if err != nil {
-		return 0
-	}
-	req.Header.Set("Authorization", scheme+" "+token)
-	resp, err := e.srv.Client().Do(req)
+	return e.TryNewCentralToken(ctx, scheme, token)
+}
+
+// TryNewCentralToken calls GET /api/v2/org with the token.
+func (e *Emulator) TryNewCentralToken(ctx context.Context, scheme, token string) int {
+	resp, err := e.try(ctx, "/api/v2/org", scheme, token)
 	if err != nil {
 		return 0
 	}
 	defer resp.Body.Close()
-	if !legacyCall || resp.StatusCode != http.StatusOK {
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode
+}
+
+// TryLegacyToken calls GET /api/v1/status with the token (scheme "token" or
+// "bearer"), reporting a null user as 401: Central answers 200 either way.
+func (e *Emulator) TryLegacyToken(ctx context.Context, scheme, token string) int {
+	resp, err := e.try(ctx, "/api/v1/status", scheme, token)
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
 		_, _ = io.Copy(io.Discard, resp.Body)
 		return resp.StatusCode
 	}
@@ -132,4 +142,13 @@ func (e *Emulator) TryToken(ctx context.Context, scheme, token string) int {
 		return http.StatusUnauthorized
 	}
 	return http.StatusOK
+}
+
+func (e *Emulator) try(ctx context.Context, path, scheme, token string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.URL+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", scheme+" "+token)
+	return e.srv.Client().Do(req)
 }

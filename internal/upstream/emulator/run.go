@@ -1,0 +1,111 @@
+package emulator
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+)
+
+// AdminTokenEnv is read when --admin-token is not given, so the credential
+// need not appear in a process listing.
+const AdminTokenEnv = "ZTBROKER_EMULATOR_ADMIN_TOKEN"
+
+// shutdownGrace bounds how long Run waits for requests in flight.
+const shutdownGrace = 5 * time.Second
+
+type repeated []string
+
+func (r *repeated) String() string     { return strings.Join(*r, ",") }
+func (r *repeated) Set(v string) error { *r = append(*r, v); return nil }
+
+// Run is the "broker emulator" command. It serves until ctx is cancelled,
+// then shuts down gracefully, and returns the process exit code: 0 on a
+// clean stop, 2 on bad flags, 1 when it cannot serve.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("emulator", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:8089", "listen address HOST:PORT (port 0 picks one)")
+	adminToken := fs.String("admin-token", "", "admin credential (default $"+AdminTokenEnv+")")
+	var accounts, faults repeated
+	fs.Var(&accounts, "service-account", "New Central service account id to seed (repeatable)")
+	legacyUser := fs.String("legacy-user", DefaultLegacyUser, "Legacy user id to seed")
+	rateLimit := fs.Float64("rate-limit", 0, "global requests per second before 429 (0: none)")
+	fs.Var(&faults, "fault", "route=spec fault to inject, e.g. v2.apiKey.delete=status=503,rate=0.5 (repeatable)")
+	deleteMissing := fs.Int("delete-missing-status", 404, "status for a missing New Central key: 404 or 403")
+	removeExpired := fs.Bool("remove-expired", false, "drop expired New Central keys from listings")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "emulator: unexpected arguments %q\n", fs.Args())
+		return 2
+	}
+	if *adminToken == "" {
+		*adminToken = os.Getenv(AdminTokenEnv)
+	}
+	if len(accounts) == 0 {
+		accounts = repeated{DefaultServiceAccount}
+	}
+	opts := []Option{
+		WithAdminToken(*adminToken), WithServiceAccounts(accounts...), WithLegacyUsers(*legacyUser),
+		WithRateLimit(*rateLimit), WithDeleteMissingStatus(*deleteMissing), WithRemoveExpiredKeys(*removeExpired),
+	}
+	for _, f := range faults {
+		route, spec, ok := strings.Cut(f, "=")
+		if !ok {
+			fmt.Fprintf(stderr, "emulator: --fault %q: want route=spec\n", f)
+			return 2
+		}
+		fault, err := ParseFault(spec)
+		if err != nil {
+			fmt.Fprintf(stderr, "emulator: --fault: %v\n", err)
+			return 2
+		}
+		opts = append(opts, WithFault(route, fault))
+	}
+	s, err := New(opts...)
+	if err != nil {
+		fmt.Fprintf(stderr, "%v\n", err)
+		return 2
+	}
+	return serve(ctx, s, *addr, stdout, stderr)
+}
+
+func serve(ctx context.Context, s *Server, addr string, stdout, stderr io.Writer) int {
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "emulator: listen: %v\n", err)
+		return 1
+	}
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	fmt.Fprintf(stdout, "emulator listening on http://%s\n", ln.Addr())
+
+	select {
+	case err := <-errc:
+		fmt.Fprintf(stderr, "emulator: serve: %v\n", err)
+		return 1
+	case <-ctx.Done():
+	}
+	s.Close()
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+	defer cancel()
+	code := 0
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		fmt.Fprintf(stderr, "emulator: shutdown: %v\n", err)
+		code = 1
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		fmt.Fprintf(stderr, "emulator: serve: %v\n", err)
+		code = 1
+	}
+	return code
+}
