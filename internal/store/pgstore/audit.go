@@ -1,0 +1,142 @@
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ztbroker/ztbroker/internal/lease"
+	"github.com/ztbroker/ztbroker/internal/store"
+)
+
+// auditCTE appends the audit event in $1 (jsonb, or NULL for none) for
+// each row the statement's "upd" CTE changed, so an event is written
+// exactly when, and in the same transaction as, its state change. Every
+// state-changing statement takes its event as $1 so this text is shared.
+const auditCTE = `aud AS (
+	INSERT INTO audit_events (time, action, actor_kind, actor_subject, actor_claims,
+		purpose, lease_id, result, reason, token_sha256)
+	SELECT r.time, r.action, r.actor_kind, r.actor_subject, r.actor_claims,
+		r.purpose, r.lease_id, r.result, r.reason, r.token_sha256
+	FROM upd, jsonb_populate_record(NULL::audit_events, $1::jsonb) AS r
+	WHERE $1::jsonb IS NOT NULL
+)`
+
+// auditRow is an event as jsonb_populate_record reads it. Every field is
+// always present, as a missing one would become NULL.
+type auditRow struct {
+	Time         time.Time         `json:"time"`
+	Action       string            `json:"action"`
+	ActorKind    string            `json:"actor_kind"`
+	ActorSubject string            `json:"actor_subject"`
+	ActorClaims  map[string]string `json:"actor_claims"`
+	Purpose      string            `json:"purpose"`
+	LeaseID      string            `json:"lease_id"`
+	Result       string            `json:"result"`
+	Reason       string            `json:"reason"`
+	TokenSHA256  string            `json:"token_sha256"`
+}
+
+// auditParam encodes e for auditCTE; a nil event is SQL NULL. A zero event
+// time becomes now, the operation's time.
+func auditParam(e *store.AuditEvent, now time.Time) (any, error) {
+	if e == nil {
+		return nil, nil
+	}
+	t := e.Time
+	if t.IsZero() {
+		t = now
+	}
+	claims := e.ActorClaims
+	if claims == nil {
+		claims = map[string]string{}
+	}
+	b, err := json.Marshal(auditRow{
+		// Truncated here because PostgreSQL rounds a textual time to the
+		// microsecond, while binary parameters are truncated.
+		Time: t.UTC().Truncate(time.Microsecond), Action: e.Action,
+		ActorKind: e.ActorKind, ActorSubject: e.ActorSubject, ActorClaims: claims,
+		Purpose: e.Purpose, LeaseID: e.LeaseID, Result: e.Result, Reason: e.Reason,
+		TokenSHA256: e.TokenSHA256,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: encode audit event: %w", err)
+	}
+	return string(b), nil
+}
+
+const sqlInsertAudit = `INSERT INTO audit_events (time, action, actor_kind, actor_subject, actor_claims,
+	purpose, lease_id, result, reason, token_sha256)
+SELECT r.time, r.action, r.actor_kind, r.actor_subject, r.actor_claims,
+	r.purpose, r.lease_id, r.result, r.reason, r.token_sha256
+FROM jsonb_populate_record(NULL::audit_events, $1::jsonb) AS r
+RETURNING id`
+
+func (s *Store) AppendAudit(ctx context.Context, e *store.AuditEvent) error {
+	param, err := auditParam(e, e.Time)
+	if err != nil {
+		return err
+	}
+	if err := s.pool.QueryRow(ctx, sqlInsertAudit, param).Scan(&e.ID); err != nil {
+		return fmt.Errorf("pgstore: append audit: %w", mapErr(err))
+	}
+	return nil
+}
+
+const sqlListAudit = `SELECT id, time, action, actor_kind, actor_subject, actor_claims,
+	purpose, lease_id, result, reason, token_sha256
+FROM audit_events
+WHERE ($1 = '' OR purpose = $1)
+	AND ($2 = '' OR lease_id = $2)
+	AND (NOT $3::boolean OR (actor_kind = $4 AND actor_subject = $5))
+	AND ($6 = '' OR action = $6)
+	AND ($7::timestamptz IS NULL OR time >= $7)
+	AND ($8::bigint = 0 OR id < $8)
+ORDER BY id DESC
+LIMIT $9`
+
+func (s *Store) ListAudit(ctx context.Context, p store.ListAuditParams) (*store.ListAuditResult, error) {
+	if err := requireLimit(p.PageSize); err != nil {
+		return nil, err
+	}
+	before, err := parseAuditCursor(p.After)
+	if err != nil {
+		return nil, err
+	}
+	var kind, subject string
+	hasActor := p.Actor != ""
+	if hasActor {
+		var ok bool
+		if kind, subject, ok = strings.Cut(p.Actor, ":"); !ok {
+			return nil, fmt.Errorf("pgstore: audit actor filter %q: %w", p.Actor, lease.ErrInvalidArgument)
+		}
+	}
+	rows, err := s.pool.Query(ctx, sqlListAudit, p.Purpose, p.LeaseID, hasActor, kind, subject,
+		p.Action, null(p.Since), before, p.PageSize+1)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: list audit: %w", mapErr(err))
+	}
+	events, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*store.AuditEvent, error) {
+		var e store.AuditEvent
+		err := r.Scan(&e.ID, &e.Time, &e.Action, &e.ActorKind, &e.ActorSubject, &e.ActorClaims,
+			&e.Purpose, &e.LeaseID, &e.Result, &e.Reason, &e.TokenSHA256)
+		e.Time = e.Time.UTC()
+		if len(e.ActorClaims) == 0 {
+			e.ActorClaims = nil
+		}
+		return &e, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: list audit: %w", mapErr(err))
+	}
+	res := &store.ListAuditResult{Events: events}
+	if len(events) > p.PageSize {
+		res.Events = events[:p.PageSize]
+		res.Next = auditCursor(res.Events[p.PageSize-1].ID)
+	}
+	return res, nil
+}

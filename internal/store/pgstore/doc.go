@@ -1,0 +1,17 @@
+// Package pgstore is the PostgreSQL store.Store, on pgx v5.
+//
+// Every method is one statement — and so one round trip and one implicit
+// transaction — on its success path: state changes, their audit event and
+// any sealed secret are written together by data-modifying CTEs. Only
+// CreatePending with a quota needs an explicit transaction, holding an
+// advisory lock so that the count and the insert are atomic across
+// replicas. A second query runs only to explain why an update matched no
+// row (not found, or the wrong state).
+//
+// SQL is static text; optional filters are expressed as
+// ($n = '' OR column = $n) so no statement is assembled at runtime.
+//
+// Driver errors are translated once, here: no rows becomes
+// lease.ErrNotFound, a unique violation lease.ErrAlreadyExists, a failed
+// connection or a server shutting down lease.ErrUnavailable.
+package pgstore
