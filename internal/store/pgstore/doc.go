@@ -8,8 +8,10 @@
 // replicas. A second query runs only to explain why an update matched no
 // row (not found, or the wrong state).
 //
-// SQL is static text; optional filters are expressed as
-// ($n = '' OR column = $n) so no statement is assembled at runtime.
+// SQL is static text. An optional filter is written as below, so no
+// statement is assembled at runtime:
+//
+//	($1 = '' OR purpose = $1)
 //
 // Driver errors are translated once, here: no rows becomes
 // lease.ErrNotFound, a unique violation lease.ErrAlreadyExists, a failed
