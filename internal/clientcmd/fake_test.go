@@ -304,3 +304,15 @@ func issued(l *ztbrokerv1.Lease) *ztbrokerv1.IssueTokenResponse {
 		AuthScheme: "Bearer",
 	}
 }
+
+// exitOf waits for a command started in a goroutine to return its code.
+func exitOf(t *testing.T, done <-chan int) int {
+	t.Helper()
+	select {
+	case code := <-done:
+		return code
+	case <-time.After(30 * time.Second):
+		t.Fatal("the command never returned")
+		return -1
+	}
+}

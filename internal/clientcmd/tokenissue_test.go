@@ -271,7 +271,7 @@ func TestIssueRetriesTransientFailuresWithOneKey(t *testing.T) {
 				}
 				tm.fire()
 			}
-			if code := <-done; code != ExitOK {
+			if code := exitOf(t, done); code != ExitOK {
 				t.Fatalf("exit %d, stderr %q", code, h.stderr)
 			}
 			if got := h.stdout.String(); got != testToken+"\n" {
