@@ -232,7 +232,9 @@ func TestExecRetriesTheRevocation(t *testing.T) {
 	}
 	h = newHarness(t, fb)
 	done := make(chan int)
-	go func() { done <- Exec(context.Background(), []string{"--purpose", "deploy", "--", "sh", "-c", "exit 3"}, h.env) }()
+	go func() {
+		done <- Exec(context.Background(), []string{"--purpose", "deploy", "--", "sh", "-c", "exit 3"}, h.env)
+	}()
 
 	if tm := h.clock.next(t); tm.d != 20*time.Minute {
 		t.Fatalf("first timer %s, want the 20m renewal timer", tm.d)
