@@ -180,7 +180,7 @@ func (l *Limiter) dispatchLocked() {
 			l.armLocked(now, l.pausedUntil)
 			return
 		}
-		if tokens := l.bucket.TokensAt(now); tokens < 1 {
+		if tokens := l.bucket.TokensAt(now); l.bucket.Limit() != rate.Inf && tokens < 1 {
 			secs := (1 - tokens) / float64(l.bucket.Limit())
 			wait := time.Duration(math.Ceil(secs * float64(time.Second)))
 			l.armLocked(now, now.Add(max(wait, time.Nanosecond)))

@@ -126,6 +126,9 @@ func (c *Client) Mint(ctx context.Context, name string, _ time.Time) (*upstream.
 // the same credential, confirms the name is absent.
 func (c *Client) Delete(ctx context.Context, name string) error {
 	const op = "delete"
+	if name == "" {
+		return upstream.NewError(op, "empty token name")
+	}
 	ctx = upstream.WithPriority(ctx, upstream.PriorityRevoke)
 	uid, err := c.user(ctx)
 	if err != nil {

@@ -89,6 +89,9 @@ func (c *Client) Mint(ctx context.Context, name string, expires time.Time) (*ups
 // key is absent.
 func (c *Client) Delete(ctx context.Context, id string) error {
 	const op = "delete"
+	if id == "" {
+		return upstream.NewError(op, "empty key id")
+	}
 	resp, err := c.send(ctx, upstream.Request{
 		Op: op, Method: http.MethodDelete, Priority: upstream.PriorityRevoke,
 		URL: c.cfg.BaseURL + expand(c.cfg.DeleteKeyPath, id),
