@@ -1,0 +1,260 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+
+	"github.com/ztbroker/ztbroker/internal/auth"
+	"github.com/ztbroker/ztbroker/internal/broker"
+	"github.com/ztbroker/ztbroker/internal/config"
+	"github.com/ztbroker/ztbroker/internal/reconcile"
+	"github.com/ztbroker/ztbroker/internal/revoker"
+	"github.com/ztbroker/ztbroker/internal/store"
+	"github.com/ztbroker/ztbroker/internal/sweeper"
+)
+
+// Config says what to run. File is a loaded, validated configuration.
+type Config struct {
+	File   *config.Config
+	Logger *slog.Logger
+	// Store, when set, is used instead of opening File.Database; broker
+	// dev passes an in-memory store.
+	Store store.Store
+	// Extra HTTP handlers mounted on the HTTP port, e.g. the emulator in
+	// dev mode. Keys are ServeMux patterns.
+	ExtraHTTP map[string]http.Handler
+	// ShutdownTimeout bounds graceful shutdown. Default 20s.
+	ShutdownTimeout time.Duration
+	// Now overrides the clock for tests.
+	Now func() time.Time
+	// SIGHUP, when set, triggers a reload of the TLS certificates.
+	SIGHUP <-chan os.Signal
+}
+
+// Server is a completed configuration, ready to Run.
+type Server struct {
+	log      *slog.Logger
+	store    store.Store
+	service  *broker.Service
+	grpc     *grpc.Server
+	http     *http.Server
+	health   *health.Server
+	grpcLis  net.Listener
+	httpLis  net.Listener
+	revoker  *revoker.Worker
+	sweeper  *sweeper.Sweeper
+	reconcil *reconcile.Reconciler
+	registry *prometheus.Registry
+	tls      *tls.Config
+	closers  closers
+	shutdown time.Duration
+}
+
+// Complete builds every dependency and binds the listeners. On error it
+// releases whatever it had acquired.
+func (c Config) Complete(ctx context.Context) (_ *Server, err error) {
+	if c.File == nil || c.Logger == nil {
+		return nil, errors.New("server: File and Logger are required")
+	}
+	s := &Server{log: c.Logger, shutdown: c.ShutdownTimeout}
+	if s.shutdown <= 0 {
+		s.shutdown = 20 * time.Second
+	}
+	defer func() {
+		if err != nil {
+			if cerr := s.closers.close(); cerr != nil {
+				c.Logger.Warn("cleanup after failed start", "err", cerr)
+			}
+		}
+	}()
+	now := c.Now
+	if now == nil {
+		now = time.Now
+	}
+	f := c.File
+
+	s.registry = prometheus.NewRegistry()
+	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	shutdownTracing, err := setupTracing(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.closers.push(func() error { return shutdownTracing(context.Background()) })
+
+	s.store = c.Store
+	if s.store == nil {
+		st, closeStore, err := openStore(ctx, f, c.Logger)
+		if err != nil {
+			return nil, err
+		}
+		s.closers.push(func() error { closeStore(); return nil })
+		s.store = st
+	}
+
+	is, err := buildIssuers(ctx, f, s.registry, c.Logger, newHTTPBase())
+	if err != nil {
+		return nil, err
+	}
+	purposes, err := buildPurposes(f, is)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.buildWorkers(f, purposes, now); err != nil {
+		return nil, err
+	}
+	authn, tlsCfg, err := buildAuth(ctx, f, c.Logger)
+	if err != nil {
+		return nil, err
+	}
+	s.tls = tlsCfg
+
+	metrics, err := broker.NewMetrics(s.registry, s.store)
+	if err != nil {
+		return nil, err
+	}
+	sealer, err := buildSealer(f)
+	if err != nil {
+		return nil, err
+	}
+	bcfg := broker.Config{
+		Store:        s.store,
+		Purposes:     purposes,
+		Revoker:      s.revoker,
+		Logger:       c.Logger,
+		Metrics:      metrics,
+		Now:          now,
+		NamePrefix:   f.Tokens.NamePrefix,
+		ClaimTimeout: f.Workers.ClaimTimeout,
+		ReplayWindow: f.Idempotency.ReplayWindow,
+	}
+	if sealer != nil {
+		bcfg.Sealer = sealer
+	}
+	if nc := f.Upstreams.NewCentral; nc != nil {
+		bcfg.ExpirySkew = nc.ExpirySkew
+	}
+	if s.service, err = broker.New(bcfg); err != nil {
+		return nil, err
+	}
+
+	s.health = health.NewServer()
+	s.grpc = newGRPCServer(grpcDeps{service: s.service, authn: authn, tls: tlsCfg, log: c.Logger, health: s.health})
+	handler, err := newHTTPHandler(ctx, httpDeps{
+		service:      s.service,
+		authenticate: auth.Middleware(authn, auth.HTTPOptions{Logger: c.Logger, ExemptPaths: append(auth.DefaultExemptPaths(), "/readyz")}),
+		gatherer:     s.registry,
+		maxBody:      f.Listen.MaxBodyBytes,
+		ready:        s.store.Ping,
+		extra:        c.ExtraHTTP,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.http = &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(c.Logger.Handler(), slog.LevelWarn),
+	}
+
+	if s.grpcLis, err = net.Listen("tcp", f.Listen.GRPCAddr); err != nil {
+		return nil, fmt.Errorf("listen grpc: %w", err)
+	}
+	s.closers.push(func() error { _ = s.grpcLis.Close(); return nil })
+	if s.httpLis, err = net.Listen("tcp", f.Listen.HTTPAddr); err != nil {
+		return nil, fmt.Errorf("listen http: %w", err)
+	}
+	s.closers.push(func() error { _ = s.httpLis.Close(); return nil })
+	if tlsCfg != nil {
+		s.httpLis = tls.NewListener(s.httpLis, tlsCfg)
+	}
+	return s, nil
+}
+
+// GRPCAddr and HTTPAddr are the bound addresses, useful with port 0.
+func (s *Server) GRPCAddr() string { return s.grpcLis.Addr().String() }
+func (s *Server) HTTPAddr() string { return s.httpLis.Addr().String() }
+
+// Store is the lease store the server uses.
+func (s *Server) Store() store.Store { return s.store }
+
+// TLS reports whether the listeners serve TLS.
+func (s *Server) TLS() bool { return s.tls != nil }
+
+// Run serves until ctx ends, then drains in-flight requests, stops the
+// workers and releases everything. A clean shutdown returns nil.
+func (s *Server) Run(ctx context.Context) error {
+	defer func() {
+		if err := s.closers.close(); err != nil {
+			s.log.Warn("shutdown cleanup", "err", err)
+		}
+	}()
+	g, gctx := errgroup.WithContext(ctx)
+	if err := s.startWorkers(gctx); err != nil {
+		return err
+	}
+	defer s.stopWorkers()
+
+	g.Go(func() error {
+		if err := s.grpc.Serve(s.grpcLis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			return fmt.Errorf("grpc: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		if err := s.http.Serve(s.httpLis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		watchHealth(gctx, s.health, s.store.Ping, 5*time.Second)
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		s.health.Shutdown()
+		s.gracefulStop()
+		return nil
+	})
+	s.log.Info("serving", "grpc", s.GRPCAddr(), "http", s.HTTPAddr())
+	return g.Wait()
+}
+
+func (s *Server) gracefulStop() {
+	sctx, cancel := context.WithTimeout(context.Background(), s.shutdown)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		s.grpc.GracefulStop()
+		close(done)
+	}()
+	if err := s.http.Shutdown(sctx); err != nil {
+		s.log.Warn("http shutdown", "err", err)
+		_ = s.http.Close()
+	}
+	select {
+	case <-done:
+	case <-sctx.Done():
+		s.log.Warn("grpc graceful stop timed out; closing connections")
+		s.grpc.Stop()
+		<-done
+	}
+}
+

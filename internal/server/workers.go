@@ -1,0 +1,79 @@
+package server
+
+import (
+	"context"
+	"time"
+
+	"github.com/ztbroker/ztbroker/internal/broker"
+	"github.com/ztbroker/ztbroker/internal/config"
+	"github.com/ztbroker/ztbroker/internal/reconcile"
+	"github.com/ztbroker/ztbroker/internal/revoker"
+	"github.com/ztbroker/ztbroker/internal/sweeper"
+)
+
+func (s *Server) buildWorkers(f *config.Config, ps *broker.Purposes, now func() time.Time) (err error) {
+	w := f.Workers
+	s.revoker, err = revoker.New(revoker.Config{
+		Store:             s.store,
+		Registry:          ps.Registry(),
+		Logger:            s.log.With("worker", "revoker"),
+		Registerer:        s.registry,
+		Now:               now,
+		BatchSize:         w.RevokeBatchSize,
+		ClaimTimeout:      w.ClaimTimeout,
+		MaxAttempts:       w.RevokeMaxAttempts,
+		BackoffBase:       w.RevokeBackoffBase,
+		BackoffMax:        w.RevokeBackoffMax,
+		RevokeFailedRetry: w.RevokeFailedRetryInterval,
+	})
+	if err != nil {
+		return err
+	}
+	s.sweeper, err = sweeper.New(sweeper.Config{
+		Store:          s.store,
+		Registry:       ps.Registry(),
+		Logger:         s.log.With("worker", "sweeper"),
+		Registerer:     s.registry,
+		Now:            now,
+		PendingTimeout: w.PendingTimeout,
+		ClaimTimeout:   w.ClaimTimeout,
+	})
+	if err != nil {
+		return err
+	}
+	s.reconcil, err = reconcile.New(reconcile.Config{
+		Store:          s.store,
+		Registry:       ps.Registry(),
+		Logger:         s.log.With("worker", "reconcile"),
+		Registerer:     s.registry,
+		Now:            now,
+		Prefix:         f.Tokens.NamePrefix,
+		PendingTimeout: w.PendingTimeout,
+		Interval:       w.ReconcileInterval,
+	})
+	return err
+}
+
+func (s *Server) startWorkers(ctx context.Context) error {
+	if err := s.revoker.Start(ctx); err != nil {
+		return err
+	}
+	if err := s.sweeper.Start(ctx); err != nil {
+		s.revoker.Stop()
+		return err
+	}
+	if err := s.reconcil.Start(ctx); err != nil {
+		s.sweeper.Stop()
+		s.revoker.Stop()
+		return err
+	}
+	return nil
+}
+
+// stopWorkers runs after the listeners have drained, so an explicit
+// revoke that was in flight has finished before the revoker goes.
+func (s *Server) stopWorkers() {
+	s.reconcil.Stop()
+	s.sweeper.Stop()
+	s.revoker.Stop()
+}
