@@ -90,12 +90,15 @@ func (g *GitHubActions) fetch(ctx context.Context) (string, error) {
 		if errors.As(err, &uerr) {
 			err = uerr.Err
 		}
-		return "", unauthenticated("fetch GitHub Actions ID token: %v", err)
+		return "", unavailable("fetch GitHub Actions ID token: %v", err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxTokenBytes+1))
 	if err != nil {
-		return "", unauthenticated("fetch GitHub Actions ID token: read response: %v", err)
+		return "", unavailable("fetch GitHub Actions ID token: read response: %v", err)
+	}
+	if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
+		return "", unavailable("fetch GitHub Actions ID token: HTTP %d", resp.StatusCode)
 	}
 	if resp.StatusCode != http.StatusOK {
 		return "", unauthenticated("fetch GitHub Actions ID token: HTTP %d", resp.StatusCode)

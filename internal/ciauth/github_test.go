@@ -115,10 +115,15 @@ func TestGitHubActionsFailures(t *testing.T) {
 		name    string
 		bearer  string
 		status  int
+		wantErr error
 		wantMsg string
 	}{
-		{name: "wrong runtime bearer", bearer: "nope", status: http.StatusOK, wantMsg: "HTTP 401"},
-		{name: "runtime error", bearer: requestToken, status: http.StatusInternalServerError, wantMsg: "HTTP 500"},
+		{name: "wrong runtime bearer", bearer: "nope", status: http.StatusOK,
+			wantErr: lease.ErrUnauthenticated, wantMsg: "HTTP 401"},
+		{name: "runtime error", bearer: requestToken, status: http.StatusInternalServerError,
+			wantErr: lease.ErrUnavailable, wantMsg: "HTTP 500"},
+		{name: "runtime throttled", bearer: requestToken, status: http.StatusTooManyRequests,
+			wantErr: lease.ErrUnavailable, wantMsg: "HTTP 429"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -130,8 +135,8 @@ func TestGitHubActionsFailures(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, err = src.Token(context.Background())
-			if !errors.Is(err, lease.ErrUnauthenticated) {
-				t.Fatalf("error %v does not wrap ErrUnauthenticated", err)
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("error %v does not wrap %v", err, tc.wantErr)
 			}
 			for _, leak := range []string{tc.bearer, "secret-looking body", rt.srv.URL} {
 				if strings.Contains(err.Error(), leak) {

@@ -53,6 +53,12 @@ func Parse(spec string, cfg Config) (Source, error) {
 	return nil, fmt.Errorf("%w %q: want github, env:VAR or file:PATH", ErrSpec, spec)
 }
 
+// unavailable reports a failure that a later attempt may not repeat, such
+// as a network error on the way to a token endpoint.
+func unavailable(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{lease.ErrUnavailable}, args...)...)
+}
+
 // unauthenticated reports a credential that could not be obtained. It wraps
 // lease.ErrUnauthenticated so callers can tell it from other failures.
 func unauthenticated(format string, args ...any) error {
