@@ -13,5 +13,17 @@
 // route and status, and faults — errors, latency, hangs, 429s, a global
 // request rate — can be injected per route, in process or over HTTP.
 //
-// Start runs one inside a test; Run is the "broker emulator" command.
+// The admin API (Authorization: Bearer <admin token>):
+//
+//	GET    /_emulator/tokens          ground truth (GroundTruth)
+//	GET    /_emulator/counters        {route: {status: count}}
+//	GET    /_emulator/faults          FaultSet
+//	PUT    /_emulator/faults          replace every fault and the rate limit
+//	PUT    /_emulator/faults/{route}  set one route's Fault
+//	DELETE /_emulator/faults/{route}  clear one route's Fault
+//	POST   /_emulator/clock           {"advance": "1h"}: move the clock on
+//	POST   /_emulator/reset           forget tokens, faults, counters, clock
+//
+// AdminClient wraps it. Start runs an emulator inside a test; Run is the
+// "broker emulator" command.
 package emulator

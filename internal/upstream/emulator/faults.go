@@ -27,8 +27,8 @@ type Fault struct {
 	Status int `json:"status,omitempty"`
 	// Latency delays the answer.
 	Latency Duration `json:"latency,omitempty"`
-	// Hang never answers; the request ends when the client gives up (or
-	// the emulator closes).
+	// Hang holds the request until the client gives up or the emulator
+	// closes, then writes a 504 (which is what the counters record).
 	Hang bool `json:"hang,omitempty"`
 	// Throttle answers 429 asking the client to wait this long.
 	Throttle Duration `json:"throttle,omitempty"`
