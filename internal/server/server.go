@@ -139,6 +139,9 @@ func (c Config) Complete(ctx context.Context) (_ *Server, err error) {
 		Now:          now,
 		NamePrefix:   f.Tokens.NamePrefix,
 		ClaimTimeout: f.Workers.ClaimTimeout,
+		// A mint still running when the sweeper judges its lease stale
+		// would be discarded; keep it well inside that window.
+		MintTimeout:  min(30*time.Second, f.Workers.PendingTimeout/2),
 		ReplayWindow: f.Idempotency.ReplayWindow,
 	}
 	if sealer != nil {
