@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -65,7 +66,8 @@ func (c *Cluster) Start() error {
 	if c.running {
 		return nil
 	}
-	if err := c.pgctl("start", "-l", filepath.Join(c.root, "server.log")); err != nil {
+	err := c.pgctl("start", "-l", filepath.Join(c.root, "server.log"), "-o", "-p "+strconv.Itoa(c.port))
+	if err != nil {
 		return err
 	}
 	c.running = true
@@ -90,7 +92,17 @@ func newCluster() (*Cluster, error) {
 		_ = os.RemoveAll(root)
 		return nil, err
 	}
-	if err := c.Start(); err != nil {
+	// Another process may bind the port freePort found before the server
+	// does; a fresh port is then tried a few times.
+	for attempt := 1; ; attempt++ {
+		if c.port, err = freePort(); err != nil {
+			break
+		}
+		if err = c.Start(); err == nil || attempt == 3 || !strings.Contains(err.Error(), "already in use") {
+			break
+		}
+	}
+	if err != nil {
 		_ = os.RemoveAll(root)
 		return nil, err
 	}
@@ -113,24 +125,18 @@ func (c *Cluster) init() error {
 		"--locale=C", "-N"); err != nil {
 		return err
 	}
-	port, err := freePort()
-	if err != nil {
-		return err
-	}
-	c.port = port
 	// Durability settings are off because nothing here must survive a
 	// crash; synchronous_commit stays on so commit semantics match
 	// production.
 	conf := fmt.Sprintf(`
 listen_addresses = '127.0.0.1'
-port = %d
 unix_socket_directories = '%s'
 fsync = off
 full_page_writes = off
 max_connections = 200
 shared_buffers = 32MB
 log_min_messages = warning
-`, port, sock)
+`, sock)
 	f, err := os.OpenFile(filepath.Join(data, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		return fmt.Errorf("pgtest: %w", err)
