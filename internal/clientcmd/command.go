@@ -16,6 +16,8 @@ type command struct {
 	conn     connFlags
 	// takesArgs admits positional arguments after the flags.
 	takesArgs bool
+	// about is a paragraph --help shows before the flags.
+	about string
 }
 
 func newCommand(name, synopsis string) *command {
@@ -48,7 +50,11 @@ func (c *command) parse(args []string, env Env) (cfg connConfig, code int, done 
 }
 
 func (c *command) help(w io.Writer) {
-	fmt.Fprintf(w, "Usage: broker %s\n\nFlags:\n", c.synopsis)
+	fmt.Fprintf(w, "Usage: broker %s\n\n", c.synopsis)
+	if c.about != "" {
+		fmt.Fprintf(w, "%s\n\n", c.about)
+	}
+	fmt.Fprintf(w, "Flags:\n")
 	c.fs.SetOutput(w)
 	c.fs.PrintDefaults()
 	c.fs.SetOutput(io.Discard)

@@ -36,12 +36,12 @@ func (c *connFlags) register(fs *flag.FlagSet) {
 	help := map[string]string{
 		"addr":          "broker gRPC address `host:port`",
 		"api-key":       "API `key` to authenticate with",
-		"oidc":          "authenticate with a workload token: github, env:VAR or file:PATH",
+		"oidc":          "authenticate with a workload token from `source`: github, env:VAR or file:PATH",
 		"oidc-audience": "`audience` to request for --oidc github",
 		"tls-ca":        "`file` of PEM CA certificates that sign the broker's certificate",
 		"tls-cert":      "client certificate `file` (PEM) for mTLS",
 		"tls-key":       "client key `file` (PEM) for mTLS",
-		"timeout":       "overall deadline for the command's broker calls, retries included",
+		"timeout":       "overall deadline (a `duration`) for the command's broker calls, retries included",
 		"insecure":      "use plaintext even to a non-loopback address",
 	}
 	for _, v := range c.vars {

@@ -24,6 +24,13 @@ var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 func Exec(ctx context.Context, args []string, env Env) int {
 	c := newCommand("exec", "exec --purpose P [flags] -- command [args...]")
 	c.takesArgs = true
+	c.about = `Issues a token and runs the command with it in the command's environment only:
+$ZEROTIER_CENTRAL_TOKEN (or the --env-var name), $ZEROTIER_CENTRAL_URL,
+$ZEROTIER_AUTH_SCHEME and $ZTBROKER_LEASE_ID. The token is never printed. The
+lease is renewed while the command runs, and revoked when the command exits or
+is stopped; SIGINT, SIGTERM and SIGHUP are forwarded to it. Exits with the
+command's status, 128+n if signal n killed it. --timeout bounds issuing; the
+revocation is retried for up to ` + revokeBudget.String() + `.`
 	var f issueFlags
 	f.register(c)
 	tokenVar := c.fs.String("env-var", envToken, "environment variable that carries the token to the command")

@@ -13,6 +13,9 @@ const reasonOutputFailed = "client could not deliver the token"
 
 func tokenIssue(ctx context.Context, args []string, env Env) int {
 	c := newCommand("token issue", "token issue --purpose P [flags]")
+	c.about = `Issues a token for a purpose. Inside GitHub Actions or GitLab CI the lease is
+labelled with the run (ci, run_id, run_attempt, job, repository or project), so
+"broker token revoke --label run_id=..." can end every lease of a run.`
 	var f issueFlags
 	f.register(c)
 	format := c.fs.String("format", "raw", "output: raw (the token), json, env (shell NAME='value' lines) or github\n"+
