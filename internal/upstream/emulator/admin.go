@@ -31,6 +31,10 @@ func (s *Server) adminRoutes() {
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	s.mux.HandleFunc("POST /_emulator/clock", s.admin(s.postClock))
+	// Unauthenticated on purpose: container healthchecks hold no token.
+	s.mux.HandleFunc("GET /_emulator/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusOK)
+	})
 }
 
 // admin guards the admin API with the admin credential, under either

@@ -1,0 +1,19 @@
+package emulator
+
+import (
+	"net/http"
+	"testing"
+)
+
+func TestHealthzNeedsNoCredential(t *testing.T) {
+	t.Parallel()
+	e := Start(t)
+	resp, err := e.HTTPClient().Get(e.URL + "/_emulator/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("healthz = %d, want 200", resp.StatusCode)
+	}
+}
