@@ -1,0 +1,116 @@
+package config
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Config is the whole configuration file, with defaults applied, secrets
+// resolved and policies compiled.
+type Config struct {
+	Listen      Listen      `json:"listen"`
+	Database    Database    `json:"database"`
+	Log         Log         `json:"log"`
+	Upstreams   Upstreams   `json:"upstreams"`
+	Purposes    []Purpose   `json:"purposes"`
+	Auth        Auth        `json:"auth"`
+	Workers     Workers     `json:"workers"`
+	Idempotency Idempotency `json:"idempotency"`
+	Tokens      Tokens      `json:"tokens"`
+
+	// Source is the name the config was loaded from.
+	Source string `json:"-"`
+}
+
+// Listen is where the broker serves.
+type Listen struct {
+	// GRPCAddr defaults to 127.0.0.1:9090.
+	GRPCAddr string `json:"grpc_addr"`
+	// HTTPAddr serves the REST gateway, metrics and health; defaults to
+	// 127.0.0.1:8080.
+	HTTPAddr string `json:"http_addr"`
+	// MaxBodyBytes bounds request bodies; defaults to 1 MiB.
+	MaxBodyBytes int64 `json:"max_body_bytes"`
+	// TLS is nil for plaintext listeners.
+	TLS *TLS `json:"tls"`
+}
+
+// Client certificate modes.
+const (
+	ClientAuthNone    = "none"
+	ClientAuthRequest = "request"
+	ClientAuthRequire = "require"
+)
+
+// TLS configures both listeners.
+type TLS struct {
+	CertFile     string `json:"cert_file"`
+	KeyFile      string `json:"key_file"`
+	ClientCAFile string `json:"client_ca_file"`
+	// ClientAuth is none (default), request (verify a certificate when
+	// one is sent) or require.
+	ClientAuth string `json:"client_auth"`
+}
+
+// Database is the PostgreSQL connection.
+type Database struct {
+	// URL is a connection string without a password (peer auth, a
+	// passfile, PGPASSWORD); use URLEnv when it must carry one.
+	URL      string `json:"url"`
+	URLEnv   string `json:"url_env"`
+	MaxConns int    `json:"max_conns"`
+
+	// ConnString is URL or the value of URLEnv.
+	ConnString Secret `json:"-"`
+}
+
+// Log configures the process logger.
+type Log struct {
+	// Format is json (default) or text.
+	Format string `json:"format"`
+	// Level is debug, info (default), warn or error.
+	Level string `json:"level"`
+}
+
+// SlogLevel returns Level as a slog.Level.
+func (l Log) SlogLevel() slog.Level {
+	var v slog.Level
+	// Validated at load, so the error cannot happen here.
+	_ = v.UnmarshalText([]byte(l.Level))
+	return v
+}
+
+// Workers tunes the background workers.
+type Workers struct {
+	RevokeBatchSize   int           `json:"revoke_batch_size"`
+	RevokeMaxAttempts int           `json:"revoke_max_attempts"`
+	RevokeBackoffBase time.Duration `json:"revoke_backoff_base"`
+	RevokeBackoffMax  time.Duration `json:"revoke_backoff_max"`
+	// RevokeFailedRetryInterval is the slow retry of revoke_failed leases.
+	RevokeFailedRetryInterval time.Duration `json:"revoke_failed_retry_interval"`
+	// PendingTimeout is how old a pending lease must be before the
+	// sweeper treats its mint as crashed.
+	PendingTimeout    time.Duration `json:"pending_timeout"`
+	ReconcileInterval time.Duration `json:"reconcile_interval"`
+	// ClaimTimeout is how long a worker's claim on a lease lasts.
+	ClaimTimeout time.Duration `json:"claim_timeout"`
+}
+
+// Idempotency configures replay of a retried issue request.
+type Idempotency struct {
+	// SealKeyEnv or SealKeyFile hold a base64 32-byte AES key. With
+	// neither, a retried request with the same idempotency key gets the
+	// lease but not the token again.
+	SealKeyEnv   string        `json:"seal_key_env"`
+	SealKeyFile  string        `json:"seal_key_file"`
+	ReplayWindow time.Duration `json:"replay_window"`
+
+	// SealKey is the decoded 32-byte key, unset when not configured.
+	SealKey Secret `json:"-"`
+}
+
+// Tokens configures how upstream tokens are named.
+type Tokens struct {
+	// NamePrefix starts every upstream token name; defaults to ztbroker.
+	NamePrefix string `json:"name_prefix"`
+}

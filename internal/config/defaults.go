@@ -1,0 +1,97 @@
+package config
+
+import "time"
+
+// Defaults. Zero or absent values in the file take these.
+const (
+	DefaultGRPCAddr     = "127.0.0.1:9090"
+	DefaultHTTPAddr     = "127.0.0.1:8080"
+	DefaultMaxBodyBytes = 1 << 20
+	DefaultMaxConns     = 10
+
+	DefaultNewCentralBaseURL   = "https://central.zerotier.com"
+	DefaultNewCentralRateLimit = 100
+	DefaultLegacyBaseURL       = "https://api.zerotier.com/api/v1"
+	DefaultLegacyRateLimit     = 20
+	DefaultUpstreamTimeout     = 10 * time.Second
+	DefaultExpirySkew          = 5 * time.Minute
+
+	DefaultTTL    = 15 * time.Minute
+	DefaultMaxTTL = time.Hour
+
+	DefaultClockSkew = 60 * time.Second
+	MaxClockSkew     = 5 * time.Minute
+
+	DefaultReplayWindow = 10 * time.Minute
+	DefaultNamePrefix   = "ztbroker"
+)
+
+// Workers defaults.
+const (
+	DefaultRevokeBatchSize           = 50
+	DefaultRevokeMaxAttempts         = 10
+	DefaultRevokeBackoffBase         = time.Second
+	DefaultRevokeBackoffMax          = 5 * time.Minute
+	DefaultRevokeFailedRetryInterval = time.Hour
+	DefaultPendingTimeout            = 2 * time.Minute
+	DefaultReconcileInterval         = 10 * time.Minute
+	DefaultClaimTimeout              = time.Minute
+)
+
+func orDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}
+
+func (c *Config) applyDefaults() {
+	orDefault(&c.Listen.GRPCAddr, DefaultGRPCAddr)
+	orDefault(&c.Listen.HTTPAddr, DefaultHTTPAddr)
+	orDefault(&c.Listen.MaxBodyBytes, DefaultMaxBodyBytes)
+	if t := c.Listen.TLS; t != nil {
+		orDefault(&t.ClientAuth, ClientAuthNone)
+	}
+	orDefault(&c.Database.MaxConns, DefaultMaxConns)
+	orDefault(&c.Log.Format, "json")
+	orDefault(&c.Log.Level, "info")
+
+	if nc := c.Upstreams.NewCentral; nc != nil {
+		orDefault(&nc.BaseURL, DefaultNewCentralBaseURL)
+		orDefault(&nc.RateLimit, DefaultNewCentralRateLimit)
+		orDefault(&nc.Timeout, DefaultUpstreamTimeout)
+		orDefault(&nc.ExpirySkew, DefaultExpirySkew)
+	}
+	if l := c.Upstreams.Legacy; l != nil {
+		orDefault(&l.BaseURL, DefaultLegacyBaseURL)
+		orDefault(&l.AuthScheme, "token")
+		orDefault(&l.RateLimit, DefaultLegacyRateLimit)
+		orDefault(&l.Timeout, DefaultUpstreamTimeout)
+	}
+
+	for i := range c.Purposes {
+		p := &c.Purposes[i]
+		orDefault(&p.DefaultTTL, DefaultTTL)
+		orDefault(&p.MaxTTL, max(DefaultMaxTTL, p.DefaultTTL))
+	}
+
+	if o := c.Auth.OIDC; o != nil {
+		orDefault(&o.ClockSkew, DefaultClockSkew)
+		for i := range o.Issuers {
+			orDefault(&o.Issuers[i].Name, o.Issuers[i].Preset)
+		}
+	}
+
+	w := &c.Workers
+	orDefault(&w.RevokeBatchSize, DefaultRevokeBatchSize)
+	orDefault(&w.RevokeMaxAttempts, DefaultRevokeMaxAttempts)
+	orDefault(&w.RevokeBackoffBase, DefaultRevokeBackoffBase)
+	orDefault(&w.RevokeBackoffMax, DefaultRevokeBackoffMax)
+	orDefault(&w.RevokeFailedRetryInterval, DefaultRevokeFailedRetryInterval)
+	orDefault(&w.PendingTimeout, DefaultPendingTimeout)
+	orDefault(&w.ReconcileInterval, DefaultReconcileInterval)
+	orDefault(&w.ClaimTimeout, DefaultClaimTimeout)
+
+	orDefault(&c.Idempotency.ReplayWindow, DefaultReplayWindow)
+	orDefault(&c.Tokens.NamePrefix, DefaultNamePrefix)
+}

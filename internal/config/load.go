@@ -1,0 +1,116 @@
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+
+	"sigs.k8s.io/yaml"
+)
+
+// maxFileBytes bounds the config file and each secret file, so a path
+// pointed at the wrong thing (a device, a log) fails instead of hanging.
+const maxFileBytes = 1 << 20
+
+// Options change how a config is loaded. The zero value reads the real
+// environment and file system.
+type Options struct {
+	// LookupEnv defaults to os.LookupEnv.
+	LookupEnv func(string) (string, bool)
+	// ReadFile defaults to reading at most 1 MiB with the os package.
+	ReadFile func(string) ([]byte, error)
+	// SkipSecrets checks that each secret is configured but does not read
+	// it, for tools such as the policy dry-run that run where the
+	// broker's secrets are not available. Secret fields stay unset and
+	// API keys given by key_env have no Hash.
+	SkipSecrets bool
+}
+
+func (o Options) complete() Options {
+	if o.LookupEnv == nil {
+		o.LookupEnv = os.LookupEnv
+	}
+	if o.ReadFile == nil {
+		o.ReadFile = readLimited
+	}
+	return o
+}
+
+// Load reads and parses the file at path.
+func Load(path string) (*Config, error) { return LoadWith(path, Options{}) }
+
+// LoadWith is Load with options.
+func LoadWith(path string, o Options) (*Config, error) {
+	o = o.complete()
+	data, err := o.ReadFile(path)
+	if err != nil {
+		return nil, &FieldError{File: path, Msg: err.Error()}
+	}
+	return ParseWith(path, data, o)
+}
+
+// Parse parses a config document; name is used in errors and to resolve
+// relative file paths.
+func Parse(name string, data []byte) (*Config, error) { return ParseWith(name, data, Options{}) }
+
+// ParseWith is Parse with options. The error joins one *FieldError per
+// problem found.
+func ParseWith(name string, data []byte, o Options) (*Config, error) {
+	o = o.complete()
+	fe := &fieldErrors{file: name}
+	tree, err := yamlTree(data)
+	if err != nil {
+		fe.add("", "%v", err)
+		return nil, fe.err()
+	}
+	c := &Config{Source: name}
+	(&decoder{errs: fe}).decode("", tree, reflect.ValueOf(c).Elem())
+	if len(fe.list) > 0 {
+		// Validating a half-decoded file would pile "required" errors on
+		// top of the type errors that caused them.
+		return nil, fe.err()
+	}
+	c.applyDefaults()
+	v := &validator{c: c, fe: fe, o: o, name: name}
+	v.run()
+	if len(fe.list) > 0 {
+		return nil, fe.err()
+	}
+	return c, nil
+}
+
+// yamlTree turns YAML into the generic JSON tree, rejecting duplicate keys
+// (a second "max_ttl" silently winning is exactly the mistake strictness
+// is for).
+func yamlTree(data []byte) (any, error) {
+	j, err := yaml.YAMLToJSONStrict(data)
+	if err != nil {
+		return nil, fmt.Errorf("invalid YAML: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(j))
+	dec.UseNumber()
+	var tree any
+	if err := dec.Decode(&tree); err != nil {
+		return nil, fmt.Errorf("invalid YAML: %w", err)
+	}
+	return tree, nil
+}
+
+func readLimited(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxFileBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxFileBytes {
+		return nil, fmt.Errorf("%s: larger than %d bytes", path, maxFileBytes)
+	}
+	return data, nil
+}

@@ -1,0 +1,77 @@
+package config
+
+import (
+	"time"
+
+	"github.com/ztbroker/ztbroker/internal/lease"
+	"github.com/ztbroker/ztbroker/internal/policy"
+)
+
+// Purpose is a named kind of token callers may ask for.
+type Purpose struct {
+	// Name is [a-z0-9-], unique; it is part of every upstream token name.
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	// DefaultTTL defaults to 15m; MaxTTL defaults to 1h, or DefaultTTL
+	// when that is longer.
+	DefaultTTL time.Duration   `json:"default_ttl"`
+	MaxTTL     time.Duration   `json:"max_ttl"`
+	Upstream   PurposeUpstream `json:"upstream"`
+	Allow      Allow           `json:"allow"`
+	Quota      Quota           `json:"quota"`
+
+	// Policy is Allow compiled.
+	Policy *policy.Policy `json:"-"`
+}
+
+// PurposeUpstream says which account mints this purpose's tokens.
+type PurposeUpstream struct {
+	// Kind is new_central or legacy.
+	Kind string `json:"kind"`
+	// ServiceAccountID is required for new_central.
+	ServiceAccountID string `json:"service_account_id"`
+}
+
+// Account returns the upstream account the purpose mints on: the service
+// account id, or the configured legacy user id (empty when discovered at
+// start-up).
+func (p *Purpose) Account(c *Config) string {
+	if p.Upstream.Kind == lease.UpstreamLegacy && c.Upstreams.Legacy != nil {
+		return c.Upstreams.Legacy.UserID
+	}
+	return p.Upstream.ServiceAccountID
+}
+
+// Allow lists who may issue for the purpose; see package policy.
+type Allow struct {
+	APIKeys  []string `json:"api_keys"`
+	Subjects []string `json:"subjects"`
+	Rules    []Rule   `json:"rules"`
+}
+
+// Rule is one CEL admission rule.
+type Rule struct {
+	Name string `json:"name"`
+	Expr string `json:"expr"`
+	// MaxTTL caps leases this rule admits; zero means the purpose's.
+	MaxTTL time.Duration `json:"max_ttl"`
+}
+
+// Quota limits a purpose. Zero means unlimited.
+type Quota struct {
+	MaxActive          int `json:"max_active"`
+	MaxActivePerCaller int `json:"max_active_per_caller"`
+	MaxIssuesPerMinute int `json:"max_issues_per_minute"`
+}
+
+// IsZero reports whether no limit is set.
+func (q Quota) IsZero() bool { return q == Quota{} }
+
+// Spec converts Allow to policy's input.
+func (a Allow) Spec() policy.Spec {
+	s := policy.Spec{APIKeys: a.APIKeys, Subjects: a.Subjects}
+	for _, r := range a.Rules {
+		s.Rules = append(s.Rules, policy.RuleSpec{Name: r.Name, Expr: r.Expr, MaxTTL: r.MaxTTL})
+	}
+	return s
+}

@@ -1,0 +1,67 @@
+package config
+
+import "time"
+
+// Upstreams are the ZeroTier APIs the broker mints on. Either may be
+// absent; purposes may only use configured ones.
+type Upstreams struct {
+	NewCentral *NewCentral `json:"new_central"`
+	Legacy     *Legacy     `json:"legacy"`
+}
+
+// NewCentral is the New Central (v2) API, minting API keys on service
+// accounts.
+type NewCentral struct {
+	// BaseURL defaults to https://central.zerotier.com.
+	BaseURL      string `json:"base_url"`
+	AdminKeyEnv  string `json:"admin_key_env"`
+	AdminKeyFile string `json:"admin_key_file"`
+	// RateLimit is requests per second; defaults to 100.
+	RateLimit float64 `json:"rate_limit"`
+	// Timeout bounds each call; defaults to 10s.
+	Timeout time.Duration `json:"timeout"`
+	// ExpirySkew is added to a lease's max expiry to get the key's own
+	// upstream expiry; defaults to 5m.
+	ExpirySkew time.Duration   `json:"expiry_skew"`
+	Paths      NewCentralPaths `json:"paths"`
+
+	AdminKey Secret `json:"-"`
+}
+
+// NewCentralPaths are path templates relative to BaseURL; {id} is the
+// service account or key id. Empty means the client's default.
+type NewCentralPaths struct {
+	CreateKey         string `json:"create_key"`
+	DeleteKey         string `json:"delete_key"`
+	GetServiceAccount string `json:"get_service_account"`
+}
+
+// Legacy is the Legacy Central (v1) API, minting user API tokens.
+type Legacy struct {
+	// BaseURL defaults to https://api.zerotier.com/api/v1.
+	BaseURL   string `json:"base_url"`
+	TokenEnv  string `json:"token_env"`
+	TokenFile string `json:"token_file"`
+	// UserID is the user whose tokens are managed; empty means discover
+	// it from the status endpoint at start-up.
+	UserID string `json:"user_id"`
+	// AuthScheme is how the broker presents its own token: token
+	// (default) or bearer.
+	AuthScheme string `json:"auth_scheme"`
+	// RateLimit is requests per second; defaults to 20, the free plan's
+	// limit, since a paid account's 100 cannot be assumed.
+	RateLimit float64       `json:"rate_limit"`
+	Timeout   time.Duration `json:"timeout"`
+	Paths     LegacyPaths   `json:"paths"`
+
+	Token Secret `json:"-"`
+}
+
+// LegacyPaths are path templates relative to BaseURL; {id} is the user id
+// and {name} the token name. Empty means the client's default.
+type LegacyPaths struct {
+	Status      string `json:"status"`
+	User        string `json:"user"`
+	CreateToken string `json:"create_token"`
+	DeleteToken string `json:"delete_token"`
+}

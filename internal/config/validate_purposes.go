@@ -1,0 +1,138 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/ztbroker/ztbroker/internal/lease"
+	"github.com/ztbroker/ztbroker/internal/policy"
+)
+
+func (v *validator) purposes() {
+	if len(v.c.Purposes) == 0 {
+		v.add("purposes", "must list at least one purpose")
+	}
+	seen := map[string]bool{}
+	for i := range v.c.Purposes {
+		p := &v.c.Purposes[i]
+		path := fmt.Sprintf("purposes[%d]", i)
+		switch {
+		case !namePattern.MatchString(p.Name):
+			v.add(path+".name", "must be 1-63 of [a-z0-9-], not starting or ending with -, got %q", p.Name)
+		case seen[p.Name]:
+			v.add(path+".name", "duplicate purpose %q", p.Name)
+		}
+		seen[p.Name] = true
+		v.ttls(path, p)
+		v.purposeUpstream(path+".upstream", &p.Upstream)
+		v.allow(path, p)
+		v.quota(path+".quota", p.Quota)
+	}
+}
+
+func (v *validator) ttls(path string, p *Purpose) {
+	if p.DefaultTTL <= 0 {
+		v.add(path+".default_ttl", "must be positive, got %s", p.DefaultTTL)
+	}
+	switch {
+	case p.MaxTTL < p.DefaultTTL:
+		v.add(path+".max_ttl", "must be at least default_ttl (%s)", p.DefaultTTL)
+	case p.MaxTTL > MaxPurposeTTL:
+		v.add(path+".max_ttl", "must be at most %s, got %s", MaxPurposeTTL, p.MaxTTL)
+	}
+	for j, r := range p.Allow.Rules {
+		if r.MaxTTL > p.MaxTTL {
+			v.add(fmt.Sprintf("%s.allow.rules[%d].max_ttl", path, j), "must be at most the purpose's max_ttl (%s)", p.MaxTTL)
+		}
+	}
+}
+
+func (v *validator) purposeUpstream(path string, u *PurposeUpstream) {
+	switch u.Kind {
+	case lease.UpstreamNewCentral:
+		if v.c.Upstreams.NewCentral == nil {
+			v.add(path+".kind", "is new_central but upstreams.new_central is not configured")
+		}
+		if u.ServiceAccountID == "" {
+			v.add(path+".service_account_id", "is required for new_central")
+		}
+	case lease.UpstreamLegacy:
+		if v.c.Upstreams.Legacy == nil {
+			v.add(path+".kind", "is legacy but upstreams.legacy is not configured")
+		}
+		if u.ServiceAccountID != "" {
+			v.add(path+".service_account_id", "applies only to new_central; legacy mints on upstreams.legacy.user_id")
+		}
+	case "":
+		v.add(path+".kind", "is required (new_central or legacy)")
+	default:
+		v.add(path+".kind", "must be new_central or legacy, got %q", u.Kind)
+	}
+}
+
+func (v *validator) allow(path string, p *Purpose) {
+	a := &p.Allow
+	if len(a.APIKeys) == 0 && len(a.Subjects) == 0 && len(a.Rules) == 0 {
+		v.add(path+".allow", "admits no one: list api_keys, subjects or rules")
+		return
+	}
+	for j, k := range a.APIKeys {
+		if !slices.ContainsFunc(v.c.Auth.APIKeys, func(c APIKey) bool { return c.Name == k }) {
+			v.add(fmt.Sprintf("%s.allow.api_keys[%d]", path, j), "api key %q is not configured in auth.api_keys", k)
+		}
+	}
+	for j, s := range a.Subjects {
+		if policy.CheckOwner(s) == nil {
+			v.ownerKnown(fmt.Sprintf("%s.allow.subjects[%d]", path, j), s)
+		}
+	}
+	pol, err := policy.Compile(p.Name, a.Spec())
+	if err != nil {
+		v.compileErrors(path+".allow", err)
+		return
+	}
+	p.Policy = pol
+}
+
+// compileErrors turns policy's errors into field errors at the entry they
+// are about.
+func (v *validator) compileErrors(path string, err error) {
+	var errs []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	} else {
+		errs = []error{err}
+	}
+	for _, e := range errs {
+		var ce *policy.CompileError
+		if !errors.As(e, &ce) {
+			v.add(path, "%v", e)
+			continue
+		}
+		at := fmt.Sprintf("%s.%s[%d]", path, ce.Section, ce.Index)
+		if ce.Field == "" {
+			v.add(at, "%s", ce.Msg)
+			continue
+		}
+		v.add(at+"."+ce.Field, "rule %q of purpose %q: %s", ce.Rule, ce.Purpose, ce.Msg)
+	}
+}
+
+func (v *validator) quota(path string, q Quota) {
+	for _, f := range []struct {
+		name string
+		n    int
+	}{
+		{"max_active", q.MaxActive},
+		{"max_active_per_caller", q.MaxActivePerCaller},
+		{"max_issues_per_minute", q.MaxIssuesPerMinute},
+	} {
+		if f.n < 0 {
+			v.add(path+"."+f.name, "must not be negative (0 means unlimited), got %d", f.n)
+		}
+	}
+	if q.MaxActive > 0 && q.MaxActivePerCaller > q.MaxActive {
+		v.add(path+".max_active_per_caller", "must not exceed max_active (%d)", q.MaxActive)
+	}
+}
