@@ -1,0 +1,177 @@
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/ztbroker/ztbroker/internal/config"
+	"github.com/ztbroker/ztbroker/internal/server"
+	"github.com/ztbroker/ztbroker/internal/store/memstore"
+	"github.com/ztbroker/ztbroker/internal/upstream/emulator"
+)
+
+// Development identities: fixed so the printed examples match what runs.
+const (
+	devServiceAccount = "sa-dev"
+	devLegacyUser     = "user-dev"
+)
+
+// devConfig is a real configuration file, parsed and validated like any
+// other, so dev mode exercises the same code paths as serve. Secrets are
+// supplied through the loader's environment lookup, never the text.
+const devConfig = `
+listen:
+  grpc_addr: %q
+  http_addr: %q
+log:
+  format: text
+  level: %s
+upstreams:
+  new_central:
+    base_url: %q
+    admin_key_env: DEV_NC_ADMIN_KEY
+  legacy:
+    base_url: %q
+    token_env: DEV_LEGACY_TOKEN
+    user_id: %q
+purposes:
+  - name: dev
+    description: Development purpose on the emulator's New Central service account.
+    default_ttl: 15m
+    max_ttl: 1h
+    upstream: {kind: new_central, service_account_id: %q}
+    allow: {api_keys: [dev]}
+  - name: dev-legacy
+    description: Development purpose on the emulator's Legacy Central user.
+    default_ttl: 15m
+    max_ttl: 1h
+    upstream: {kind: legacy}
+    allow: {api_keys: [dev]}
+auth:
+  api_keys:
+    - name: dev
+      sha256: %q
+  admins: ["api_key:dev"]
+idempotency:
+  seal_key_env: DEV_SEAL_KEY
+workers:
+  pending_timeout: 30s
+  reconcile_interval: 1m
+`
+
+func dev(ctx context.Context, args []string, io IO) int {
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	fs.SetOutput(io.Stderr)
+	grpcAddr := fs.String("grpc-addr", "127.0.0.1:9090", "gRPC listen address")
+	httpAddr := fs.String("http-addr", "127.0.0.1:8080", "REST, metrics and OpenAPI listen address")
+	emuAddr := fs.String("emulator-addr", "127.0.0.1:0", "ZeroTier emulator listen address (port 0 picks one)")
+	apiKey := fs.String("api-key", io.Getenv("BROKER_DEV_API_KEY"), "fixed dev API key for scripts (default random; env BROKER_DEV_API_KEY)")
+	level := fs.String("log-level", "info", "log level")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *apiKey == "" {
+		*apiKey = "ztb_dev_" + rand.Text()
+	}
+	adminToken := rand.Text() + rand.Text()
+	emu, err := emulator.New(
+		emulator.WithAdminToken(adminToken),
+		emulator.WithServiceAccounts(devServiceAccount),
+		emulator.WithLegacyUsers(devLegacyUser),
+	)
+	if err != nil {
+		fmt.Fprintf(io.Stderr, "broker dev: %v\n", err)
+		return 1
+	}
+	emuLis, err := net.Listen("tcp", *emuAddr)
+	if err != nil {
+		fmt.Fprintf(io.Stderr, "broker dev: emulator: %v\n", err)
+		return 1
+	}
+	emuURL := "http://" + emuLis.Addr().String()
+	emuSrv := &http.Server{Handler: emu, ReadHeaderTimeout: 10 * time.Second}
+	emuDone := make(chan error, 1)
+	go func() { emuDone <- emuSrv.Serve(emuLis) }()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		emu.Close() // releases hung fault-injected requests before draining
+		_ = emuSrv.Shutdown(sctx)
+		if err := <-emuDone; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			fmt.Fprintf(io.Stderr, "broker dev: emulator: %v\n", err)
+		}
+	}()
+
+	sum := sha256.Sum256([]byte(*apiKey))
+	text := fmt.Sprintf(devConfig, *grpcAddr, *httpAddr, *level, emuURL, emuURL+"/api/v1", devLegacyUser,
+		devServiceAccount, hex.EncodeToString(sum[:]))
+	secrets := map[string]string{
+		"DEV_NC_ADMIN_KEY": adminToken,
+		"DEV_LEGACY_TOKEN": adminToken,
+		"DEV_SEAL_KEY":     base64.StdEncoding.EncodeToString(randomBytes(32)),
+	}
+	cfg, err := config.ParseWith("broker dev", []byte(text), config.Options{
+		LookupEnv: func(k string) (string, bool) { v, ok := secrets[k]; return v, ok },
+	})
+	if err != nil {
+		fmt.Fprintf(io.Stderr, "broker dev: %v\n", err)
+		return 1
+	}
+	log := slog.New(slog.NewTextHandler(io.Stderr, &slog.HandlerOptions{Level: cfg.Log.SlogLevel()}))
+	srv, err := server.Config{File: cfg, Logger: log, Store: memstore.New()}.Complete(ctx)
+	if err != nil {
+		log.Error("start failed", "err", err)
+		return 1
+	}
+	printDevBanner(io, srv, emuURL, *apiKey)
+	if err := srv.Run(ctx); err != nil {
+		log.Error("server stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // never fails: crypto/rand crashes the program instead
+	return b
+}
+
+func printDevBanner(io IO, srv *server.Server, emuURL, key string) {
+	g, h := srv.GRPCAddr(), srv.HTTPAddr()
+	fmt.Fprintf(io.Stdout, `
+ztbroker dev is ready (in-memory store; nothing persists).
+
+  gRPC      %[1]s
+  REST      http://%[2]s/v1/   (OpenAPI: http://%[2]s/openapi.json, metrics: /metrics)
+  emulator  %[3]s   (fake ZeroTier Central: New Central under /api/v2, Legacy under /api/v1)
+  API key   %[4]s
+  purposes  dev (New Central), dev-legacy (Legacy)
+
+Try it:
+
+  export BROKER_API_KEY=%[4]s
+  curl -s -X POST -H "Authorization: Bearer $BROKER_API_KEY" -d '{"ttl":"300s"}' http://%[2]s/v1/purposes/dev/tokens
+  curl -s -H "Authorization: Bearer $BROKER_API_KEY" http://%[2]s/v1/leases
+  curl -s -H "Authorization: Bearer <token>" %[3]s/api/v2/org          # use the token upstream
+  curl -s -X POST -H "Authorization: Bearer $BROKER_API_KEY" -d '{}' http://%[2]s/v1/leases/<lease id>:revoke
+
+  grpcurl -plaintext -H "authorization: Bearer $BROKER_API_KEY" -d '{"purpose":"dev-legacy"}' %[1]s ztbroker.v1.TokenBroker/IssueToken
+  grpcurl -plaintext -H "authorization: Bearer $BROKER_API_KEY" %[1]s ztbroker.v1.TokenBroker/ListLeases
+
+  broker token issue --addr %[1]s --purpose dev --format json
+  broker exec --addr %[1]s --purpose dev -- sh -c 'curl -s -H "Authorization: Bearer $ZEROTIER_CENTRAL_TOKEN" $ZEROTIER_CENTRAL_URL/api/v2/org'
+
+Press Ctrl-C to stop.
+`, g, h, emuURL, key)
+}
