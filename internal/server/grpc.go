@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -28,11 +29,12 @@ type grpcDeps struct {
 	tls     *tls.Config
 	log     *slog.Logger
 	health  *health.Server
+	tracer  trace.TracerProvider
 }
 
 func newGRPCServer(d grpcDeps) *grpc.Server {
 	opts := []grpc.ServerOption{
-		grpc.StatsHandler(otelgrpc.NewServerHandler()),
+		grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(d.tracer))),
 		grpc.ChainUnaryInterceptor(
 			recoverUnary(d.log),
 			auth.UnaryServerInterceptor(d.authn, auth.GRPCOptions{Logger: d.log}),

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -28,6 +29,7 @@ type httpDeps struct {
 	maxBody      int64
 	ready        func(context.Context) error
 	extra        map[string]http.Handler
+	tracer       trace.TracerProvider
 }
 
 // newHTTPHandler serves the REST gateway under /v1/ plus the operational
@@ -74,6 +76,7 @@ func newHTTPHandler(ctx context.Context, d httpDeps) (http.Handler, error) {
 		writeJSONError(w, http.StatusNotFound, codes.NotFound, "no route for "+r.Method+" "+r.URL.Path)
 	})
 	return otelhttp.NewHandler(recoverHTTP(mux), "http",
+		otelhttp.WithTracerProvider(d.tracer),
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }),
 	), nil
 }

@@ -11,9 +11,5 @@ func buildSealer(f *config.Config) (*seal.Sealer, error) {
 	if !f.Idempotency.SealKey.IsSet() {
 		return nil, nil
 	}
-	key, err := seal.ParseKey(f.Idempotency.SealKey.Reveal())
-	if err != nil {
-		return nil, err
-	}
-	return seal.New(key)
+	return seal.New(f.Idempotency.SealKey.Bytes())
 }

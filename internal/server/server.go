@@ -13,6 +13,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
@@ -42,6 +44,10 @@ type Config struct {
 	Now func() time.Time
 	// SIGHUP, when set, triggers a reload of the TLS certificates.
 	SIGHUP <-chan os.Signal
+	// TracerProvider, when set, makes the server's and the upstream
+	// clients' spans instead of the OTLP exporter or otel's global, so a
+	// test can inspect every span without touching process state.
+	TracerProvider trace.TracerProvider
 }
 
 // Server is a completed configuration, ready to Run.
@@ -89,11 +95,15 @@ func (c Config) Complete(ctx context.Context) (_ *Server, err error) {
 	s.registry = prometheus.NewRegistry()
 	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	shutdownTracing, err := setupTracing(ctx)
-	if err != nil {
-		return nil, err
+	tp := c.TracerProvider
+	if tp == nil {
+		shutdownTracing, err := setupTracing(ctx)
+		if err != nil {
+			return nil, err
+		}
+		s.closers.push(func() error { return shutdownTracing(context.Background()) })
+		tp = otel.GetTracerProvider()
 	}
-	s.closers.push(func() error { return shutdownTracing(context.Background()) })
 
 	s.store = c.Store
 	if s.store == nil {
@@ -105,7 +115,7 @@ func (c Config) Complete(ctx context.Context) (_ *Server, err error) {
 		s.store = st
 	}
 
-	is, err := buildIssuers(ctx, f, s.registry, c.Logger, newHTTPBase())
+	is, err := buildIssuers(ctx, f, s.registry, c.Logger, newHTTPBase(), tp)
 	if err != nil {
 		return nil, err
 	}
@@ -155,7 +165,7 @@ func (c Config) Complete(ctx context.Context) (_ *Server, err error) {
 	}
 
 	s.health = health.NewServer()
-	s.grpc = newGRPCServer(grpcDeps{service: s.service, authn: authn, tls: tlsCfg, log: c.Logger, health: s.health})
+	s.grpc = newGRPCServer(grpcDeps{service: s.service, authn: authn, tls: tlsCfg, log: c.Logger, health: s.health, tracer: tp})
 	handler, err := newHTTPHandler(ctx, httpDeps{
 		service:      s.service,
 		authenticate: auth.Middleware(authn, auth.HTTPOptions{Logger: c.Logger, ExemptPaths: append(auth.DefaultExemptPaths(), "/readyz")}),
@@ -163,6 +173,7 @@ func (c Config) Complete(ctx context.Context) (_ *Server, err error) {
 		maxBody:      f.Listen.MaxBodyBytes,
 		ready:        s.store.Ping,
 		extra:        c.ExtraHTTP,
+		tracer:       tp,
 	})
 	if err != nil {
 		return nil, err

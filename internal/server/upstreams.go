@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ztbroker/ztbroker/internal/config"
 	"github.com/ztbroker/ztbroker/internal/lease"
@@ -33,7 +34,7 @@ func newHTTPBase() *http.Client {
 	return &http.Client{Transport: tr}
 }
 
-func buildIssuers(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, log *slog.Logger, base *http.Client) (*issuers, error) {
+func buildIssuers(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, log *slog.Logger, base *http.Client, tp trace.TracerProvider) (*issuers, error) {
 	out := &issuers{newCentral: map[string]upstream.Issuer{}}
 	if nc := cfg.Upstreams.NewCentral; nc != nil {
 		lim := upstream.NewLimiter(nc.RateLimit, 0, nil)
@@ -51,7 +52,7 @@ func buildIssuers(ctx context.Context, cfg *config.Config, reg prometheus.Regist
 				GetServiceAccountPath: nc.Paths.GetServiceAccount,
 				Upstream: upstream.Options{
 					Name: "new_central", Limiter: lim, Timeout: nc.Timeout,
-					Registerer: reg, Logger: log,
+					Registerer: reg, Logger: log, TracerProvider: tp,
 				},
 			})
 			if err != nil {
@@ -73,7 +74,7 @@ func buildIssuers(ctx context.Context, cfg *config.Config, reg prometheus.Regist
 			DeleteTokenPath: lg.Paths.DeleteToken,
 			Upstream: upstream.Options{
 				Name: "legacy", RateLimit: lg.RateLimit, Timeout: lg.Timeout,
-				Registerer: reg, Logger: log,
+				Registerer: reg, Logger: log, TracerProvider: tp,
 			},
 		})
 		if err != nil {

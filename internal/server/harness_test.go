@@ -1,0 +1,285 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+
+	ztbrokerv1 "github.com/ztbroker/ztbroker/gen/ztbroker/v1"
+	"github.com/ztbroker/ztbroker/internal/config"
+	"github.com/ztbroker/ztbroker/internal/pgtest"
+	"github.com/ztbroker/ztbroker/internal/server"
+	"github.com/ztbroker/ztbroker/internal/upstream/emulator"
+)
+
+// Purposes the test configuration defines.
+const (
+	purposeNC     = "nc"
+	purposeLegacy = "legacy"
+	purposeAlice  = "nc-alice"
+	purposeQuota  = "quota"
+	purposeRate   = "rate"
+	maxTTL        = 10 * time.Minute
+	quotaActive   = 10
+)
+
+const configText = `
+listen:
+  grpc_addr: 127.0.0.1:0
+  http_addr: localhost:0
+  max_body_bytes: 4096
+database:
+  url: %q
+  max_conns: 20
+upstreams:
+  new_central:
+    base_url: %q
+    admin_key_env: NC_ADMIN_KEY
+    rate_limit: 10000
+    timeout: %s
+  legacy:
+    base_url: %q
+    token_env: LEGACY_TOKEN
+    user_id: %q
+    rate_limit: 10000
+    timeout: %s
+purposes:
+  - name: nc
+    default_ttl: 5m
+    max_ttl: 10m
+    upstream: {kind: new_central, service_account_id: %q}
+    allow: {api_keys: [alice, bob]}
+  - name: legacy
+    default_ttl: 5m
+    max_ttl: 10m
+    upstream: {kind: legacy}
+    allow: {api_keys: [alice, bob]}
+  - name: nc-alice
+    upstream: {kind: new_central, service_account_id: %q}
+    allow: {api_keys: [alice]}
+  - name: quota
+    upstream: {kind: new_central, service_account_id: %q}
+    allow: {api_keys: [alice]}
+    quota: {max_active: 10}
+  - name: rate
+    upstream: {kind: new_central, service_account_id: %q}
+    allow: {api_keys: [alice]}
+    quota: {max_issues_per_minute: 1}
+auth:
+  api_keys:
+    - {name: alice, sha256: %q}
+    - {name: bob, sha256: %q}
+    - {name: root, sha256: %q}
+  admins: ["api_key:root"]
+%s
+`
+
+// params tune one harness.
+type params struct {
+	seal            bool
+	upstreamTimeout time.Duration
+	shutdown        time.Duration
+	emuOpts         []emulator.Option
+}
+
+type option func(*params)
+
+func withoutSealKey() option               { return func(p *params) { p.seal = false } }
+func withUpstreamTimeout(d time.Duration) option { return func(p *params) { p.upstreamTimeout = d } }
+
+// harness is one running broker on pgstore, in front of an in-process
+// emulator, with three callers: alice and bob (API keys) and root (admin).
+type harness struct {
+	emu   *emulator.Emulator
+	srv   *server.Server
+	cfg   *config.Config
+	db    *pgxpool.Pool
+	logs  *syncBuffer
+	spans *tracetest.SpanRecorder
+
+	tb    ztbrokerv1.TokenBrokerClient
+	admin ztbrokerv1.AdminServiceClient
+	base  string
+	hc    *http.Client
+
+	keyA, keyB, keyRoot string
+	sealKey             string
+	ncAdminKey          string
+
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func setup(t testing.TB, opts ...option) *harness {
+	t.Helper()
+	p := params{seal: true, upstreamTimeout: 5 * time.Second, shutdown: 5 * time.Second}
+	for _, o := range opts {
+		o(&p)
+	}
+	h := &harness{
+		keyA:    "ztb_alice_" + rand.Text(),
+		keyB:    "ztb_bob_" + rand.Text(),
+		keyRoot: "ztb_root_" + rand.Text(),
+		logs:    &syncBuffer{},
+		spans:   tracetest.NewSpanRecorder(),
+	}
+	dsn := pgtest.NewDatabase(t)
+	h.emu = emulator.Start(t, p.emuOpts...)
+	h.ncAdminKey = h.emu.AdminToken
+
+	secrets := map[string]string{"NC_ADMIN_KEY": h.emu.AdminToken, "LEGACY_TOKEN": h.emu.AdminToken}
+	idem := ""
+	if p.seal {
+		h.sealKey = base64.StdEncoding.EncodeToString([]byte(rand.Text() + rand.Text())[:32])
+		secrets["SEAL_KEY"] = h.sealKey
+		idem = "idempotency:\n  seal_key_env: SEAL_KEY\n"
+	}
+	sa := emulator.DefaultServiceAccount
+	text := fmt.Sprintf(configText, dsn, h.emu.URL, p.upstreamTimeout, h.emu.URL+"/api/v1", emulator.DefaultLegacyUser,
+		p.upstreamTimeout, sa, sa, sa, sa, hash(h.keyA), hash(h.keyB), hash(h.keyRoot), idem)
+	cfg, err := config.ParseWith("test", []byte(text), config.Options{
+		LookupEnv: func(k string) (string, bool) { v, ok := secrets[k]; return v, ok },
+	})
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	h.cfg = cfg
+
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel = cancel
+	tp := trace.NewTracerProvider(trace.WithSpanProcessor(h.spans))
+	log := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	h.srv, err = server.Config{File: cfg, Logger: log, TracerProvider: tp, ShutdownTimeout: p.shutdown}.Complete(ctx)
+	if err != nil {
+		cancel()
+		t.Fatalf("complete: %v", err)
+	}
+	h.done = make(chan error, 1)
+	go func() { h.done <- h.srv.Run(ctx) }()
+	t.Cleanup(func() {
+		if err := h.stop(); err != nil {
+			t.Errorf("Run returned %v", err)
+		}
+		_ = tp.Shutdown(context.Background())
+	})
+
+	conn, err := grpc.NewClient(h.srv.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatalf("grpc client: %v", err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	h.tb = ztbrokerv1.NewTokenBrokerClient(conn)
+	h.admin = ztbrokerv1.NewAdminServiceClient(conn)
+	h.base = "http://" + h.srv.HTTPAddr()
+	tr := &http.Transport{MaxIdleConnsPerHost: 64}
+	h.hc = &http.Client{Transport: tr}
+	t.Cleanup(tr.CloseIdleConnections)
+
+	h.db, err = pgxpool.New(context.Background(), dsn)
+	if err != nil {
+		t.Fatalf("pool: %v", err)
+	}
+	t.Cleanup(h.db.Close)
+	return h
+}
+
+// stop cancels Run and waits for it; it is safe to call twice.
+func (h *harness) stop() error {
+	h.cancel()
+	err, ok := <-h.done
+	if ok {
+		close(h.done)
+	}
+	return err
+}
+
+// as returns ctx carrying key as the caller's bearer credential.
+func as(ctx context.Context, key string) context.Context {
+	if key == "" {
+		return ctx
+	}
+	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+key)
+}
+
+func hash(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+func testContext(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// syncBuffer collects log output written from many goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// leaseState reads a lease's state, revoke reason and expiries straight
+// from the database, bypassing the API.
+func (h *harness) dbLease(t testing.TB, id string) (state, reason string, upstreamExpire *time.Time) {
+	t.Helper()
+	err := h.db.QueryRow(context.Background(),
+		`SELECT state::text, coalesce(revoke_reason, ''), upstream_expire_time FROM leases WHERE id = $1`, id).
+		Scan(&state, &reason, &upstreamExpire)
+	if err != nil {
+		t.Fatalf("read lease %s: %v", id, err)
+	}
+	return state, reason, upstreamExpire
+}
+
+// activeLeases counts leases the database holds as pending or active.
+func (h *harness) activeLeases(t testing.TB, purpose string) int {
+	t.Helper()
+	var n int
+	if err := h.db.QueryRow(context.Background(),
+		`SELECT count(*) FROM leases WHERE purpose = $1 AND state::text IN ('pending', 'active')`, purpose).Scan(&n); err != nil {
+		t.Fatalf("count leases: %v", err)
+	}
+	return n
+}
+
+// liveTokens counts the tokens the emulator would accept right now.
+func (h *harness) liveTokens() int { return len(h.emu.Tokens().Alive()) }
+
+func containsAny(haystack string, needles []string) []string {
+	var found []string
+	for _, n := range needles {
+		if n != "" && strings.Contains(haystack, n) {
+			found = append(found, n)
+		}
+	}
+	return found
+}
