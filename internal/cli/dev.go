@@ -33,6 +33,9 @@ const devConfig = `
 listen:
   grpc_addr: %q
   http_addr: %q
+# Never dialled: dev passes the server an in-memory store.
+database:
+  url: postgres://in-memory.invalid/dev
 log:
   format: text
   level: %s

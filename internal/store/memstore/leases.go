@@ -49,7 +49,7 @@ func (s *Store) CreatePending(_ context.Context, p store.CreatePendingParams) (*
 		UpdatedAt:       now,
 	}
 	s.leases[l.ID] = l
-	s.maybeAudit(p.Audit, now)
+	s.maybeAudit(p.Audit, l, now)
 	return clone(l), nil
 }
 
@@ -114,7 +114,7 @@ func (s *Store) Activate(_ context.Context, p store.ActivateParams) (*lease.Leas
 	if len(p.SealedSecret) > 0 {
 		s.secrets[p.ID] = sealed{data: append([]byte(nil), p.SealedSecret...), until: ts(p.SealedUntil)}
 	}
-	s.maybeAudit(p.Audit, now)
+	s.maybeAudit(p.Audit, l, now)
 	return clone(l), nil
 }
 
@@ -134,7 +134,7 @@ func (s *Store) FailPending(_ context.Context, p store.FailPendingParams) (*leas
 	l.RevokeTime = now
 	l.NextAttemptAt = time.Time{}
 	l.UpdatedAt = now
-	s.maybeAudit(p.Audit, now)
+	s.maybeAudit(p.Audit, l, now)
 	return clone(l), nil
 }
 
@@ -209,6 +209,6 @@ func (s *Store) RenewLease(_ context.Context, p store.RenewLeaseParams) (*lease.
 	now := ts(p.Now)
 	l.ExpireTime = exp
 	l.UpdatedAt = now
-	s.maybeAudit(p.Audit, now)
+	s.maybeAudit(p.Audit, l, now)
 	return clone(l), nil
 }

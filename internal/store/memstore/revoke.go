@@ -26,7 +26,7 @@ func (s *Store) BeginRevoke(_ context.Context, p store.BeginRevokeParams) (*leas
 	}
 	now := ts(p.Now)
 	startRevoke(l, p.Reason, p.RevokedBy, now, ts(p.ClaimUntil))
-	s.maybeAudit(p.Audit, now)
+	s.maybeAudit(p.Audit, l, now)
 	return clone(l), false, nil
 }
 
@@ -104,7 +104,7 @@ func (s *Store) CompleteRevoke(_ context.Context, p store.CompleteRevokeParams) 
 	}
 	now := ts(p.Now)
 	finishRevoke(l, now)
-	s.maybeAudit(p.Audit, now)
+	s.maybeAudit(p.Audit, l, now)
 	return clone(l), nil
 }
 
@@ -135,7 +135,7 @@ func (s *Store) RecordRevokeFailure(_ context.Context, p store.RecordRevokeFailu
 		l.State = lease.StateRevokeFailed
 	}
 	l.UpdatedAt = now
-	s.maybeAudit(p.Audit, now)
+	s.maybeAudit(p.Audit, l, now)
 	return clone(l), nil
 }
 
@@ -198,7 +198,7 @@ func (s *Store) ForgetLease(_ context.Context, p store.ForgetLeaseParams) (*leas
 	l.RevokeReason = p.Reason
 	l.RevokedBy = p.RevokedBy
 	finishRevoke(l, now)
-	s.maybeAudit(p.Audit, now)
+	s.maybeAudit(p.Audit, l, now)
 	return clone(l), nil
 }
 

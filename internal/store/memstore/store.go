@@ -80,10 +80,21 @@ func (s *Store) appendAudit(e *store.AuditEvent, now time.Time) int64 {
 	return c.ID
 }
 
-func (s *Store) maybeAudit(e *store.AuditEvent, now time.Time) {
-	if e != nil {
-		s.appendAudit(e, now)
+// maybeAudit records e for a change to l; an event that leaves the
+// purpose or lease id empty takes them from the lease, as callers often
+// know only the id before the store has read the row.
+func (s *Store) maybeAudit(e *store.AuditEvent, l *lease.Lease, now time.Time) {
+	if e == nil {
+		return
 	}
+	c := *e
+	if c.Purpose == "" {
+		c.Purpose = l.Purpose
+	}
+	if c.LeaseID == "" {
+		c.LeaseID = l.ID
+	}
+	s.appendAudit(&c, now)
 }
 
 func encodeCursor(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }

@@ -21,7 +21,8 @@ const auditCTE = `aud AS (
 	INSERT INTO audit_events (time, action, actor_kind, actor_subject, actor_claims,
 		purpose, lease_id, result, reason, token_sha256)
 	SELECT r.time, r.action, r.actor_kind, r.actor_subject, r.actor_claims,
-		r.purpose, r.lease_id, r.result, r.reason, r.token_sha256
+		COALESCE(NULLIF(r.purpose, ''), upd.purpose), COALESCE(NULLIF(r.lease_id, ''), upd.id::text),
+		r.result, r.reason, r.token_sha256
 	FROM upd, jsonb_populate_record(NULL::audit_events, $1::jsonb) AS r
 	WHERE $1::jsonb IS NOT NULL
 )`

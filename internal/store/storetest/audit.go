@@ -188,3 +188,27 @@ func testAuditWithStateChanges(t *testing.T, newStore NewStore) {
 		t.Errorf("audit actions, newest first (-want +got):\n%s", d)
 	}
 }
+
+// testAuditTakesLeaseFields: callers that know only a lease id (a revoke
+// by id) leave the purpose empty; the event must still name it.
+func testAuditTakesLeaseFields(t *testing.T, newStore NewStore) {
+	s := newStore(t)
+	l := active(t, s, withPurpose("netops"))
+	now := t0.Add(time.Minute)
+	if _, _, err := s.BeginRevoke(ctx(t), store.BeginRevokeParams{
+		ID: l.ID, Reason: "done", RevokedBy: "api_key:a", Now: now, ClaimUntil: now.Add(time.Minute),
+		Audit: &store.AuditEvent{Action: "revoke", ActorKind: "api_key", ActorSubject: "a", Result: "ok"},
+	}); err != nil {
+		t.Fatalf("BeginRevoke: %v", err)
+	}
+	res, err := s.ListAudit(ctx(t), store.ListAuditParams{Action: "revoke", PageSize: 10})
+	if err != nil {
+		t.Fatalf("ListAudit: %v", err)
+	}
+	if len(res.Events) != 1 {
+		t.Fatalf("ListAudit returned %d revoke events, want 1", len(res.Events))
+	}
+	if e := res.Events[0]; e.Purpose != "netops" || e.LeaseID != l.ID {
+		t.Errorf("event purpose, lease = %q, %q; want %q, %q", e.Purpose, e.LeaseID, "netops", l.ID)
+	}
+}

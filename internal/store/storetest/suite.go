@@ -51,6 +51,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"SealedSecrets", testSealedSecrets},
 		{"AuditAppendAndList", testAuditList},
 		{"AuditWithStateChanges", testAuditWithStateChanges},
+		{"AuditTakesLeaseFields", testAuditTakesLeaseFields},
 		{"Ping", testPing},
 	}
 	for _, tt := range tests {
