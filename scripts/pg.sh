@@ -44,10 +44,13 @@ pg_start_throwaway() {
   PG_PORT=$(pg_free_port)
   pg_as_owner "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres -A trust -E UTF8 --no-locale >"$PG_DIR/initdb.log" 2>&1 || {
     cat "$PG_DIR/initdb.log" >&2; exit 1; }
-  # fsync off: a throwaway cluster need not survive a power cut, and the
-  # suite commits a lot.
+  # fsync off for tests: a throwaway cluster need not survive a power cut,
+  # and the suite commits a lot. Benchmarks set PG_DURABLE=1 so commits
+  # cost what they cost in production.
+  local durability="-c fsync=off -c full_page_writes=off"
+  if [[ "${PG_DURABLE:-0}" == 1 ]]; then durability=""; fi
   pg_as_owner "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 start \
-    -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$PG_DIR -c fsync=off -c full_page_writes=off -c max_connections=400" >/dev/null || {
+    -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$PG_DIR $durability -c max_connections=400" >/dev/null || {
     cat "$PG_DIR/server.log" >&2; exit 1; }
   PG_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres?sslmode=disable"
 }
