@@ -101,7 +101,7 @@ type params struct {
 
 type option func(*params)
 
-func withoutSealKey() option               { return func(p *params) { p.seal = false } }
+func withoutSealKey() option                     { return func(p *params) { p.seal = false } }
 func withUpstreamTimeout(d time.Duration) option { return func(p *params) { p.upstreamTimeout = d } }
 
 // harness is one running broker on pgstore, in front of an in-process
@@ -282,4 +282,12 @@ func containsAny(haystack string, needles []string) []string {
 		}
 	}
 	return found
+}
+
+// waitBriefly paces a retry loop whose end the server controls.
+func waitBriefly(ctx context.Context) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(20 * time.Millisecond):
+	}
 }

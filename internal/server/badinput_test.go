@@ -1,0 +1,182 @@
+package server_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	ztbrokerv1 "github.com/ztbroker/ztbroker/gen/ztbroker/v1"
+	"github.com/ztbroker/ztbroker/internal/upstream/emulator"
+)
+
+// leaky are fragments no caller-facing message may contain: SQL, URLs,
+// and the secrets of the harness.
+func (h *harness) leaky() []string {
+	return []string{"SELECT", "INSERT", "UPDATE ", "SQLSTATE", "pgx", "http://", "https://", "127.0.0.1",
+		h.emu.URL, h.emu.AdminToken, h.keyA, h.keyB, h.keyRoot, h.sealKey}
+}
+
+func TestBadInput(t *testing.T) {
+	t.Parallel()
+	h := setup(t)
+	ctx := testContext(t)
+	victim, err := grpcAPI{h}.issue(ctx, h.keyA, &ztbrokerv1.IssueTokenRequest{Purpose: purposeNC})
+	if err != nil {
+		t.Fatalf("issue: %v", err)
+	}
+	vid := victim.GetLease().GetId()
+
+	tests := []struct {
+		name     string
+		call     func(api) error
+		code     codes.Code
+		http     int
+		contains string
+	}{
+		{"unknown purpose", func(a api) error {
+			_, err := a.issue(ctx, h.keyA, &ztbrokerv1.IssueTokenRequest{Purpose: "no-such"})
+			return err
+		}, codes.NotFound, 404, "no-such"},
+		{"zero ttl", func(a api) error {
+			_, err := a.issue(ctx, h.keyA, &ztbrokerv1.IssueTokenRequest{Purpose: purposeNC, Ttl: durationpb.New(0)})
+			return err
+		}, codes.InvalidArgument, 400, "positive"},
+		{"negative ttl", func(a api) error {
+			_, err := a.issue(ctx, h.keyA, &ztbrokerv1.IssueTokenRequest{Purpose: purposeNC, Ttl: durationpb.New(-time.Second)})
+			return err
+		}, codes.InvalidArgument, 400, "positive"},
+		{"ttl over max", func(a api) error {
+			_, err := a.issue(ctx, h.keyA, &ztbrokerv1.IssueTokenRequest{Purpose: purposeNC, Ttl: durationpb.New(maxTTL + time.Second)})
+			return err
+		}, codes.InvalidArgument, 400, maxTTL.String()},
+		{"renew ttl over max", func(a api) error {
+			_, err := a.renew(ctx, h.keyA, &ztbrokerv1.RenewLeaseRequest{Id: vid, Ttl: durationpb.New(maxTTL + time.Second)})
+			return err
+		}, codes.InvalidArgument, 400, maxTTL.String()},
+		{"no credentials", func(a api) error {
+			_, err := a.issue(ctx, "", &ztbrokerv1.IssueTokenRequest{Purpose: purposeNC})
+			return err
+		}, codes.Unauthenticated, 401, ""},
+		{"wrong key", func(a api) error {
+			_, err := a.list(ctx, "ztb_wrong_key", &ztbrokerv1.ListLeasesRequest{})
+			return err
+		}, codes.Unauthenticated, 401, ""},
+		{"purpose not allowed", func(a api) error {
+			_, err := a.issue(ctx, h.keyB, &ztbrokerv1.IssueTokenRequest{Purpose: purposeAlice})
+			return err
+		}, codes.PermissionDenied, 403, purposeAlice},
+		{"other caller reads", func(a api) error {
+			_, err := a.get(ctx, h.keyB, vid)
+			return err
+		}, codes.NotFound, 404, ""},
+		{"other caller renews", func(a api) error {
+			_, err := a.renew(ctx, h.keyB, &ztbrokerv1.RenewLeaseRequest{Id: vid})
+			return err
+		}, codes.NotFound, 404, ""},
+		{"other caller revokes", func(a api) error {
+			_, err := a.revoke(ctx, h.keyB, &ztbrokerv1.RevokeLeaseRequest{Id: vid})
+			return err
+		}, codes.NotFound, 404, ""},
+		{"unknown lease", func(a api) error {
+			_, err := a.get(ctx, h.keyA, "00000000-0000-7000-8000-000000000000")
+			return err
+		}, codes.NotFound, 404, ""},
+		{"bad label", func(a api) error {
+			_, err := a.issue(ctx, h.keyA, &ztbrokerv1.IssueTokenRequest{Purpose: purposeNC, Labels: map[string]string{"Bad Key": "x"}})
+			return err
+		}, codes.InvalidArgument, 400, "label"},
+	}
+	for _, tc := range tests {
+		for _, a := range h.apis() {
+			t.Run(a.name()+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				err := tc.call(a)
+				ae := wantErr(t, err, tc.code, tc.http)
+				if !strings.Contains(ae.Msg, tc.contains) {
+					t.Errorf("message %q does not name %q", ae.Msg, tc.contains)
+				}
+				if leaks := containsAny(ae.Msg, h.leaky()); len(leaks) > 0 {
+					t.Errorf("message %q leaks %q", ae.Msg, leaks)
+				}
+			})
+		}
+	}
+
+	// The victim survived every attempt by bob.
+	if st, _, _ := h.dbLease(t, vid); st != "active" {
+		t.Errorf("victim lease is %s after bob's attempts", st)
+	}
+
+	restOnly := []struct {
+		name string
+		path string
+		body string
+		http int
+	}{
+		{"malformed json", "/v1/purposes/nc/tokens", `{"ttl": `, http.StatusBadRequest},
+		{"wrong json type", "/v1/purposes/nc/tokens", `{"ttl": 5}`, http.StatusBadRequest},
+		{"unknown field", "/v1/purposes/nc/tokens", `{"nope": 1}`, http.StatusBadRequest},
+		{"oversized body", "/v1/purposes/nc/tokens", `{"labels":{"a":"` + strings.Repeat("x", 5000) + `"}}`, http.StatusRequestEntityTooLarge},
+		{"unknown route", "/v1/nowhere", `{}`, http.StatusNotFound},
+	}
+	for _, tc := range restOnly {
+		t.Run("rest/"+tc.name, func(t *testing.T) {
+			t.Parallel()
+			status, _, raw, err := h.raw(ctx, http.MethodPost, tc.path, h.keyA, []byte(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if status != tc.http {
+				t.Fatalf("status %d, want %d; body %s", status, tc.http, raw)
+			}
+			var e struct{ Message string }
+			if err := json.Unmarshal(raw, &e); err != nil || e.Message == "" {
+				t.Fatalf("error body %q is not a JSON error", raw)
+			}
+			if leaks := containsAny(e.Message, h.leaky()); len(leaks) > 0 {
+				t.Errorf("message %q leaks %q", e.Message, leaks)
+			}
+		})
+	}
+}
+
+// TestUpstreamFailure proves a failed mint is UNAVAILABLE to the caller
+// and leaves neither an active lease nor a live token behind.
+func TestUpstreamFailure(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		fault emulator.Fault
+	}{
+		{"503", emulator.Fault{Status: http.StatusServiceUnavailable}},
+		{"hang", emulator.Fault{Hang: true}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := setup(t, withUpstreamTimeout(500*time.Millisecond))
+			if err := h.emu.SetFault(emulator.RouteV2CreateKey, tc.fault); err != nil {
+				t.Fatal(err)
+			}
+			ctx := testContext(t)
+			for _, a := range h.apis() {
+				_, err := a.issue(ctx, h.keyA, &ztbrokerv1.IssueTokenRequest{Purpose: purposeNC})
+				ae := wantErr(t, err, codes.Unavailable, http.StatusServiceUnavailable)
+				if leaks := containsAny(ae.Msg, h.leaky()); len(leaks) > 0 {
+					t.Errorf("%s: message %q leaks %q", a.name(), ae.Msg, leaks)
+				}
+			}
+			if n := h.activeLeases(t, purposeNC); n != 0 {
+				t.Errorf("%d leases pending or active after failed mints", n)
+			}
+			if n := h.liveTokens(); n != 0 {
+				t.Errorf("%d live tokens upstream after failed mints", n)
+			}
+		})
+	}
+}
