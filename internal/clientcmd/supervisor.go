@@ -80,11 +80,19 @@ func (sv *supervisor) wait(ctx context.Context, cmd *exec.Cmd) *os.ProcessState 
 	if sv.env.Signals == nil {
 		cancelled = ctx.Done()
 	}
+	// Ctrl-C at a terminal already reached the command, which shares our
+	// foreground process group; a second SIGINT makes tools like terraform
+	// abort without cleaning up.
+	f, ok := sv.env.Stdin.(*os.File)
+	interactive := ok && isTerminal(f.Fd())
 	for {
 		select {
 		case <-waited:
 			return cmd.ProcessState
 		case sig := <-sv.env.Signals:
+			if interactive && sig == syscall.SIGINT {
+				continue
+			}
 			_ = cmd.Process.Signal(sig)
 		case <-cancelled:
 			_ = cmd.Process.Signal(syscall.SIGTERM)

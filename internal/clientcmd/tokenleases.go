@@ -48,7 +48,7 @@ func tokenList(ctx context.Context, args []string, env Env) int {
 	}
 	st, err := parseState(*state)
 	if err != nil {
-		return fail(env, err)
+		return fail(env, fmt.Errorf("token list: %w", err))
 	}
 	if err := checkFormat(*format, "table", "json"); err != nil {
 		return fail(env, err)

@@ -211,7 +211,7 @@ func TestLeaseCommands(t *testing.T) {
 		{
 			args:       []string{"list", "--state", "gone"},
 			wantCode:   ExitUsage,
-			wantStderr: `broker: --state "gone" is not one of pending, active, revoking, revoked, failed, revoke_failed` + "\n",
+			wantStderr: `broker: token list: --state "gone" is not one of pending, active, revoking, revoked, failed, revoke_failed` + "\n",
 		},
 		{
 			args:       []string{"frobnicate"},
