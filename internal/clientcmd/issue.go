@@ -67,9 +67,12 @@ func (s *session) issue(ctx context.Context, req *ztbrokerv1.IssueTokenRequest) 
 			"is no longer available; pass a different --idempotency-key", req.GetPurpose(), errSpentKey, req.GetIdempotencyKey(), l.GetId())
 	case resp.GetToken() == "":
 		return nil, fmt.Errorf("issue token for purpose %q: the broker returned no token", req.GetPurpose())
-	case l.GetState() != ztbrokerv1.Lease_STATE_ACTIVE:
+	case l.GetState() != ztbrokerv1.Lease_STATE_ACTIVE && resp.GetReplayed():
 		return nil, fmt.Errorf("issue token for purpose %q: %w %q: lease %s is already %s; pass a different --idempotency-key",
 			req.GetPurpose(), errSpentKey, req.GetIdempotencyKey(), l.GetId(), stateName(l.GetState()))
+	case l.GetState() != ztbrokerv1.Lease_STATE_ACTIVE:
+		return nil, fmt.Errorf("issue token for purpose %q: the broker returned lease %s in state %s",
+			req.GetPurpose(), l.GetId(), stateName(l.GetState()))
 	}
 	return resp, nil
 }

@@ -106,7 +106,9 @@ func (iv *invoker) once(ctx context.Context, method string, req, reply any,
 	st := status.Convert(err)
 	a := attempt{err: &callError{st: st}}
 	switch st.Code() {
-	case codes.Unavailable, codes.ResourceExhausted:
+	// Aborted is the broker losing a race on the lease row; every call it
+	// can answer that way is safe to repeat.
+	case codes.Unavailable, codes.ResourceExhausted, codes.Aborted:
 		a.retry = true
 		a.delay, a.serverDelay = serverDelay(st, header, trailer)
 	}

@@ -227,6 +227,11 @@ func TestIssueRetriesTransientFailuresWithOneKey(t *testing.T) {
 			wantDelay: []time.Duration{3 * time.Second, 3 * time.Second},
 		},
 		{
+			name:      "aborted backs off",
+			fail:      func(context.Context, int) error { return status.Error(codes.Aborted, "the lease changed concurrently; retry") },
+			wantDelay: []time.Duration{0},
+		},
+		{
 			name: "retry-after trailer is honoured",
 			fail: func(ctx context.Context, n int) error {
 				_ = grpc.SetTrailer(ctx, metadata.Pairs("retry-after", "7"))
