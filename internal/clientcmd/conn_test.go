@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -72,6 +73,37 @@ func TestOIDCGitHubTokenReachesTheBroker(t *testing.T) {
 				t.Errorf("authorization = %q, want the ID token for audience %q", got, tc.wantAud)
 			}
 		})
+	}
+}
+
+func TestOIDCFetchIsRetriedWhenTheRuntimeFails(t *testing.T) {
+	t.Parallel()
+	var fetches atomic.Int32
+	runtime := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if fetches.Add(1) == 1 {
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprint(w, `{"value":"id-token"}`)
+	}))
+	t.Cleanup(runtime.Close)
+	var h *harness
+	h = newHarness(t, issuingBroker(func() time.Time { return h.clock.Now() }))
+	delete(h.vars, "BROKER_API_KEY")
+	h.vars["ACTIONS_ID_TOKEN_REQUEST_URL"] = runtime.URL + "/token"
+	h.vars["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] = "runtime-secret"
+	h.env.HTTPClient = runtime.Client()
+
+	done := make(chan int)
+	go func() {
+		done <- Token(context.Background(), []string{"issue", "--purpose", "deploy", "--oidc", "github"}, h.env)
+	}()
+	h.clock.next(t).fire()
+	if code := exitOf(t, done); code != ExitOK {
+		t.Fatalf("exit %d, stderr %q", code, h.stderr)
+	}
+	if got := h.fake.called("IssueToken")[0].authz; got != "Bearer id-token" {
+		t.Errorf("authorization = %q", got)
 	}
 }
 

@@ -91,7 +91,8 @@ func (iv *invoker) once(ctx context.Context, method string, req, reply any,
 		tok, err := iv.creds.Token(ctx)
 		if err != nil {
 			if errors.Is(err, lease.ErrUnavailable) {
-				return attempt{err: &callError{st: status.New(codes.Unavailable, err.Error())}, retry: true}
+				msg := strings.TrimPrefix(err.Error(), lease.ErrUnavailable.Error()+": ")
+				return attempt{err: &callError{st: status.New(codes.Unavailable, msg)}, retry: true}
 			}
 			return attempt{err: err}
 		}
