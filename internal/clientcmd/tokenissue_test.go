@@ -227,8 +227,10 @@ func TestIssueRetriesTransientFailuresWithOneKey(t *testing.T) {
 			wantDelay: []time.Duration{3 * time.Second, 3 * time.Second},
 		},
 		{
-			name:      "aborted backs off",
-			fail:      func(context.Context, int) error { return status.Error(codes.Aborted, "the lease changed concurrently; retry") },
+			name: "aborted backs off",
+			fail: func(context.Context, int) error {
+				return status.Error(codes.Aborted, "the lease changed concurrently; retry")
+			},
 			wantDelay: []time.Duration{0},
 		},
 		{
