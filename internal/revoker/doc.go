@@ -15,7 +15,11 @@
 // every RevokeFailedRetry. An error the upstream calls permanent (the
 // broker's admin credential refused, a malformed request) gets only
 // PermanentMaxAttempts quick tries: a quick retry cannot fix it, but a
-// misclassified transient fault deserves more than one. A lease whose
+// misclassified transient fault deserves more than one. Throttling (429)
+// never escalates: the lease is retried once the upstream's reset has
+// passed, plus up to BackoffBase of jitter, however many times it is
+// refused, because revoke_failed's hourly retry would only keep the token
+// alive longer. A lease whose
 // issuer is no longer configured goes straight to revoke_failed, because
 // only an operator can bring the account back.
 //

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"net/http"
 	"time"
 
 	"github.com/ztbroker/ztbroker/internal/lease"
@@ -22,6 +23,16 @@ type retryPlan struct {
 // plan decides when to retry a lease whose delete failed with err. It is
 // the failure policy described in the package documentation.
 func (c *Config) plan(now time.Time, l *lease.Lease, err error) retryPlan {
+	if l.State != lease.StateRevokeFailed && throttled(err) {
+		// Throttling says the upstream works and wants us slower; the
+		// client's limiter already pauses every call until the reset.
+		// Escalating would trade a wait of seconds for the hourly retry.
+		wait := upstream.RetryAfterOf(err)
+		if wait <= 0 {
+			wait = c.BackoffBase
+		}
+		return retryPlan{next: now.Add(wait + fullJitter(c.BackoffBase))}
+	}
 	attempt := l.RevokeAttempts + 1
 	limit := c.MaxAttempts
 	if !upstream.IsRetryable(err) {
@@ -35,6 +46,12 @@ func (c *Config) plan(now time.Time, l *lease.Lease, err error) retryPlan {
 		d = ra
 	}
 	return retryPlan{next: now.Add(d)}
+}
+
+// throttled reports whether the upstream refused the call with a 429.
+func throttled(err error) bool {
+	var ue *upstream.Error
+	return errors.As(err, &ue) && ue.StatusCode == http.StatusTooManyRequests
 }
 
 // backoffCap is BackoffBase·2^(attempt-1), capped at BackoffMax without

@@ -19,6 +19,8 @@ func TestPlan(t *testing.T) {
 
 	transient := upstream.StatusError("delete", http.StatusServiceUnavailable, 0)
 	throttled := upstream.StatusError("delete", http.StatusTooManyRequests, 90*time.Second)
+	throttledBare := upstream.StatusError("delete", http.StatusTooManyRequests, 0)
+	unavailableFor90s := upstream.StatusError("delete", http.StatusServiceUnavailable, 90*time.Second)
 	permanent := upstream.StatusError("delete", http.StatusUnauthorized, 0)
 	noIssuer := fmt.Errorf("%w: legacy account %q", errNoIssuer, "u1")
 
@@ -34,7 +36,10 @@ func TestPlan(t *testing.T) {
 		{"FirstTransient", lease.StateRevoking, 0, transient, 0, time.Second, false},
 		{"ThirdTransient", lease.StateRevoking, 2, transient, 0, 4 * time.Second, false},
 		{"CappedAtBackoffMax", lease.StateRevoking, 6, transient, 0, 40 * time.Second, false},
-		{"RetryAfterWinsWhenLonger", lease.StateRevoking, 0, throttled, 90 * time.Second, 90 * time.Second, false},
+		{"RetryAfterWinsWhenLonger", lease.StateRevoking, 0, unavailableFor90s, 90 * time.Second, 90 * time.Second, false},
+		{"ThrottledWaitsForReset", lease.StateRevoking, 0, throttled, 90 * time.Second, 91 * time.Second, false},
+		{"ThrottledNeverEscalates", lease.StateRevoking, 30, throttled, 90 * time.Second, 91 * time.Second, false},
+		{"ThrottledWithoutHeader", lease.StateRevoking, 0, throttledBare, time.Second, 2 * time.Second, false},
 		{"LastAttemptMarksFailed", lease.StateRevoking, 7, transient, time.Hour, time.Hour, true},
 		{"PermanentGetsFewerTries", lease.StateRevoking, 1, permanent, 0, 2 * time.Second, false},
 		{"PermanentExhausted", lease.StateRevoking, 2, permanent, time.Hour, time.Hour, true},
