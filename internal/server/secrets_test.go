@@ -42,8 +42,14 @@ func TestNoSecretAnywhere(t *testing.T) {
 			revokedHash = r.GetLease().GetTokenSha256()
 			// Failures: a wrong key, a forbidden purpose, a foreign lease.
 			for _, call := range []func() error{
-				func() error { _, err := a.issue(ctx, h.keyA+"x", &ztbrokerv1.IssueTokenRequest{Purpose: purpose}); return err },
-				func() error { _, err := a.issue(ctx, h.keyB, &ztbrokerv1.IssueTokenRequest{Purpose: purposeAlice}); return err },
+				func() error {
+					_, err := a.issue(ctx, h.keyA+"x", &ztbrokerv1.IssueTokenRequest{Purpose: purpose})
+					return err
+				},
+				func() error {
+					_, err := a.issue(ctx, h.keyB, &ztbrokerv1.IssueTokenRequest{Purpose: purposeAlice})
+					return err
+				},
 				func() error { _, err := a.get(ctx, h.keyB, r.GetLease().GetId()); return err },
 				func() error {
 					_, err := a.issue(ctx, h.keyA, &ztbrokerv1.IssueTokenRequest{Purpose: purpose, Labels: map[string]string{"k": r.GetToken()[:8] + strings.Repeat("z", 300)}})
@@ -172,4 +178,3 @@ func spansText(h *harness) string {
 	}
 	return b.String()
 }
-

@@ -1,0 +1,35 @@
+package server_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	ztbrokerv1 "github.com/ztbroker/ztbroker/gen/ztbroker/v1"
+)
+
+// BenchmarkIssueRevokeREST measures whole lease cycles through the REST
+// gateway, pgstore and the emulator, with eight concurrent clients on two
+// cores.
+func BenchmarkIssueRevokeREST(b *testing.B) {
+	h := setup(b)
+	a := restAPI{h}
+	ctx := context.Background()
+	b.SetParallelism(4)
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			r, err := a.issue(ctx, h.keyA, &ztbrokerv1.IssueTokenRequest{Purpose: purposeNC})
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			if _, err := a.revoke(ctx, h.keyA, &ztbrokerv1.RevokeLeaseRequest{Id: r.GetLease().GetId()}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "cycles/s")
+}
