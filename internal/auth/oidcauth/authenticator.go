@@ -1,0 +1,123 @@
+package oidcauth
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/ztbroker/ztbroker/internal/auth"
+	"github.com/ztbroker/ztbroker/internal/lease"
+)
+
+// Authenticator verifies OIDC bearer tokens. It is safe for concurrent
+// use.
+type Authenticator struct {
+	cfg   Config
+	byURL map[string]*issuer
+}
+
+var _ auth.Authenticator = (*Authenticator)(nil)
+
+// New checks cfg and returns an Authenticator. It makes no network calls.
+func New(cfg Config) (*Authenticator, error) {
+	if err := cfg.complete(); err != nil {
+		return nil, fmt.Errorf("oidc config: %w", err)
+	}
+	a := &Authenticator{cfg: cfg, byURL: make(map[string]*issuer, len(cfg.Issuers))}
+	names := map[string]bool{}
+	var errs []error
+	for i, is := range cfg.Issuers {
+		r, err := cfg.resolve(is)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("issuers[%d]: %w", i, err))
+			continue
+		}
+		if names[r.name] || a.byURL[r.url] != nil {
+			errs = append(errs, fmt.Errorf("issuers[%d]: issuer %q or URL %s configured twice", i, r.name, r.url))
+			continue
+		}
+		names[r.name] = true
+		a.byURL[r.url] = &issuer{cfg: r, a: a}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("oidc config: %w", err)
+	}
+	return a, nil
+}
+
+// Authenticate implements auth.Authenticator. Bearers that are not
+// JWT-shaped are left to other authenticators.
+func (a *Authenticator) Authenticate(ctx context.Context, c auth.Credentials) (*auth.Identity, error) {
+	if c.Bearer == "" || !auth.LooksLikeJWT(c.Bearer) {
+		return nil, auth.ErrNoCredentials
+	}
+	iss, err := peekIssuer(c.Bearer)
+	if err != nil {
+		return nil, err
+	}
+	is, ok := a.byURL[iss]
+	if !ok {
+		return nil, fmt.Errorf("issuer %s is not trusted: %w", quoteShort(iss), lease.ErrUnauthenticated)
+	}
+	v, err := is.getVerifier(ctx)
+	if err != nil {
+		return nil, err
+	}
+	vctx, slot := withErrSlot(ctx)
+	tok, err := v.Verify(vctx, c.Bearer)
+	if err != nil {
+		if errors.Is(slot.err, lease.ErrUnavailable) {
+			return nil, fmt.Errorf("issuer %q: %w", is.cfg.name, slot.err)
+		}
+		return nil, fmt.Errorf("issuer %q: %v: %w", is.cfg.name, err, lease.ErrUnauthenticated)
+	}
+	var claims map[string]any
+	if err := tok.Claims(&claims); err != nil {
+		return nil, fmt.Errorf("issuer %q: decoding claims: %w", is.cfg.name, lease.ErrUnauthenticated)
+	}
+	claims = normalizeNumbers(claims).(map[string]any)
+	if err := checkTimes(claims, a.cfg.Now(), a.cfg.ClockSkew); err != nil {
+		return nil, fmt.Errorf("issuer %q: %w", is.cfg.name, err)
+	}
+	if tok.Subject == "" {
+		return nil, fmt.Errorf("issuer %q: token has no sub: %w", is.cfg.name, lease.ErrUnauthenticated)
+	}
+	return &auth.Identity{
+		Kind:    auth.KindOIDC,
+		Subject: is.cfg.name + "/" + tok.Subject,
+		Claims:  keep(claims, is.cfg.claims),
+	}, nil
+}
+
+// peekIssuer reads iss from the unverified payload. It only selects which
+// issuer's keys to verify with; nothing else is trusted before that.
+func peekIssuer(token string) (string, error) {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return "", fmt.Errorf("token is not a compact JWS: %w", lease.ErrUnauthenticated)
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return "", fmt.Errorf("token payload is not base64url: %w", lease.ErrUnauthenticated)
+	}
+	var p struct {
+		Iss string `json:"iss"`
+	}
+	if err := json.Unmarshal(payload, &p); err != nil || p.Iss == "" {
+		return "", fmt.Errorf("token has no iss: %w", lease.ErrUnauthenticated)
+	}
+	return p.Iss, nil
+}
+
+// quoteShort quotes an untrusted string for a log line, bounded so a huge
+// forged iss cannot flood the log.
+func quoteShort(s string) string {
+	const limit = 128
+	if len(s) > limit {
+		s = s[:limit] + "…"
+	}
+	return fmt.Sprintf("%q", s)
+}

@@ -1,0 +1,99 @@
+package oidcauth
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/ztbroker/ztbroker/internal/lease"
+)
+
+// checkTimes enforces exp (required), nbf and iat (when present) with the
+// allowed skew either way.
+func checkTimes(claims map[string]any, now time.Time, skew time.Duration) error {
+	exp, ok, err := numericDate(claims, "exp")
+	switch {
+	case err != nil:
+		return err
+	case !ok:
+		return fmt.Errorf("token has no exp: %w", lease.ErrUnauthenticated)
+	case now.After(exp.Add(skew)):
+		return fmt.Errorf("token expired at %s: %w", exp.UTC().Format(time.RFC3339), lease.ErrUnauthenticated)
+	}
+	nbf, ok, err := numericDate(claims, "nbf")
+	if err != nil {
+		return err
+	}
+	if ok && now.Add(skew).Before(nbf) {
+		return fmt.Errorf("token not valid before %s: %w", nbf.UTC().Format(time.RFC3339), lease.ErrUnauthenticated)
+	}
+	iat, ok, err := numericDate(claims, "iat")
+	if err != nil {
+		return err
+	}
+	if ok && now.Add(skew).Before(iat) {
+		return fmt.Errorf("token issued in the future (%s): %w", iat.UTC().Format(time.RFC3339), lease.ErrUnauthenticated)
+	}
+	return nil
+}
+
+func numericDate(claims map[string]any, name string) (time.Time, bool, error) {
+	v, ok := claims[name]
+	if !ok {
+		return time.Time{}, false, nil
+	}
+	var secs float64
+	switch n := v.(type) {
+	case int64:
+		secs = float64(n)
+	case float64:
+		secs = n
+	default:
+		return time.Time{}, false, fmt.Errorf("claim %s is not a number: %w", name, lease.ErrUnauthenticated)
+	}
+	if math.IsNaN(secs) || secs < 0 || secs > 1<<40 {
+		return time.Time{}, false, fmt.Errorf("claim %s is out of range: %w", name, lease.ErrUnauthenticated)
+	}
+	return time.Unix(int64(secs), 0), true, nil
+}
+
+// keep returns iss, sub and the named claims that are present.
+func keep(claims map[string]any, names []string) map[string]any {
+	out := make(map[string]any, len(names)+2)
+	for _, n := range append([]string{"iss", "sub"}, names...) {
+		if v, ok := claims[n]; ok {
+			out[n] = v
+		}
+	}
+	return out
+}
+
+// normalizeNumbers turns json.Number into int64 when integral (so CEL
+// rules can compare with int literals) and float64 otherwise.
+func normalizeNumbers(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return i
+		}
+		f, _ := x.Float64()
+		return f
+	case float64:
+		if x == math.Trunc(x) && math.Abs(x) < 1<<53 {
+			return int64(x)
+		}
+		return x
+	case map[string]any:
+		for k, e := range x {
+			x[k] = normalizeNumbers(e)
+		}
+		return x
+	case []any:
+		for i, e := range x {
+			x[i] = normalizeNumbers(e)
+		}
+		return x
+	}
+	return v
+}

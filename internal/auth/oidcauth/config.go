@@ -1,0 +1,186 @@
+package oidcauth
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"time"
+)
+
+// Defaults for Config.
+const (
+	DefaultClockSkew          = 60 * time.Second
+	MaxClockSkew              = 5 * time.Minute
+	DefaultMinRefreshInterval = 30 * time.Second
+	DefaultFetchTimeout       = 10 * time.Second
+)
+
+// allowedAlgs are the asymmetric JWS algorithms an issuer may use.
+var allowedAlgs = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+
+// Issuer is one trusted token issuer. Field meanings match the config
+// file's auth.oidc.issuers entries.
+type Issuer struct {
+	// Name qualifies subjects; defaults to Preset.
+	Name string
+	// Preset is PresetGitHub, PresetGitLab, PresetKubernetes or "".
+	Preset string
+	// IssuerURL overrides the preset's; it must equal the tokens' iss.
+	IssuerURL string
+	// Audience overrides Config.Audience.
+	Audience string
+	// ClaimsToKeep adds to the preset's kept claims.
+	ClaimsToKeep []string
+	// SigningAlgs replaces the preset's algorithms.
+	SigningAlgs []string
+	// JWKSURL skips discovery.
+	JWKSURL string
+	// CAFile, when set, is the only trust root for this issuer's HTTPS.
+	CAFile string
+}
+
+// Config configures an Authenticator.
+type Config struct {
+	Issuers []Issuer
+	// Audience every token must carry unless its issuer overrides it.
+	Audience string
+	// ClockSkew tolerated on exp, nbf and iat; defaults to 60s.
+	ClockSkew time.Duration
+	// HTTPClient fetches discovery documents and keys; nil means a
+	// private client. Issuers with a CAFile get a copy trusting only it.
+	HTTPClient *http.Client
+	// FetchTimeout bounds each discovery or JWKS fetch; defaults to 10s.
+	FetchTimeout time.Duration
+	// MinRefreshInterval is the least time between two key fetches (or
+	// discovery attempts) for one issuer; defaults to 30s.
+	MinRefreshInterval time.Duration
+	// Now defaults to time.Now.
+	Now func() time.Time
+	// Logger receives key refresh notices; nil discards them.
+	Logger *slog.Logger
+}
+
+func (c *Config) complete() error {
+	if c.ClockSkew == 0 {
+		c.ClockSkew = DefaultClockSkew
+	}
+	if c.ClockSkew < 0 || c.ClockSkew > MaxClockSkew {
+		return fmt.Errorf("clock skew must be between 0 and %s", MaxClockSkew)
+	}
+	if c.FetchTimeout <= 0 {
+		c.FetchTimeout = DefaultFetchTimeout
+	}
+	if c.MinRefreshInterval <= 0 {
+		c.MinRefreshInterval = DefaultMinRefreshInterval
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.HTTPClient == nil {
+		c.HTTPClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	}
+	if len(c.Issuers) == 0 {
+		return errors.New("at least one issuer is required")
+	}
+	return nil
+}
+
+// resolved is an Issuer with its preset applied and checked.
+type resolved struct {
+	name, url, audience, jwksURL string
+	algs, claims                 []string
+	client                       *http.Client
+}
+
+func (c *Config) resolve(is Issuer) (resolved, error) {
+	p, ok := presetFor(is.Preset)
+	if !ok {
+		return resolved{}, fmt.Errorf("unknown preset %q", is.Preset)
+	}
+	r := resolved{
+		name:     cmpOr(is.Name, is.Preset),
+		url:      cmpOr(is.IssuerURL, p.issuerURL),
+		audience: cmpOr(is.Audience, c.Audience),
+		jwksURL:  is.JWKSURL,
+		algs:     p.algs,
+		claims:   slices.Concat(p.claims, is.ClaimsToKeep),
+		client:   c.HTTPClient,
+	}
+	if len(is.SigningAlgs) > 0 {
+		r.algs = is.SigningAlgs
+	}
+	switch {
+	case r.name == "":
+		return r, errors.New("name is required")
+	case r.audience == "":
+		return r, fmt.Errorf("issuer %q: audience is required", r.name)
+	}
+	if err := checkHTTPS(r.url); err != nil {
+		return r, fmt.Errorf("issuer %q: issuer URL: %w", r.name, err)
+	}
+	if r.jwksURL != "" {
+		if err := checkHTTPS(r.jwksURL); err != nil {
+			return r, fmt.Errorf("issuer %q: JWKS URL: %w", r.name, err)
+		}
+	}
+	for _, a := range r.algs {
+		if !slices.Contains(allowedAlgs, a) {
+			return r, fmt.Errorf("issuer %q: signing algorithm %q is not allowed", r.name, a)
+		}
+	}
+	if is.CAFile != "" {
+		client, err := clientWithCA(c.HTTPClient, is.CAFile)
+		if err != nil {
+			return r, fmt.Errorf("issuer %q: %w", r.name, err)
+		}
+		r.client = client
+	}
+	return r, nil
+}
+
+// checkHTTPS refuses anything but https: keys fetched in the clear could
+// be swapped by anyone on the path.
+func checkHTTPS(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "https" || u.Host == "" {
+		return fmt.Errorf("%q is not an https URL", raw)
+	}
+	return nil
+}
+
+// clientWithCA copies base with a transport that trusts only the CA file.
+func clientWithCA(base *http.Client, caFile string) (*http.Client, error) {
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s: no PEM certificates", caFile)
+	}
+	tr, ok := base.Transport.(*http.Transport)
+	if !ok || tr == nil {
+		tr = http.DefaultTransport.(*http.Transport)
+	}
+	tr = tr.Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	c := *base
+	c.Transport = tr
+	return &c, nil
+}
+
+func cmpOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
