@@ -15,6 +15,8 @@ const adminUsage = `  broker admin revoke --purpose P | --owner O | --label k=v 
 // Admin runs `broker admin <revoke|forget|audit> ...` and returns the
 // process exit code. The broker only admits admin identities.
 func Admin(ctx context.Context, args []string, env Env) int {
+	ctx, cancel := env.cancelOnSignal(ctx)
+	defer cancel()
 	return dispatch("admin", args, env, map[string]func([]string) int{
 		"revoke": func(a []string) int { return adminRevoke(ctx, a, env) },
 		"forget": func(a []string) int { return adminForget(ctx, a, env) },

@@ -2,8 +2,12 @@ package clientcmd
 
 import (
 	"context"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
+
+	ztbrokerv1 "github.com/ztbroker/ztbroker/gen/ztbroker/v1"
 )
 
 func TestHelpDocumentsTheEnvironment(t *testing.T) {
@@ -38,5 +42,27 @@ func TestHelpDocumentsTheEnvironment(t *testing.T) {
 				t.Errorf("stderr = %q", stderr)
 			}
 		})
+	}
+}
+
+func TestASignalCancelsTokenCommands(t *testing.T) {
+	t.Parallel()
+	started := make(chan struct{})
+	h := newHarness(t, &fakeBroker{issue: func(ctx context.Context, _ *ztbrokerv1.IssueTokenRequest) (*ztbrokerv1.IssueTokenResponse, error) {
+		close(started)
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}})
+	signals := make(chan os.Signal, 1)
+	h.env.Signals = signals
+	done := make(chan int)
+	go func() { done <- Token(context.Background(), []string{"issue", "--purpose", "deploy"}, h.env) }()
+	<-started
+	signals <- syscall.SIGINT
+	if code := exitOf(t, done); code != ExitFailure {
+		t.Errorf("exit %d, want %d", code, ExitFailure)
+	}
+	if got := h.stderr.String(); !strings.Contains(got, "canceled") {
+		t.Errorf("stderr = %q, want a cancellation", got)
 	}
 }

@@ -1,6 +1,7 @@
 package clientcmd
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"os"
@@ -58,6 +59,24 @@ func OSEnv() (env Env, stop func()) {
 		Environ: os.Environ,
 		Signals: sig,
 	}, func() { signal.Stop(sig) }
+}
+
+// cancelOnSignal returns ctx cancelled by the first of e.Signals, for the
+// commands that have no child to forward them to: with signals subscribed,
+// SIGINT no longer stops the process by itself.
+func (e Env) cancelOnSignal(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	if e.Signals == nil {
+		return ctx, cancel
+	}
+	go func() {
+		select {
+		case <-e.Signals:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
 }
 
 func (e Env) clock() Clock {

@@ -14,6 +14,8 @@ const tokenUsage = `  broker token issue  --purpose P [--ttl D] [--label k=v]...
 // Token runs `broker token <issue|get|list|renew|revoke> ...` and returns
 // the process exit code.
 func Token(ctx context.Context, args []string, env Env) int {
+	ctx, cancel := env.cancelOnSignal(ctx)
+	defer cancel()
 	return dispatch("token", args, env, map[string]func([]string) int{
 		"issue":  func(a []string) int { return tokenIssue(ctx, a, env) },
 		"get":    func(a []string) int { return tokenGet(ctx, a, env) },
