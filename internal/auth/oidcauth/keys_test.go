@@ -86,3 +86,31 @@ func TestKubernetesPresetKeepsNestedClaims(t *testing.T) {
 		t.Errorf("claims = %v", id.Claims)
 	}
 }
+
+func TestConcurrentMissesShareOneFetch(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	if _, err := b.auth(sign(t, b.key, b.claims(nil))); err != nil {
+		t.Fatal(err)
+	}
+	k2 := newECKey(t, "k2")
+	b.idp.publish(k2)
+	b.clock.Advance(oidcauth.DefaultMinRefreshInterval)
+	tok := sign(t, k2, b.claims(nil))
+	const n = 16
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			_, err := b.auth(tok)
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Errorf("concurrent verification: %v", err)
+		}
+	}
+	if got := b.idp.jwksHits.Load(); got != 2 {
+		t.Errorf("JWKS fetched %d times, want 2", got)
+	}
+}

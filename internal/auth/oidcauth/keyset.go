@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -29,12 +30,20 @@ type keySet struct {
 	timeout  time.Duration
 	log      *slog.Logger
 
-	// mu is held across a fetch, so concurrent misses wait for one fetch
-	// and then see its keys instead of each starting another.
-	mu        sync.Mutex
-	keys      []jose.JSONWebKey
+	// keys is read without locking, so verifications run in parallel.
+	keys atomic.Pointer[[]jose.JSONWebKey]
+	// fetchMu is held across a fetch, so concurrent misses wait for one
+	// fetch and then see its keys instead of each starting another.
+	fetchMu   sync.Mutex
 	lastFetch time.Time
 	fetched   bool
+}
+
+func (k *keySet) current() []jose.JSONWebKey {
+	if p := k.keys.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 var _ oidc.KeySet = (*keySet)(nil)
@@ -70,19 +79,25 @@ func (k *keySet) verify(ctx context.Context, token string) ([]byte, error) {
 	}
 	kid := jws.Signatures[0].Header.KeyID
 
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if payload, known, ok := verifyWith(jws, k.keys, kid); ok {
+	if payload, known, ok := verifyWith(jws, k.current(), kid); ok {
 		return payload, nil
 	} else if known {
 		// The key id is one we hold and it did not verify: a forgery or
 		// corruption, which fresh keys would not fix.
 		return nil, fmt.Errorf("signature does not verify: %w", lease.ErrUnauthenticated)
 	}
+	k.fetchMu.Lock()
+	defer k.fetchMu.Unlock()
+	// Another caller may have fetched while this one waited for the lock.
+	if payload, known, ok := verifyWith(jws, k.current(), kid); ok {
+		return payload, nil
+	} else if known {
+		return nil, fmt.Errorf("signature does not verify: %w", lease.ErrUnauthenticated)
+	}
 	if err := k.refreshLocked(ctx); err != nil {
 		return nil, err
 	}
-	if payload, _, ok := verifyWith(jws, k.keys, kid); ok {
+	if payload, _, ok := verifyWith(jws, k.current(), kid); ok {
 		return payload, nil
 	}
 	return nil, fmt.Errorf("no issuer key %q verifies the token: %w", kid, lease.ErrUnauthenticated)
@@ -107,7 +122,7 @@ func verifyWith(jws *jose.JSONWebSignature, keys []jose.JSONWebKey, kid string) 
 	return nil, known, false
 }
 
-// refreshLocked fetches the keys unless the last fetch was too recent.
+// refreshLocked, called with fetchMu held, fetches the keys unless the last fetch was too recent.
 // Without any keys yet, failure means the issuer is unreachable, not that
 // the caller is wrong.
 func (k *keySet) refreshLocked(ctx context.Context) error {
@@ -123,7 +138,7 @@ func (k *keySet) refreshLocked(ctx context.Context) error {
 	var set jose.JSONWebKeySet
 	if err := getJSON(fctx, k.client, k.url, &set); err != nil {
 		k.log.WarnContext(ctx, "fetching issuer keys failed", "url", k.url, "error", err)
-		if len(k.keys) == 0 {
+		if len(k.current()) == 0 {
 			return fmt.Errorf("fetching issuer keys: %v: %w", err, lease.ErrUnavailable)
 		}
 		return fmt.Errorf("unknown key id and key refresh failed: %w", lease.ErrUnauthenticated)
@@ -132,7 +147,7 @@ func (k *keySet) refreshLocked(ctx context.Context) error {
 	if len(keys) == 0 {
 		return fmt.Errorf("issuer publishes no usable signing keys: %w", lease.ErrUnavailable)
 	}
-	k.keys = keys
+	k.keys.Store(&keys)
 	k.log.InfoContext(ctx, "fetched issuer keys", "url", k.url, "keys", len(keys))
 	return nil
 }
