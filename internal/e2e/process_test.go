@@ -134,4 +134,3 @@ func (p *process) terminate(t *testing.T, ctx context.Context) int {
 	}
 	return p.cmd.ProcessState.ExitCode()
 }
-
