@@ -25,7 +25,8 @@ type Env struct {
 	// Signals carries the signals exec forwards to its child. When it is
 	// set, exec ignores the cancellation of its context and lets these
 	// signals decide when the child stops; when it is nil, a cancelled
-	// context sends the child SIGTERM.
+	// context sends the child SIGTERM. Token and admin commands treat the
+	// first signal as cancellation.
 	Signals <-chan os.Signal
 	// HTTPClient fetches GitHub Actions ID tokens; nil means a client with
 	// a 30 second timeout.
@@ -46,8 +47,8 @@ func (realClock) Now() time.Time                         { return time.Now() }
 func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
 // OSEnv returns an Env wired to this process, subscribed to SIGINT, SIGTERM
-// and SIGHUP so that exec can forward them. Call stop when the command has
-// returned.
+// and SIGHUP so that exec can forward them rather than die on them. Call
+// stop when the command has returned.
 func OSEnv() (env Env, stop func()) {
 	sig := make(chan os.Signal, 4)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
