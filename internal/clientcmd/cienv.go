@@ -29,10 +29,12 @@ func detectCI(getenv func(string) string) ciRun {
 				"run_attempt": getenv("GITHUB_RUN_ATTEMPT"),
 				"job":         getenv("GITHUB_JOB"),
 			}),
+			// GITHUB_JOB is the same for every leg of a matrix; the
+			// runner running this leg tells concurrent legs apart, and
 			// GITHUB_ACTION names the step, so two steps of one job
 			// asking for the same purpose get two leases.
 			keyParts: []string{"gha", getenv("GITHUB_REPOSITORY"), getenv("GITHUB_RUN_ID"),
-				getenv("GITHUB_RUN_ATTEMPT"), getenv("GITHUB_JOB"), getenv("GITHUB_ACTION")},
+				getenv("GITHUB_RUN_ATTEMPT"), getenv("GITHUB_JOB"), getenv("RUNNER_NAME"), getenv("GITHUB_ACTION")},
 		}
 	case getenv("GITLAB_CI") == "true":
 		return ciRun{

@@ -11,7 +11,7 @@ func TestDetectCI(t *testing.T) {
 	t.Parallel()
 	github := map[string]string{
 		"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "acme/infra", "GITHUB_RUN_ID": "123",
-		"GITHUB_RUN_ATTEMPT": "2", "GITHUB_JOB": "deploy", "GITHUB_ACTION": "__run_2",
+		"GITHUB_RUN_ATTEMPT": "2", "GITHUB_JOB": "deploy", "GITHUB_ACTION": "__run_2", "RUNNER_NAME": "GitHub Actions 7",
 	}
 	gitlab := map[string]string{
 		"GITLAB_CI": "true", "CI_PROJECT_ID": "55", "CI_PROJECT_PATH": "acme/infra",
@@ -29,7 +29,7 @@ func TestDetectCI(t *testing.T) {
 			name:       "github",
 			vars:       github,
 			wantLabels: map[string]string{"ci": "github", "repository": "acme/infra", "run_id": "123", "run_attempt": "2", "job": "deploy"},
-			wantKey:    "gha-acme/infra-123-2-deploy-__run_2-zt",
+			wantKey:    "gha-acme/infra-123-2-deploy-GitHub Actions 7-__run_2-zt",
 		},
 		{
 			name:       "gitlab",
@@ -49,7 +49,7 @@ func TestDetectCI(t *testing.T) {
 			name:       "unset variables are left out",
 			vars:       map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_RUN_ID": "9"},
 			wantLabels: map[string]string{"ci": "github", "run_id": "9"},
-			wantKey:    "gha--9----zt",
+			wantKey:    "gha--9-----zt",
 		},
 	}
 	for _, tc := range tests {
