@@ -29,8 +29,8 @@ type BatchResult struct {
 	Err error
 }
 
-func (w *Worker) pass(ctx context.Context) (res BatchResult) {
-	ctx, span := w.tracer.Start(ctx, "revoker.pass")
+func (w *Worker) pass(life context.Context) (res BatchResult) {
+	ctx, span := w.tracer.Start(life, "revoker.pass")
 	defer func() {
 		span.SetAttributes(
 			attribute.Int("claimed", res.Claimed), attribute.Int("revoked", res.Revoked),
@@ -67,7 +67,7 @@ func (w *Worker) pass(ctx context.Context) (res BatchResult) {
 		wg.Go(func() {
 			defer func() { <-sem }()
 			w.noteExpiry(ctx, l)
-			out, err := w.revoke(ctx, l, true)
+			out, err := w.revoke(ctx, l, life)
 			mu.Lock()
 			defer mu.Unlock()
 			switch out {

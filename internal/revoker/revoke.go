@@ -47,7 +47,7 @@ const (
 // returns an error wrapping lease.ErrUnavailable: the lease stays ending
 // and the worker finishes it.
 func (w *Worker) RevokeNow(ctx context.Context, l *lease.Lease) error {
-	out, err := w.revoke(ctx, l, false)
+	out, err := w.revoke(ctx, l, nil)
 	switch out {
 	case outcomeRevoked:
 		return nil
@@ -58,9 +58,11 @@ func (w *Worker) RevokeNow(ctx context.Context, l *lease.Lease) error {
 	}
 }
 
-// revoke makes one attempt on l. stopping tells it that a cancelled ctx
-// means the worker is shutting down rather than that the attempt failed.
-func (w *Worker) revoke(ctx context.Context, l *lease.Lease, stopping bool) (outcome, error) {
+// revoke makes one attempt on l. When the worker's own context (life,
+// nil for RevokeNow) has ended, a failed delete is not an attempt that
+// failed but a shutdown, and is left for the claim to expire. A pass that
+// merely ran out of time records the failure like any other.
+func (w *Worker) revoke(ctx context.Context, l *lease.Lease, life context.Context) (outcome, error) {
 	is, ok := w.cfg.Registry.Issuer(l.Upstream, l.UpstreamAccount)
 	if !ok {
 		err := fmt.Errorf("%w: %s account %q", errNoIssuer, l.Upstream, l.UpstreamAccount)
@@ -69,8 +71,8 @@ func (w *Worker) revoke(ctx context.Context, l *lease.Lease, stopping bool) (out
 	if l.UpstreamTokenID != "" {
 		err := is.Delete(upstream.WithPriority(ctx, upstream.PriorityRevoke), l.UpstreamTokenID)
 		if err != nil {
-			if stopping && ctx.Err() != nil {
-				return outcomeAborted, ctx.Err()
+			if life != nil && life.Err() != nil {
+				return outcomeAborted, life.Err()
 			}
 			return w.recordFailure(ctx, l, err)
 		}
