@@ -54,7 +54,9 @@ func (v *validator) listen() {
 	l := &v.c.Listen
 	v.addr("listen.grpc_addr", l.GRPCAddr)
 	v.addr("listen.http_addr", l.HTTPAddr)
-	if l.GRPCAddr == l.HTTPAddr {
+	// Port 0 asks the kernel for a fresh port per listener, so two such
+	// addresses never collide.
+	if _, port, _ := net.SplitHostPort(l.GRPCAddr); l.GRPCAddr == l.HTTPAddr && port != "0" {
 		v.add("listen.http_addr", "must differ from grpc_addr")
 	}
 	if l.MaxBodyBytes < 0 || l.MaxBodyBytes > maxBodyBytes {
