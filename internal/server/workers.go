@@ -36,7 +36,10 @@ func (s *Server) buildWorkers(f *config.Config, ps *broker.Purposes, now func() 
 		Registerer:     s.registry,
 		Now:            now,
 		PendingTimeout: w.PendingTimeout,
-		ClaimTimeout:   w.ClaimTimeout,
+		// Passing at half the timeout bounds how long an interrupted mint
+		// stays pending to 1.5x pending_timeout, whatever it is set to.
+		Interval:     w.PendingTimeout / 2,
+		ClaimTimeout: w.ClaimTimeout,
 	})
 	if err != nil {
 		return err
