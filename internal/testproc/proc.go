@@ -5,9 +5,14 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 )
+
+// failureTail is how much of a process's stderr a failed test logs: the
+// end of it explains the failure, and a test may run many processes.
+const failureTail = 8 << 10
 
 // startTimeout bounds how long a process may take to say it is ready.
 const startTimeout = 30 * time.Second
@@ -46,7 +51,7 @@ func start(t testing.TB, name string, env []string, watchOut, watchErr func([]by
 	t.Cleanup(func() {
 		p.Kill()
 		if t.Failed() {
-			t.Logf("testproc: %s (pid %d) stderr tail:\n%s", p.name, p.cmd.Process.Pid, p.Stderr())
+			t.Logf("testproc: %s (pid %d) stderr tail:\n%s", p.name, p.cmd.Process.Pid, lastBytes(p.Stderr(), failureTail))
 		}
 	})
 	return p
@@ -113,4 +118,16 @@ func (p *Proc) awaitLine(t testing.TB, ready <-chan struct{}, what string) {
 		p.Kill()
 		t.Fatalf("testproc: %s did not report %s within %s; stderr:\n%s", p.name, what, startTimeout, p.Stderr())
 	}
+}
+
+// lastBytes returns the end of s, from a line start where one is near.
+func lastBytes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	s = s[len(s)-n:]
+	if i := strings.IndexByte(s, '\n'); i >= 0 && i < len(s)-1 {
+		s = s[i+1:]
+	}
+	return s
 }
