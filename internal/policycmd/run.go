@@ -1,0 +1,114 @@
+package policycmd
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/ztbroker/ztbroker/internal/config"
+	"github.com/ztbroker/ztbroker/internal/policy"
+)
+
+// Exit codes.
+const (
+	ExitAdmitted = 0
+	ExitDenied   = 1
+	ExitUsage    = 2
+)
+
+const usage = `usage: broker policy test --config FILE --purpose NAME --identity FILE.json
+
+Evaluates the purpose's policy for the identity and prints which rule
+admits it, or why each rule does not. The identity file is JSON:
+
+  {"kind": "oidc", "subject": "github/repo:acme/infra:ref:refs/heads/main",
+   "claims": {"repository": "acme/infra", "ref": "refs/heads/main"}}
+
+kind is api_key, mtls or oidc. Secrets named in the config are not read.
+Exit status: 0 admitted, 1 denied, 2 usage or config error.
+`
+
+// Run executes "policy <args>" and returns the exit code.
+func Run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "test" {
+		fmt.Fprint(stderr, usage)
+		return ExitUsage
+	}
+	fs := flag.NewFlagSet("broker policy test", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	cfgPath := fs.String("config", "", "broker config file")
+	purpose := fs.String("purpose", "", "purpose name")
+	idPath := fs.String("identity", "", "identity JSON file")
+	if err := fs.Parse(args[1:]); err != nil {
+		return ExitUsage
+	}
+	if *cfgPath == "" || *purpose == "" || *idPath == "" || fs.NArg() > 0 {
+		fmt.Fprint(stderr, usage)
+		return ExitUsage
+	}
+	cfg, err := config.LoadWith(*cfgPath, config.Options{SkipSecrets: true})
+	if err != nil {
+		printErrors(stderr, err)
+		return ExitUsage
+	}
+	p := findPurpose(cfg, *purpose)
+	if p == nil {
+		fmt.Fprintf(stderr, "%s: no purpose named %q\n", *cfgPath, *purpose)
+		return ExitUsage
+	}
+	id, err := readIdentity(*idPath)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return ExitUsage
+	}
+	return report(stdout, p, id.Owner(), p.Policy.Decide(id), p.Policy.Explain(id))
+}
+
+func findPurpose(cfg *config.Config, name string) *config.Purpose {
+	for i := range cfg.Purposes {
+		if cfg.Purposes[i].Name == name {
+			return &cfg.Purposes[i]
+		}
+	}
+	return nil
+}
+
+func report(w io.Writer, p *config.Purpose, owner string, d policy.Decision, results []policy.RuleResult) int {
+	code := ExitDenied
+	if d.Allowed {
+		ttl := p.MaxTTL
+		if d.MaxTTL > 0 && d.MaxTTL < ttl {
+			ttl = d.MaxTTL
+		}
+		fmt.Fprintf(w, "purpose %s: %s ADMITTED by %s; leases up to %s (default %s)\n", p.Name, owner, d.Rule, ttl, min(p.DefaultTTL, ttl))
+		code = ExitAdmitted
+	} else {
+		fmt.Fprintf(w, "purpose %s: %s DENIED; no rule admits it\n", p.Name, owner)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, r := range results {
+		verdict := "no"
+		if r.Admitted {
+			verdict = "yes"
+		}
+		if r.Rule == d.Rule {
+			verdict += " *"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", r.Rule, verdict, r.Reason)
+	}
+	_ = tw.Flush()
+	return code
+}
+
+// printErrors prints each of the config's problems on its own line.
+func printErrors(w io.Writer, err error) {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			fmt.Fprintln(w, e)
+		}
+		return
+	}
+	fmt.Fprintln(w, err)
+}
