@@ -100,7 +100,7 @@ func (w *Worker) noteExpiry(ctx context.Context, l *lease.Lease) {
 	}
 	w.metrics.expiredUnrevoked.WithLabelValues(l.Purpose).Inc()
 	now := w.cfg.Now()
-	ev := w.audit(l, now, actionExpiredUnrevok, "ok", lease.ReasonExpired)
+	ev := w.audit(l, now, actionExpiredUnrevoked, "ok", lease.ReasonExpired)
 	if err := w.cfg.Store.AppendAudit(ctx, ev); err != nil && ctx.Err() == nil {
 		w.log.WarnContext(ctx, "cannot audit an unrevoked expiry", append(leaseAttrs(l), slog.Any("error", err))...)
 	}

@@ -24,7 +24,7 @@ const (
 	actionRevoke         = "revoke"
 	actionExpireRevoke   = "expire_revoke"
 	actionRevokeFailed   = "revoke_failed"
-	actionExpiredUnrevok = "expired_without_revoke"
+	actionExpiredUnrevoked = "expired_without_revoke"
 )
 
 // outcome is what one revocation attempt came to.
