@@ -19,11 +19,11 @@ const storeWriteTimeout = 10 * time.Second
 
 // Audit vocabulary of this package.
 const (
-	actorKind            = "system"
-	actorSubject         = "revoker"
-	actionRevoke         = "revoke"
-	actionExpireRevoke   = "expire_revoke"
-	actionRevokeFailed   = "revoke_failed"
+	actorKind              = "system"
+	actorSubject           = "revoker"
+	actionRevoke           = "revoke"
+	actionExpireRevoke     = "expire_revoke"
+	actionRevokeFailed     = "revoke_failed"
 	actionExpiredUnrevoked = "expired_without_revoke"
 )
 
