@@ -126,7 +126,7 @@ func (c Config) Complete(ctx context.Context) (_ *Server, err error) {
 	if err := s.buildWorkers(f, purposes, now); err != nil {
 		return nil, err
 	}
-	authn, tlsCfg, err := buildAuth(ctx, f, c.Logger)
+	authn, tlsCfg, err := buildAuth(ctx, f, c.Logger, c.SIGHUP, &s.closers)
 	if err != nil {
 		return nil, err
 	}
