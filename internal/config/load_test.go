@@ -218,3 +218,17 @@ func doc(replace map[string]string) string {
 
 // minimal is the smallest valid config; tests append to its only purpose.
 var minimal = doc(nil)
+
+func TestListenAddressesMustDifferUnlessPortZero(t *testing.T) {
+	t.Parallel()
+	tests := map[string]bool{
+		"{grpc_addr: 127.0.0.1:0, http_addr: 127.0.0.1:0}":       true,
+		"{grpc_addr: 127.0.0.1:9000, http_addr: 127.0.0.1:9000}": false,
+	}
+	for listen, ok := range tests {
+		_, err := config.ParseWith("b.yaml", []byte(doc(map[string]string{"listen": listen})), testOptions())
+		if (err == nil) != ok {
+			t.Errorf("listen %s: err = %v, want ok=%v", listen, err, ok)
+		}
+	}
+}
