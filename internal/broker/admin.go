@@ -132,8 +132,6 @@ func (s *Service) forget(ctx context.Context, req *ztbrokerv1.ForgetLeaseRequest
 	case err != nil:
 		return nil, err
 	}
-	ev.Purpose = l.Purpose
-	s.logAudit(ctx, ev)
 	return l, nil
 }
 

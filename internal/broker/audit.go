@@ -3,7 +3,6 @@ package broker
 import (
 	"context"
 	"fmt"
-	"log/slog"
 
 	"github.com/ztbroker/ztbroker/internal/auth"
 	"github.com/ztbroker/ztbroker/internal/store"
@@ -46,26 +45,11 @@ func (s *Service) event(id *auth.Identity, action, purpose, leaseID, result, rea
 	return e
 }
 
-// logAudit writes the one structured log line each audit event gets. It
-// is called after the event is committed, so the log never reports what
-// the table does not hold.
-func (s *Service) logAudit(ctx context.Context, e *store.AuditEvent) {
-	s.log.LogAttrs(ctx, slog.LevelInfo, "audit",
-		slog.String("action", e.Action),
-		slog.String("actor", e.ActorKind+":"+e.ActorSubject),
-		slog.String("purpose", e.Purpose),
-		slog.String("lease_id", e.LeaseID),
-		slog.String("result", e.Result),
-		slog.String("reason", e.Reason),
-		slog.String("token_sha256", e.TokenSHA256),
-	)
-}
-
 // appendAudit records an event that has no state change to ride along
-// with (denials, rejections, admin reads).
+// with (denials, rejections, admin reads). The store wrapper from package
+// auditlog writes its log line, as for every other event.
 func (s *Service) appendAudit(ctx context.Context, e *store.AuditEvent) {
 	if err := s.cfg.Store.AppendAudit(context.WithoutCancel(ctx), e); err != nil {
 		s.log.ErrorContext(ctx, "audit append failed", "action", e.Action, "err", err)
 	}
-	s.logAudit(ctx, e)
 }

@@ -149,7 +149,6 @@ func (s *Service) mint(ctx context.Context, id *auth.Identity, p *Purpose, pendi
 		}
 		return nil, fmt.Errorf("activate lease: %w", err)
 	}
-	s.logAudit(ctx, ev)
 	s.cfg.Revoker.Nudge(l.ExpireTime)
 	s.cfg.Metrics.issued.WithLabelValues(p.Name, "ok").Inc()
 	return &ztbrokerv1.IssueTokenResponse{
@@ -193,7 +192,6 @@ func (s *Service) failPending(ctx context.Context, id *auth.Identity, p *Purpose
 		s.log.ErrorContext(ctx, "could not mark lease failed; sweeper will retry", "lease_id", pending.ID, "err", err)
 		return
 	}
-	s.logAudit(ctx, ev)
 }
 
 func deleteByName(ctx context.Context, is upstream.Issuer, name string) error {

@@ -77,7 +77,6 @@ func (s *Service) renew(ctx context.Context, req *ztbrokerv1.RenewLeaseRequest) 
 	if err != nil {
 		return nil, err
 	}
-	s.logAudit(ctx, ev)
 	result = "ok"
 	return out, nil
 }

@@ -58,8 +58,6 @@ func (s *Service) revoke(ctx context.Context, req *ztbrokerv1.RevokeLeaseRequest
 	case already:
 		return &ztbrokerv1.RevokeLeaseResponse{Lease: leaseToProto(l), AlreadyRevoked: true}, nil
 	}
-	ev.Purpose = l.Purpose
-	s.logAudit(ctx, ev)
 
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()

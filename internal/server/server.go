@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 
+	"github.com/ztbroker/ztbroker/internal/auditlog"
 	"github.com/ztbroker/ztbroker/internal/auth"
 	"github.com/ztbroker/ztbroker/internal/broker"
 	"github.com/ztbroker/ztbroker/internal/config"
@@ -114,6 +115,7 @@ func (c Config) Complete(ctx context.Context) (_ *Server, err error) {
 		s.closers.push(func() error { closeStore(); return nil })
 		s.store = st
 	}
+	s.store = auditlog.Wrap(s.store, c.Logger)
 
 	is, err := buildIssuers(ctx, f, s.registry, c.Logger, newHTTPBase(), tp)
 	if err != nil {
