@@ -25,6 +25,7 @@ import (
 	"github.com/ztbroker/ztbroker/internal/config"
 	"github.com/ztbroker/ztbroker/internal/reconcile"
 	"github.com/ztbroker/ztbroker/internal/revoker"
+	"github.com/ztbroker/ztbroker/internal/secreteraser"
 	"github.com/ztbroker/ztbroker/internal/store"
 	"github.com/ztbroker/ztbroker/internal/sweeper"
 )
@@ -64,6 +65,7 @@ type Server struct {
 	revoker  *revoker.Worker
 	sweeper  *sweeper.Sweeper
 	reconcil *reconcile.Reconciler
+	eraser   *secreteraser.Eraser
 	registry *prometheus.Registry
 	tls      *tls.Config
 	closers  closers

@@ -8,6 +8,7 @@ import (
 	"github.com/ztbroker/ztbroker/internal/config"
 	"github.com/ztbroker/ztbroker/internal/reconcile"
 	"github.com/ztbroker/ztbroker/internal/revoker"
+	"github.com/ztbroker/ztbroker/internal/secreteraser"
 	"github.com/ztbroker/ztbroker/internal/sweeper"
 )
 
@@ -16,7 +17,7 @@ func (s *Server) buildWorkers(f *config.Config, ps *broker.Purposes, now func() 
 	s.revoker, err = revoker.New(revoker.Config{
 		Store:             s.store,
 		Registry:          ps.Registry(),
-		Logger:            s.log.With("worker", "revoker"),
+		Logger:            s.log,
 		Registerer:        s.registry,
 		Now:               now,
 		BatchSize:         w.RevokeBatchSize,
@@ -32,7 +33,7 @@ func (s *Server) buildWorkers(f *config.Config, ps *broker.Purposes, now func() 
 	s.sweeper, err = sweeper.New(sweeper.Config{
 		Store:          s.store,
 		Registry:       ps.Registry(),
-		Logger:         s.log.With("worker", "sweeper"),
+		Logger:         s.log,
 		Registerer:     s.registry,
 		Now:            now,
 		PendingTimeout: w.PendingTimeout,
@@ -47,13 +48,17 @@ func (s *Server) buildWorkers(f *config.Config, ps *broker.Purposes, now func() 
 	s.reconcil, err = reconcile.New(reconcile.Config{
 		Store:          s.store,
 		Registry:       ps.Registry(),
-		Logger:         s.log.With("worker", "reconcile"),
+		Logger:         s.log,
 		Registerer:     s.registry,
 		Now:            now,
 		Prefix:         f.Tokens.NamePrefix,
 		PendingTimeout: w.PendingTimeout,
 		Interval:       w.ReconcileInterval,
 	})
+	if err != nil {
+		return err
+	}
+	s.eraser, err = secreteraser.New(secreteraser.Config{Store: s.store, Logger: s.log, Now: now})
 	return err
 }
 
@@ -70,12 +75,19 @@ func (s *Server) startWorkers(ctx context.Context) error {
 		s.revoker.Stop()
 		return err
 	}
+	if err := s.eraser.Start(ctx); err != nil {
+		s.reconcil.Stop()
+		s.sweeper.Stop()
+		s.revoker.Stop()
+		return err
+	}
 	return nil
 }
 
 // stopWorkers runs after the listeners have drained, so an explicit
 // revoke that was in flight has finished before the revoker goes.
 func (s *Server) stopWorkers() {
+	s.eraser.Stop()
 	s.reconcil.Stop()
 	s.sweeper.Stop()
 	s.revoker.Stop()
