@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/ztbroker/ztbroker/internal/clientcmd"
+	"github.com/ztbroker/ztbroker/internal/policycmd"
 	"github.com/ztbroker/ztbroker/internal/upstream/emulator"
 )
 
@@ -62,6 +63,8 @@ func Main(ctx context.Context, args []string, io IO) int {
 		default:
 			return clientcmd.Admin(ctx, rest, env)
 		}
+	case "policy":
+		return policycmd.Run(rest, io.Stdout, io.Stderr)
 	case "healthcheck":
 		return healthcheck(ctx, rest, io)
 	case "help", "-h", "--help":
