@@ -21,7 +21,7 @@ const storeWriteTimeout = 10 * time.Second
 const (
 	actorKind              = "system"
 	actorSubject           = "revoker"
-	actionRevoke           = "revoke"
+	actionRevoke           = "revoke_complete"
 	actionExpireRevoke     = "expire_revoke"
 	actionRevokeFailed     = "revoke_failed"
 	actionExpiredUnrevoked = "expired_without_revoke"

@@ -289,7 +289,7 @@ func TestRevokeNow(t *testing.T) {
 		if s := b.Lease(t, l.ID).State; s != lease.StateRevoked {
 			t.Errorf("state %q, want revoked", s)
 		}
-		if diff := cmp.Diff([]string{"revoke"}, b.Actions(t, l.ID)); diff != "" {
+		if diff := cmp.Diff([]string{"revoke_complete"}, b.Actions(t, l.ID)); diff != "" {
 			t.Errorf("audit actions (-want +got):\n%s", diff)
 		}
 		if v := revokertest.Metric(t, b.reg, "ztbroker_leases_revoked_total",
