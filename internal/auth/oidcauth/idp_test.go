@@ -30,7 +30,7 @@ type fakeIdP struct {
 	issuerInDoc   string // overrides the discovery document's issuer
 }
 
-func newFakeIdP(t *testing.T) *fakeIdP {
+func newFakeIdP(t testing.TB) *fakeIdP {
 	t.Helper()
 	f := &fakeIdP{}
 	mux := http.NewServeMux()

@@ -27,7 +27,7 @@ type bundle struct {
 
 // setup starts an issuer publishing one key and an authenticator trusting
 // it as a GitHub-preset issuer at the test server's URL.
-func setup(t *testing.T, mutate func(*oidcauth.Config)) *bundle {
+func setup(t testing.TB, mutate func(*oidcauth.Config)) *bundle {
 	t.Helper()
 	b := &bundle{idp: newFakeIdP(t), clock: &fakeClock{t: epoch}, key: newECKey(t, "k1")}
 	b.idp.publish(b.key)
