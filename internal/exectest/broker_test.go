@@ -48,7 +48,7 @@ purposes:
     default_ttl: 5m
     max_ttl: 10m
     upstream: {kind: new_central, service_account_id: %q}
-    allow: {api_keys: [runner]}
+    allow: {api_keys: [runner]%s}
   - name: short
     default_ttl: %s
     max_ttl: 1m
@@ -57,8 +57,14 @@ purposes:
 auth:
   api_keys:
     - {name: runner, sha256: %q}
-idempotency:
+%sidempotency:
   seal_key_env: SEAL_KEY
+`
+
+const oidcConfigText = `  oidc:
+    audience: %q
+    issuers:
+      - {name: %q, issuer_url: %q, ca_file: %q, signing_algs: [ES256]}
 `
 
 // liveBroker is the production server on its own database and emulator.
@@ -75,13 +81,23 @@ type liveBroker struct {
 	logs    *syncBuffer
 	store   *pgstore.Store
 
+	// oidc, when set, makes the broker trust this issuer too.
+	oidc *oidcIssuer
+
 	grpcAddr, httpAddr string
 	cancel             context.CancelFunc
 	done               chan error
 }
 
+// brokerOption adjusts a broker before it first starts.
+type brokerOption func(*liveBroker)
+
+// trusting makes the broker accept the issuer's tokens and admit its
+// subject to purposeCI.
+func trusting(is *oidcIssuer) brokerOption { return func(b *liveBroker) { b.oidc = is } }
+
 // startBroker runs a broker on loopback ports chosen by the kernel.
-func startBroker(t *testing.T) *liveBroker {
+func startBroker(t *testing.T, opts ...brokerOption) *liveBroker {
 	t.Helper()
 	b := &liveBroker{
 		t:      t,
@@ -89,6 +105,9 @@ func startBroker(t *testing.T) *liveBroker {
 		emu:    emulator.Start(t),
 		apiKey: "ztb_runner_" + rand.Text(),
 		logs:   &syncBuffer{},
+	}
+	for _, o := range opts {
+		o(b)
 	}
 	b.secrets = map[string]string{
 		"NC_ADMIN_KEY": b.emu.AdminToken,
@@ -114,7 +133,12 @@ func startBroker(t *testing.T) *liveBroker {
 func (b *liveBroker) start(grpcAddr, httpAddr string) {
 	b.t.Helper()
 	sa := emulator.DefaultServiceAccount
-	text := fmt.Sprintf(configText, grpcAddr, httpAddr, b.dsn, b.emu.URL, sa, shortTTL, sa, sha256Hex(b.apiKey))
+	subjects, oidc := "", ""
+	if is := b.oidc; is != nil {
+		subjects = fmt.Sprintf(", subjects: [%q]", is.owner())
+		oidc = fmt.Sprintf(oidcConfigText, is.audience, is.name, is.url(), is.caFile)
+	}
+	text := fmt.Sprintf(configText, grpcAddr, httpAddr, b.dsn, b.emu.URL, sa, subjects, shortTTL, sa, sha256Hex(b.apiKey), oidc)
 	cfg, err := config.ParseWith("exectest", []byte(text), config.Options{
 		LookupEnv: func(k string) (string, bool) { v, ok := b.secrets[k]; return v, ok },
 	})
