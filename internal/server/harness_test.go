@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
@@ -45,6 +47,7 @@ listen:
   grpc_addr: 127.0.0.1:0
   http_addr: localhost:0
   max_body_bytes: 4096
+%s
 database:
   url: %q
   max_conns: 20
@@ -82,12 +85,14 @@ purposes:
     upstream: {kind: new_central, service_account_id: %q}
     allow: {api_keys: [alice]}
     quota: {max_issues_per_minute: 1}
+%s
 auth:
   api_keys:
     - {name: alice, sha256: %q}
     - {name: bob, sha256: %q}
     - {name: root, sha256: %q}
-  admins: ["api_key:root"]
+  admins: ["api_key:root"%s]
+%s
 %s
 `
 
@@ -97,12 +102,37 @@ type params struct {
 	upstreamTimeout time.Duration
 	shutdown        time.Duration
 	emuOpts         []emulator.Option
+
+	// Extra YAML spliced into the configuration: lines under listen: and
+	// auth:, items appended to purposes:, and owners added to admins.
+	listenYAML, authYAML, purposesYAML string
+	admins                             []string
+	// clientTLS is how the harness's own clients dial a server that
+	// serves TLS; nil means plaintext.
+	clientTLS *tls.Config
 }
 
 type option func(*params)
 
 func withoutSealKey() option                     { return func(p *params) { p.seal = false } }
 func withUpstreamTimeout(d time.Duration) option { return func(p *params) { p.upstreamTimeout = d } }
+
+// withYAML splices configuration in; see params.
+func withYAML(listen, auth, purposes string) option {
+	return func(p *params) {
+		p.listenYAML += listen
+		p.authYAML += auth
+		p.purposesYAML += purposes
+	}
+}
+
+func withAdmins(owners ...string) option {
+	return func(p *params) { p.admins = append(p.admins, owners...) }
+}
+
+// withClientTLS dials the server over TLS with c (which must trust the
+// server's certificate).
+func withClientTLS(c *tls.Config) option { return func(p *params) { p.clientTLS = c } }
 
 // harness is one running broker on pgstore, in front of an in-process
 // emulator, with three callers: alice and bob (API keys) and root (admin).
@@ -118,6 +148,8 @@ type harness struct {
 	admin ztbrokerv1.AdminServiceClient
 	base  string
 	hc    *http.Client
+	// clientTLS is params.clientTLS, for clients made later.
+	clientTLS *tls.Config
 
 	keyA, keyB, keyRoot string
 	sealKey             string
@@ -152,8 +184,12 @@ func setup(t testing.TB, opts ...option) *harness {
 		idem = "idempotency:\n  seal_key_env: SEAL_KEY\n"
 	}
 	sa := emulator.DefaultServiceAccount
-	text := fmt.Sprintf(configText, dsn, h.emu.URL, p.upstreamTimeout, h.emu.URL+"/api/v1", emulator.DefaultLegacyUser,
-		p.upstreamTimeout, sa, sa, sa, sa, hash(h.keyA), hash(h.keyB), hash(h.keyRoot), idem)
+	var admins strings.Builder
+	for _, o := range p.admins {
+		fmt.Fprintf(&admins, ", %q", o)
+	}
+	text := fmt.Sprintf(configText, p.listenYAML, dsn, h.emu.URL, p.upstreamTimeout, h.emu.URL+"/api/v1", emulator.DefaultLegacyUser,
+		p.upstreamTimeout, sa, sa, sa, sa, p.purposesYAML, hash(h.keyA), hash(h.keyB), hash(h.keyRoot), admins.String(), p.authYAML, idem)
 	cfg, err := config.ParseWith("test", []byte(text), config.Options{
 		LookupEnv: func(k string) (string, bool) { v, ok := secrets[k]; return v, ok },
 	})
@@ -180,17 +216,8 @@ func setup(t testing.TB, opts ...option) *harness {
 		_ = tp.Shutdown(context.Background())
 	})
 
-	conn, err := grpc.NewClient(h.srv.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatalf("grpc client: %v", err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	h.tb = ztbrokerv1.NewTokenBrokerClient(conn)
-	h.admin = ztbrokerv1.NewAdminServiceClient(conn)
-	h.base = "http://" + h.srv.HTTPAddr()
-	tr := &http.Transport{MaxIdleConnsPerHost: 64}
-	h.hc = &http.Client{Transport: tr}
-	t.Cleanup(tr.CloseIdleConnections)
+	h.clientTLS = p.clientTLS
+	h.dial(t, p.clientTLS)
 
 	h.db, err = pgxpool.New(context.Background(), dsn)
 	if err != nil {
@@ -198,6 +225,28 @@ func setup(t testing.TB, opts ...option) *harness {
 	}
 	t.Cleanup(h.db.Close)
 	return h
+}
+
+// dial points the harness's gRPC and REST clients at the server, over
+// TLS with c when c is set.
+func (h *harness) dial(t testing.TB, c *tls.Config) {
+	t.Helper()
+	creds := insecure.NewCredentials()
+	h.base = "http://" + h.srv.HTTPAddr()
+	if c != nil {
+		creds = credentials.NewTLS(c)
+		h.base = "https://" + h.srv.HTTPAddr()
+	}
+	conn, err := grpc.NewClient(h.srv.GRPCAddr(), grpc.WithTransportCredentials(creds))
+	if err != nil {
+		t.Fatalf("grpc client: %v", err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	h.tb = ztbrokerv1.NewTokenBrokerClient(conn)
+	h.admin = ztbrokerv1.NewAdminServiceClient(conn)
+	tr := &http.Transport{MaxIdleConnsPerHost: 64, TLSClientConfig: c, ForceAttemptHTTP2: c != nil}
+	h.hc = &http.Client{Transport: tr}
+	t.Cleanup(tr.CloseIdleConnections)
 }
 
 // stop cancels Run and waits for it; it is safe to call twice.
