@@ -237,3 +237,44 @@ func TestLoopRunsAtStart(t *testing.T) {
 		t.Errorf("report (-want +got):\n%s", diff)
 	}
 }
+
+// TestLeaseEndingDuringTheRunIsNotAnOrphan: with two replicas, a lease can
+// be revoked between the upstream listing and the store read. Its token
+// was live when listed and its own revocation deletes it, so the run must
+// leave it alone; a token whose lease ended before the listing is a real
+// orphan.
+func TestLeaseEndingDuringTheRunIsNotAnOrphan(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := t.Context()
+	expire := b.Clock.Now().Add(time.Hour)
+	end := func(l *lease.Lease, at time.Time) {
+		t.Helper()
+		if _, _, err := b.Store.BeginRevoke(ctx, store.BeginRevokeParams{ID: l.ID, Reason: "r", Now: at, ClaimUntil: at}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Store.CompleteRevoke(ctx, store.CompleteRevokeParams{ID: l.ID, Now: at}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The store says revoked, the token is still listed: as if the
+	// revoker's write landed after the listing but before its delete
+	// reached the listing we compare with.
+	during, duringSecret := b.Active(t, b.NewCentral, "deploy", expire)
+	end(during, b.Clock.Now())
+	before, _ := b.Active(t, b.NewCentral, "deploy", expire)
+	end(before, b.Clock.Now().Add(-time.Second))
+
+	rep, err := b.r.RunOnce(ctx)
+	if err != nil {
+		t.Fatalf("RunOnce: %v", err)
+	}
+	want := []reconcile.Token{{Upstream: b.NewCentral.Kind(), Account: b.NewCentral.Account(),
+		ID: before.UpstreamTokenID, Name: before.UpstreamName}}
+	if diff := gocmp.Diff(want, rep.Deleted); diff != "" {
+		t.Errorf("deleted (-want +got):\n%s", diff)
+	}
+	if !b.TokenWorks(t, b.NewCentral, duringSecret) {
+		t.Error("the token of a lease that ended during the run was deleted by the reconciler")
+	}
+}

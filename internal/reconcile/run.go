@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 
@@ -121,6 +122,11 @@ func (r *Reconciler) reconcile(ctx context.Context, is upstream.Issuer, rep *Rep
 		case inFlight:
 			rep.InFlight++
 		case orphan:
+			if l == nil && r.endedAfterListing(ctx, t.Name, listedAt) {
+				// Its revocation ran between our listing and our read
+				// of the store and has deleted, or will delete, the token.
+				continue
+			}
 			if err := r.deleteOrphan(ctx, is, t, l, rep); err != nil {
 				errs = append(errs, err)
 			}
@@ -172,6 +178,37 @@ func (r *Reconciler) hasVanished(l *lease.Lease, present map[string]bool, listed
 		l.CreatedAt.Before(listedAt.Add(-r.cfg.PendingTimeout)) &&
 		l.ExpireTime.After(listedAt) &&
 		(l.UpstreamExpireTime.IsZero() || l.UpstreamExpireTime.After(listedAt))
+}
+
+// endedAfterListing reports whether the lease named in a token's name
+// ended after the upstream listing was taken. Such a token was live when
+// listed and its lease's own revocation deletes it; deleting it here too
+// would only raise a false orphan alarm (seen with two replicas).
+func (r *Reconciler) endedAfterListing(ctx context.Context, name string, listedAt time.Time) bool {
+	id, ok := leaseIDFromName(name)
+	if !ok {
+		return false
+	}
+	l, err := r.cfg.Store.GetLease(ctx, store.GetLeaseParams{ID: id})
+	if err != nil {
+		return false
+	}
+	return !l.UpdatedAt.Before(listedAt)
+}
+
+// leaseIDFromName takes the lease id off the end of a broker token name,
+// "<prefix>-<purpose>-<lease id>"; purposes may contain dashes, lease ids
+// are UUIDs of fixed length.
+func leaseIDFromName(name string) (string, bool) {
+	const uuidLen = 36
+	if len(name) <= uuidLen {
+		return "", false
+	}
+	id := name[len(name)-uuidLen:]
+	if _, err := uuid.Parse(id); err != nil {
+		return "", false
+	}
+	return id, true
 }
 
 func (r *Reconciler) deleteOrphan(ctx context.Context, is upstream.Issuer, t upstream.Token, l *lease.Lease, rep *Report) error {
