@@ -61,6 +61,8 @@ func (s *Store) checkQuota(p store.CreatePendingParams) error {
 	windowStart := now.Add(-q.Window)
 	var perPurpose, perOwner, inWindow int
 	var oldest = now
+	// The earliest expiry among the leases each active limit counts.
+	var purposeFrees, ownerFrees time.Time
 	for _, l := range s.leases {
 		if l.Purpose != p.Purpose {
 			continue
@@ -68,12 +70,14 @@ func (s *Store) checkQuota(p store.CreatePendingParams) error {
 		holding := l.State == lease.StatePending || l.State == lease.StateActive
 		if holding {
 			perPurpose++
+			purposeFrees = earlier(purposeFrees, l.ExpireTime)
 		}
 		if l.Owner != p.Owner {
 			continue
 		}
 		if holding {
 			perOwner++
+			ownerFrees = earlier(ownerFrees, l.ExpireTime)
 		}
 		if l.CreatedAt.After(windowStart) {
 			inWindow++
@@ -84,14 +88,34 @@ func (s *Store) checkQuota(p store.CreatePendingParams) error {
 	}
 	switch {
 	case q.MaxActivePerPurpose > 0 && perPurpose >= q.MaxActivePerPurpose:
-		return &store.QuotaError{Limit: "active_per_purpose", Max: q.MaxActivePerPurpose}
+		return &store.QuotaError{Limit: "active_per_purpose", Max: q.MaxActivePerPurpose,
+			RetryAfter: untilFree(purposeFrees, now)}
 	case q.MaxActivePerOwner > 0 && perOwner >= q.MaxActivePerOwner:
-		return &store.QuotaError{Limit: "active_per_owner", Max: q.MaxActivePerOwner}
+		return &store.QuotaError{Limit: "active_per_owner", Max: q.MaxActivePerOwner,
+			RetryAfter: untilFree(ownerFrees, now)}
 	case q.MaxIssuesPerWindow > 0 && inWindow >= q.MaxIssuesPerWindow:
 		return &store.QuotaError{Limit: "issue_rate", Max: q.MaxIssuesPerWindow,
 			RetryAfter: oldest.Add(q.Window).Sub(now)}
 	}
 	return nil
+}
+
+func earlier(a, b time.Time) time.Time {
+	if a.IsZero() || b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// minActiveRetry is the least retry delay an active limit reports: a
+// lease past its expiry still holds its slot until the revoker ends it,
+// which takes a moment.
+const minActiveRetry = time.Second
+
+// untilFree is how long until the first counted lease expires and, once
+// revoked, frees its slot.
+func untilFree(expires, now time.Time) time.Duration {
+	return max(expires.Sub(now), minActiveRetry)
 }
 
 func (s *Store) Activate(_ context.Context, p store.ActivateParams) (*lease.Lease, error) {

@@ -51,6 +51,17 @@ const sqlQuotaUsage = `SELECT
 	(SELECT min(created_at) FROM leases
 		WHERE $6::int > 0 AND purpose = $1 AND owner = $2 AND created_at > $3)`
 
+// sqlEarliestHolding is when the first slot of an active limit frees:
+// the earliest expiry among the leases it counts, the owner's alone when
+// $2 is set. It runs only on a refusal, keeping the common path to counts.
+const sqlEarliestHolding = `SELECT min(expire_time) FROM leases
+	WHERE purpose = $1 AND ($2::text = '' OR owner = $2) AND state IN ('pending', 'active')`
+
+// minActiveRetry is the least retry delay an active limit reports: a
+// lease past its expiry still holds its slot until the revoker ends it,
+// which takes a moment.
+const minActiveRetry = time.Second
+
 func (s *Store) CreatePending(ctx context.Context, p store.CreatePendingParams) (*lease.Lease, error) {
 	audit, err := auditParam(p.Audit, p.Now)
 	if err != nil {
@@ -160,9 +171,17 @@ func checkQuota(ctx context.Context, tx pgx.Tx, p store.CreatePendingParams) err
 	}
 	switch {
 	case q.MaxActivePerPurpose > 0 && perPurpose >= int64(q.MaxActivePerPurpose):
-		return &store.QuotaError{Limit: "active_per_purpose", Max: q.MaxActivePerPurpose}
+		retry, err := untilFree(ctx, tx, p, "")
+		if err != nil {
+			return err
+		}
+		return &store.QuotaError{Limit: "active_per_purpose", Max: q.MaxActivePerPurpose, RetryAfter: retry}
 	case q.MaxActivePerOwner > 0 && perOwner >= int64(q.MaxActivePerOwner):
-		return &store.QuotaError{Limit: "active_per_owner", Max: q.MaxActivePerOwner}
+		retry, err := untilFree(ctx, tx, p, p.Owner)
+		if err != nil {
+			return err
+		}
+		return &store.QuotaError{Limit: "active_per_owner", Max: q.MaxActivePerOwner, RetryAfter: retry}
 	case q.MaxIssuesPerWindow > 0 && inWindow >= int64(q.MaxIssuesPerWindow):
 		// The oldest issue in the window is the first to leave it.
 		retry := time.Duration(0)
@@ -172,4 +191,17 @@ func checkQuota(ctx context.Context, tx pgx.Tx, p store.CreatePendingParams) err
 		return &store.QuotaError{Limit: "issue_rate", Max: q.MaxIssuesPerWindow, RetryAfter: retry}
 	}
 	return nil
+}
+
+// untilFree is how long until the first lease an active limit counts
+// expires and, once revoked, frees its slot; owner "" means every owner.
+func untilFree(ctx context.Context, tx pgx.Tx, p store.CreatePendingParams, owner string) (time.Duration, error) {
+	var earliest *time.Time
+	if err := tx.QueryRow(ctx, sqlEarliestHolding, p.Purpose, owner).Scan(&earliest); err != nil {
+		return 0, err
+	}
+	if earliest == nil {
+		return minActiveRetry, nil
+	}
+	return max(earliest.Sub(p.Now.Truncate(time.Microsecond)), minActiveRetry), nil
 }

@@ -51,7 +51,7 @@ func testQuotas(t *testing.T, newStore NewStore) {
 		a := active(t, s, q)
 		pending(t, s, q, withOwner("user:bob"))
 		_, err := create(t, s, q, withOwner("user:carol"))
-		wantQuotaError(t, err, &store.QuotaError{Limit: "active_per_purpose", Max: 2})
+		wantQuotaError(t, err, &store.QuotaError{Limit: "active_per_purpose", Max: 2, RetryAfter: time.Hour})
 		if _, err := create(t, s, q, withPurpose("other")); err != nil {
 			t.Errorf("another purpose is not limited: %v", err)
 		}
@@ -69,7 +69,7 @@ func testQuotas(t *testing.T, newStore NewStore) {
 		q := withQuota(store.Quota{MaxActivePerOwner: 1, MaxActivePerPurpose: 10})
 		p := pending(t, s, q)
 		_, err := create(t, s, q)
-		wantQuotaError(t, err, &store.QuotaError{Limit: "active_per_owner", Max: 1})
+		wantQuotaError(t, err, &store.QuotaError{Limit: "active_per_owner", Max: 1, RetryAfter: time.Hour})
 		if _, err := create(t, s, q, withOwner("user:bob")); err != nil {
 			t.Errorf("another owner is not limited: %v", err)
 		}
@@ -82,6 +82,35 @@ func testQuotas(t *testing.T, newStore NewStore) {
 		if _, err := create(t, s, q); err != nil {
 			t.Errorf("CreatePending after the pending lease failed: %v", err)
 		}
+	})
+	t.Run("active limits say when the first counted lease expires", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		perPurpose := withQuota(store.Quota{MaxActivePerPurpose: 3})
+		perOwner := withQuota(store.Quota{MaxActivePerOwner: 2})
+		at := withNow(t0.Add(time.Minute))
+		active(t, s, withExpire(t0.Add(20*time.Minute)))
+		pending(t, s, withExpire(t0.Add(30*time.Minute)))
+		// Another owner's lease counts for the purpose, not for the owner.
+		active(t, s, withOwner("user:bob"), withExpire(t0.Add(10*time.Minute)))
+		// Neither a lease of another purpose nor an ended one counts.
+		active(t, s, withPurpose("other"), withExpire(t0.Add(2*time.Minute)))
+		gone := active(t, s, withExpire(t0.Add(3*time.Minute)))
+		if _, _, err := s.BeginRevoke(ctx(t), store.BeginRevokeParams{ID: gone.ID, Now: t0, ClaimUntil: t0}); err != nil {
+			t.Fatal(err)
+		}
+
+		_, err := create(t, s, perPurpose, at)
+		wantQuotaError(t, err, &store.QuotaError{Limit: "active_per_purpose", Max: 3, RetryAfter: 9 * time.Minute})
+		_, err = create(t, s, perOwner, at)
+		wantQuotaError(t, err, &store.QuotaError{Limit: "active_per_owner", Max: 2, RetryAfter: 19 * time.Minute})
+
+		// A lease past its expiry holds its slot until it is revoked; the
+		// caller is told to come back shortly, never "now".
+		_, err = create(t, s, perPurpose, withNow(t0.Add(time.Hour)))
+		wantQuotaError(t, err, &store.QuotaError{Limit: "active_per_purpose", Max: 3, RetryAfter: time.Second})
+		_, err = create(t, s, perOwner, withNow(t0.Add(20*time.Minute-time.Microsecond)))
+		wantQuotaError(t, err, &store.QuotaError{Limit: "active_per_owner", Max: 2, RetryAfter: time.Second})
 	})
 	t.Run("refused create writes nothing", func(t *testing.T) {
 		t.Parallel()
