@@ -129,8 +129,9 @@ type Quota struct {
 type QuotaError struct {
 	Limit string // "active_per_purpose", "active_per_owner" or "issue_rate"
 	Max   int
-	// RetryAfter is how long until the rate window frees a slot, for
-	// issue_rate; zero for the active-lease limits.
+	// RetryAfter is how long until a slot frees: for issue_rate, until
+	// the oldest issue leaves the window; for the active-lease limits,
+	// until the earliest counted lease expires (at least a second).
 	RetryAfter time.Duration
 }
 
