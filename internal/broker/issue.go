@@ -189,8 +189,11 @@ func (s *Service) failPending(ctx context.Context, id *auth.Identity, p *Purpose
 	if _, err := s.cfg.Store.FailPending(ctx, store.FailPendingParams{
 		ID: pending.ID, Reason: reason, Now: s.now().UTC(), Audit: ev,
 	}); err != nil {
+		if errors.Is(err, lease.ErrConflict) {
+			// The sweeper judged the lease stale and ended it first.
+			return
+		}
 		s.log.ErrorContext(ctx, "could not mark lease failed; sweeper will retry", "lease_id", pending.ID, "err", err)
-		return
 	}
 }
 
