@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strconv"
 	"testing"
+
+	"go.uber.org/goleak"
 )
 
 // TestEveryNumberHasUpAndDown guards against a migration added with only
@@ -38,3 +40,5 @@ func TestEveryNumberHasUpAndDown(t *testing.T) {
 		}
 	}
 }
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
