@@ -3,13 +3,9 @@ package reconcile
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/ztbroker/ztbroker/internal/store"
-	"github.com/ztbroker/ztbroker/internal/upstream"
+	"github.com/ztbroker/ztbroker/internal/workerdeps"
 )
 
 // Defaults for zero Config fields.
@@ -19,16 +15,10 @@ const (
 	DefaultRunTimeout     = 5 * time.Minute
 )
 
-// Config configures a Reconciler. Store, Registry, Logger and Prefix are
-// required; every other zero field takes its default.
+// Config configures a Reconciler. Deps' Store, Registry and Logger, and
+// Prefix, are required; every other zero field takes its default.
 type Config struct {
-	Store    store.Store
-	Registry *upstream.Registry
-	Logger   *slog.Logger
-	// Registerer receives the reconciler's metrics. Nil keeps them private.
-	Registerer prometheus.Registerer
-	// Now is the clock compared with lease times. Default time.Now.
-	Now func() time.Time
+	workerdeps.Deps
 
 	// Prefix is the broker's token name prefix (lease.UpstreamNameFor).
 	// Only tokens named Prefix+"-…" are ever considered.
@@ -47,12 +37,7 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
-	if c.Now == nil {
-		c.Now = time.Now
-	}
-	if c.Registerer == nil {
-		c.Registerer = prometheus.NewRegistry()
-	}
+	c.Deps.SetDefaults()
 	if c.PendingTimeout == 0 {
 		c.PendingTimeout = DefaultPendingTimeout
 	}
@@ -65,16 +50,7 @@ func (c *Config) setDefaults() {
 }
 
 func (c *Config) validate() error {
-	var errs []error
-	if c.Store == nil {
-		errs = append(errs, errors.New("Store is required"))
-	}
-	if c.Registry == nil {
-		errs = append(errs, errors.New("Registry is required"))
-	}
-	if c.Logger == nil {
-		errs = append(errs, errors.New("Logger is required"))
-	}
+	errs := c.Validate()
 	if c.Prefix == "" {
 		// An empty prefix would make every token on the account look like
 		// ours.

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ztbroker/ztbroker/internal/workerdeps"
 )
 
 type metrics struct {
@@ -13,7 +15,7 @@ type metrics struct {
 	lastSuccess prometheus.Gauge
 }
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+func newMetrics(d *workerdeps.Deps) (*metrics, error) {
 	m := &metrics{
 		orphans: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ztbroker_reconcile_orphans_deleted_total",
@@ -32,10 +34,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Unix time of the last reconciliation run that finished without error.",
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.orphans, m.vanished, m.runs, m.lastSuccess} {
-		if err := reg.Register(c); err != nil {
-			return nil, fmt.Errorf("reconcile: register metrics: %w", err)
-		}
+	if err := d.Register(m.orphans, m.vanished, m.runs, m.lastSuccess); err != nil {
+		return nil, fmt.Errorf("reconcile: register metrics: %w", err)
 	}
 	return m, nil
 }

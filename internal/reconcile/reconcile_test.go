@@ -33,8 +33,7 @@ func setup(t *testing.T) *bench {
 	env := revokertest.NewEnv(t)
 	b := &bench{Env: env, reg: prometheus.NewRegistry()}
 	r, err := reconcile.New(reconcile.Config{
-		Store: env.Store, Registry: env.Registry, Logger: env.Logger, Registerer: b.reg,
-		Now: env.Clock.Now, Prefix: revokertest.Prefix, PendingTimeout: pendingTimeout,
+		Deps: env.Deps(b.reg), Prefix: revokertest.Prefix, PendingTimeout: pendingTimeout,
 	})
 	if err != nil {
 		t.Fatalf("reconcile.New: %v", err)
@@ -216,7 +215,7 @@ func TestLoopRunsAtStart(t *testing.T) {
 	}
 	runs := revokertest.NewRecorder[run]()
 	r, err := reconcile.New(reconcile.Config{
-		Store: env.Store, Registry: env.Registry, Logger: env.Logger, Now: env.Clock.Now,
+		Deps:     env.Deps(nil),
 		Prefix:   revokertest.Prefix,
 		Interval: time.Hour, // only the run at start can be seen
 		OnRun:    func(rep reconcile.Report, err error) { runs.Record(run{rep, err}) },

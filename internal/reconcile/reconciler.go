@@ -34,7 +34,7 @@ func New(cfg Config) (*Reconciler, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	m, err := newMetrics(cfg.Registerer)
+	m, err := newMetrics(&cfg.Deps)
 	if err != nil {
 		return nil, err
 	}

@@ -3,13 +3,9 @@ package revoker
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/ztbroker/ztbroker/internal/store"
-	"github.com/ztbroker/ztbroker/internal/upstream"
+	"github.com/ztbroker/ztbroker/internal/workerdeps"
 )
 
 // Defaults for zero Config fields.
@@ -25,17 +21,10 @@ const (
 	DefaultConcurrency          = 16
 )
 
-// Config configures a Worker. Store, Registry and Logger are required;
-// every other zero field takes its default.
+// Config configures a Worker. Deps' Store, Registry and Logger are
+// required; every other zero field takes its default.
 type Config struct {
-	Store    store.Store
-	Registry *upstream.Registry
-	Logger   *slog.Logger
-	// Registerer receives the worker's metrics. Nil keeps them private.
-	Registerer prometheus.Registerer
-	// Now is the clock for every time written to the store. Default
-	// time.Now.
-	Now func() time.Time
+	workerdeps.Deps
 
 	// BatchSize is how many leases one pass claims.
 	BatchSize int
@@ -68,12 +57,7 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
-	if c.Now == nil {
-		c.Now = time.Now
-	}
-	if c.Registerer == nil {
-		c.Registerer = prometheus.NewRegistry()
-	}
+	c.Deps.SetDefaults()
 	setDefault(&c.BatchSize, DefaultBatchSize)
 	setDefault(&c.ClaimTimeout, DefaultClaimTimeout)
 	setDefault(&c.BatchTimeout, c.ClaimTimeout/2)
@@ -93,16 +77,7 @@ func setDefault[T int | time.Duration](v *T, def T) {
 }
 
 func (c *Config) validate() error {
-	var errs []error
-	if c.Store == nil {
-		errs = append(errs, errors.New("Store is required"))
-	}
-	if c.Registry == nil {
-		errs = append(errs, errors.New("Registry is required"))
-	}
-	if c.Logger == nil {
-		errs = append(errs, errors.New("Logger is required"))
-	}
+	errs := c.Validate()
 	for _, f := range []struct {
 		name string
 		v    int

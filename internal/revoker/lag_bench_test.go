@@ -43,8 +43,7 @@ func newScenario(b *testing.B, base time.Duration, spread time.Duration, clientL
 	}
 	s := &scenario{env: env, reg: prometheus.NewRegistry(), batches: revokertest.NewRecorder[revoker.BatchResult]()}
 	w, err := revoker.New(revoker.Config{
-		Store: env.Store, Registry: env.Registry, Logger: env.Logger, Registerer: s.reg,
-		Now: env.Clock.Now, OnBatch: s.batches.Record,
+		Deps: env.Deps(s.reg), OnBatch: s.batches.Record,
 	})
 	if err != nil {
 		b.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ztbroker/ztbroker/internal/lease"
+	"github.com/ztbroker/ztbroker/internal/workerdeps"
 )
 
 // Result label values of ztbroker_leases_revoked_total.
@@ -21,7 +22,7 @@ type metrics struct {
 	expiredUnrevoked *prometheus.CounterVec
 }
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+func newMetrics(d *workerdeps.Deps) (*metrics, error) {
 	m := &metrics{
 		revoked: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ztbroker_leases_revoked_total",
@@ -43,10 +44,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Leases that reached their expiry without anyone revoking them, by purpose; a client whose pipeline does not clean up.",
 		}, []string{"purpose"}),
 	}
-	for _, c := range []prometheus.Collector{m.revoked, m.lag, m.failures, m.expiredUnrevoked} {
-		if err := reg.Register(c); err != nil {
-			return nil, fmt.Errorf("revoker: register metrics: %w", err)
-		}
+	if err := d.Register(m.revoked, m.lag, m.failures, m.expiredUnrevoked, newFailedCollector(d.Store)); err != nil {
+		return nil, fmt.Errorf("revoker: register metrics: %w", err)
 	}
 	return m, nil
 }

@@ -13,7 +13,7 @@ import (
 
 func TestPlan(t *testing.T) {
 	t.Parallel()
-	cfg := Config{Store: nil, BackoffBase: time.Second, BackoffMax: 40 * time.Second}
+	cfg := Config{BackoffBase: time.Second, BackoffMax: 40 * time.Second}
 	cfg.setDefaults()
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 

@@ -40,10 +40,10 @@ func TestReplicasShareWithoutDoubleDeletes(t *testing.T) {
 	batches := revokertest.NewRecorder[tagged]()
 	var workers []*revoker.Worker
 	for r := range 2 {
+		deps := env.Deps(prometheus.NewRegistry())
+		deps.Registry = upstream.NewRegistry(env.Emu.NewCentralIssuer(t), env.Emu.LegacyIssuer(t))
 		w, err := revoker.New(revoker.Config{
-			Store:    env.Store,
-			Registry: upstream.NewRegistry(env.Emu.NewCentralIssuer(t), env.Emu.LegacyIssuer(t)),
-			Logger:   env.Logger, Registerer: prometheus.NewRegistry(), Now: env.Clock.Now,
+			Deps: deps,
 			// Small batches and a little parallelism make the replicas'
 			// claims interleave many times.
 			BatchSize: 10, Concurrency: 4, MaxIdle: time.Hour,

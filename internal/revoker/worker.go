@@ -33,12 +33,9 @@ func New(cfg Config) (*Worker, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	m, err := newMetrics(cfg.Registerer)
+	m, err := newMetrics(&cfg.Deps)
 	if err != nil {
 		return nil, err
-	}
-	if err := cfg.Registerer.Register(newFailedCollector(cfg.Store)); err != nil {
-		return nil, fmt.Errorf("revoker: register metrics: %w", err)
 	}
 	return &Worker{
 		cfg:     cfg,

@@ -31,8 +31,7 @@ func setup(t *testing.T, env *revokertest.Env, mods ...func(*revoker.Config)) *b
 	t.Helper()
 	b := &bench{Env: env, reg: prometheus.NewRegistry(), batches: revokertest.NewRecorder[revoker.BatchResult]()}
 	cfg := revoker.Config{
-		Store: env.Store, Registry: env.Registry, Logger: env.Logger, Registerer: b.reg,
-		Now: env.Clock.Now, OnBatch: b.batches.Record,
+		Deps: env.Deps(b.reg), OnBatch: b.batches.Record,
 		// Only a nudge or the next due time may wake the loop, so a test
 		// that passes did not pass by polling.
 		MaxIdle: time.Hour,

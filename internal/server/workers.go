@@ -10,16 +10,20 @@ import (
 	"github.com/ztbroker/ztbroker/internal/revoker"
 	"github.com/ztbroker/ztbroker/internal/secreteraser"
 	"github.com/ztbroker/ztbroker/internal/sweeper"
+	"github.com/ztbroker/ztbroker/internal/workerdeps"
 )
 
 func (s *Server) buildWorkers(f *config.Config, ps *broker.Purposes, now func() time.Time) (err error) {
 	w := f.Workers
+	deps := workerdeps.Deps{
+		Store:      s.store,
+		Registry:   ps.Registry(),
+		Logger:     s.log,
+		Registerer: s.registry,
+		Now:        now,
+	}
 	s.revoker, err = revoker.New(revoker.Config{
-		Store:             s.store,
-		Registry:          ps.Registry(),
-		Logger:            s.log,
-		Registerer:        s.registry,
-		Now:               now,
+		Deps:              deps,
 		BatchSize:         w.RevokeBatchSize,
 		ClaimTimeout:      w.ClaimTimeout,
 		MaxAttempts:       w.RevokeMaxAttempts,
@@ -31,11 +35,7 @@ func (s *Server) buildWorkers(f *config.Config, ps *broker.Purposes, now func() 
 		return err
 	}
 	s.sweeper, err = sweeper.New(sweeper.Config{
-		Store:          s.store,
-		Registry:       ps.Registry(),
-		Logger:         s.log,
-		Registerer:     s.registry,
-		Now:            now,
+		Deps:           deps,
 		PendingTimeout: w.PendingTimeout,
 		// Passing at half the timeout bounds how long an interrupted mint
 		// stays pending to 1.5x pending_timeout, whatever it is set to.
@@ -46,11 +46,7 @@ func (s *Server) buildWorkers(f *config.Config, ps *broker.Purposes, now func() 
 		return err
 	}
 	s.reconcil, err = reconcile.New(reconcile.Config{
-		Store:          s.store,
-		Registry:       ps.Registry(),
-		Logger:         s.log,
-		Registerer:     s.registry,
-		Now:            now,
+		Deps:           deps,
 		Prefix:         f.Tokens.NamePrefix,
 		PendingTimeout: w.PendingTimeout,
 		Interval:       w.ReconcileInterval,

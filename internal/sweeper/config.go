@@ -3,13 +3,9 @@ package sweeper
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/ztbroker/ztbroker/internal/store"
-	"github.com/ztbroker/ztbroker/internal/upstream"
+	"github.com/ztbroker/ztbroker/internal/workerdeps"
 )
 
 // Defaults for zero Config fields.
@@ -20,17 +16,10 @@ const (
 	DefaultBatchSize      = 100
 )
 
-// Config configures a Sweeper. Store, Registry and Logger are required;
-// every other zero field takes its default.
+// Config configures a Sweeper. Deps' Store, Registry and Logger are
+// required; every other zero field takes its default.
 type Config struct {
-	Store    store.Store
-	Registry *upstream.Registry
-	Logger   *slog.Logger
-	// Registerer receives the sweeper's metrics. Nil keeps them private.
-	Registerer prometheus.Registerer
-	// Now is the clock for every time written to the store. Default
-	// time.Now.
-	Now func() time.Time
+	workerdeps.Deps
 
 	// PendingTimeout is the age at which a pending lease counts as an
 	// interrupted mint.
@@ -52,12 +41,7 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
-	if c.Now == nil {
-		c.Now = time.Now
-	}
-	if c.Registerer == nil {
-		c.Registerer = prometheus.NewRegistry()
-	}
+	c.Deps.SetDefaults()
 	if c.PendingTimeout == 0 {
 		c.PendingTimeout = DefaultPendingTimeout
 	}
@@ -76,16 +60,7 @@ func (c *Config) setDefaults() {
 }
 
 func (c *Config) validate() error {
-	var errs []error
-	if c.Store == nil {
-		errs = append(errs, errors.New("Store is required"))
-	}
-	if c.Registry == nil {
-		errs = append(errs, errors.New("Registry is required"))
-	}
-	if c.Logger == nil {
-		errs = append(errs, errors.New("Logger is required"))
-	}
+	errs := c.Validate()
 	if c.BatchSize < 1 {
 		errs = append(errs, fmt.Errorf("BatchSize must be at least 1, got %d", c.BatchSize))
 	}

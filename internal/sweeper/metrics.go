@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ztbroker/ztbroker/internal/workerdeps"
 )
 
 type metrics struct {
@@ -12,7 +14,7 @@ type metrics struct {
 	runs    *prometheus.CounterVec
 }
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+func newMetrics(d *workerdeps.Deps) (*metrics, error) {
 	m := &metrics{
 		swept: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ztbroker_sweeper_leases_swept_total",
@@ -27,10 +29,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Sweeper passes, by result (ok or error).",
 		}, []string{"result"}),
 	}
-	for _, c := range []prometheus.Collector{m.swept, m.deleted, m.runs} {
-		if err := reg.Register(c); err != nil {
-			return nil, fmt.Errorf("sweeper: register metrics: %w", err)
-		}
+	if err := d.Register(m.swept, m.deleted, m.runs); err != nil {
+		return nil, fmt.Errorf("sweeper: register metrics: %w", err)
 	}
 	return m, nil
 }

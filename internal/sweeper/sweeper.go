@@ -26,7 +26,7 @@ func New(cfg Config) (*Sweeper, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	m, err := newMetrics(cfg.Registerer)
+	m, err := newMetrics(&cfg.Deps)
 	if err != nil {
 		return nil, err
 	}

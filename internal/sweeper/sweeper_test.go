@@ -31,8 +31,7 @@ func setup(t *testing.T, env *revokertest.Env, mods ...func(*sweeper.Config)) *b
 	t.Helper()
 	b := &bench{Env: env, reg: prometheus.NewRegistry(), passes: revokertest.NewRecorder[sweeper.PassResult]()}
 	cfg := sweeper.Config{
-		Store: env.Store, Registry: env.Registry, Logger: env.Logger, Registerer: b.reg,
-		Now: env.Clock.Now, PendingTimeout: pendingTimeout, OnPass: b.passes.Record,
+		Deps: env.Deps(b.reg), PendingTimeout: pendingTimeout, OnPass: b.passes.Record,
 	}
 	for _, m := range mods {
 		m(&cfg)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ztbroker/ztbroker/internal/lease"
 	"github.com/ztbroker/ztbroker/internal/pgtest"
@@ -15,6 +16,7 @@ import (
 	"github.com/ztbroker/ztbroker/internal/store/pgstore"
 	"github.com/ztbroker/ztbroker/internal/upstream"
 	"github.com/ztbroker/ztbroker/internal/upstream/emulator"
+	"github.com/ztbroker/ztbroker/internal/workerdeps"
 )
 
 // Prefix is the token name prefix the bench's leases use.
@@ -53,6 +55,11 @@ func NewEnvOn(t testing.TB, st store.Store, opts ...emulator.Option) *Env {
 		Registry: upstream.NewRegistry(nc, lg),
 		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
+}
+
+// Deps is what a worker on this Env takes, with its metrics on reg.
+func (e *Env) Deps(reg prometheus.Registerer) workerdeps.Deps {
+	return workerdeps.Deps{Store: e.Store, Registry: e.Registry, Logger: e.Logger, Registerer: reg, Now: e.Clock.Now}
 }
 
 // Pending writes a pending lease on is, as the broker does before it
