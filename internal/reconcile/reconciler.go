@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"sync"
-	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
@@ -67,12 +66,8 @@ func (r *Reconciler) loop(ctx context.Context) {
 		if r.cfg.OnRun != nil {
 			r.cfg.OnRun(rep, err)
 		}
-		t := time.NewTimer(r.cfg.Interval)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !startstop.Sleep(ctx, r.cfg.Interval) {
 			return
-		case <-t.C:
 		}
 	}
 }

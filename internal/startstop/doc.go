@@ -4,5 +4,6 @@
 // called any number of times, in any order, from any goroutine.
 //
 // Workers embed a Runner instead of each hand-rolling the mutex, cancel
-// func and done channel, which is where shutdown races usually hide.
+// func and done channel, which is where shutdown races usually hide, and
+// wait between passes with Sleep so that Stop never waits out an interval.
 package startstop

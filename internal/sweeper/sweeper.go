@@ -3,7 +3,6 @@ package sweeper
 import (
 	"context"
 	"log/slog"
-	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
@@ -62,12 +61,8 @@ func (s *Sweeper) loop(ctx context.Context) {
 		if res.Err == nil && res.Claimed >= s.cfg.BatchSize {
 			continue
 		}
-		t := time.NewTimer(s.cfg.Interval)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !startstop.Sleep(ctx, s.cfg.Interval) {
 			return
-		case <-t.C:
 		}
 	}
 }
