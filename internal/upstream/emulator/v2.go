@@ -55,8 +55,7 @@ func keyResponse(k *apiKey) apiKeyResponse {
 func (s *Server) v2ListOrgs(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.authV2Locked(r, s.nowLocked()); !ok {
-		unauthorized(w)
+	if _, ok := s.v2AccessLocked(w, r); !ok {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": []orgItem{{ID: s.cfg.orgID, Name: s.cfg.orgName}}})
@@ -65,14 +64,8 @@ func (s *Server) v2ListOrgs(w http.ResponseWriter, r *http.Request) {
 func (s *Server) v2GetServiceAccount(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := s.nowLocked()
-	if _, ok := s.authV2Locked(r, now); !ok {
-		unauthorized(w)
-		return
-	}
-	sa, ok := s.st.accounts[r.PathValue("id")]
+	sa, now, ok := s.v2AccountLocked(w, r)
 	if !ok {
-		writeMessage(w, s.cfg.deleteMissingStatus, "service account not found")
 		return
 	}
 	keys := s.st.liveKeys(sa, now, s.cfg.removeExpired)
@@ -89,14 +82,8 @@ func (s *Server) v2GetServiceAccount(w http.ResponseWriter, r *http.Request) {
 func (s *Server) v2CreateKey(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := s.nowLocked()
-	if _, ok := s.authV2Locked(r, now); !ok {
-		unauthorized(w)
-		return
-	}
-	sa, ok := s.st.accounts[r.PathValue("id")]
+	sa, now, ok := s.v2AccountLocked(w, r)
 	if !ok {
-		writeMessage(w, s.cfg.deleteMissingStatus, "service account not found")
 		return
 	}
 	var req struct {
@@ -137,26 +124,11 @@ func (s *Server) v2CreateKey(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// liveKeyLocked finds key id as the API would see it.
-func (s *Server) liveKeyLocked(id string, now time.Time) (*apiKey, bool) {
-	k, ok := s.st.keys[id]
-	if !ok || !k.present(now, s.cfg.removeExpired) {
-		return nil, false
-	}
-	return k, true
-}
-
 func (s *Server) v2GetKey(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := s.nowLocked()
-	if _, ok := s.authV2Locked(r, now); !ok {
-		unauthorized(w)
-		return
-	}
-	k, ok := s.liveKeyLocked(r.PathValue("id"), now)
+	k, _, ok := s.v2KeyLocked(w, r)
 	if !ok {
-		writeMessage(w, s.cfg.deleteMissingStatus, "API key not found")
 		return
 	}
 	writeJSON(w, http.StatusOK, keyResponse(k))
@@ -165,14 +137,8 @@ func (s *Server) v2GetKey(w http.ResponseWriter, r *http.Request) {
 func (s *Server) v2DeleteKey(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := s.nowLocked()
-	if _, ok := s.authV2Locked(r, now); !ok {
-		unauthorized(w)
-		return
-	}
-	k, ok := s.liveKeyLocked(r.PathValue("id"), now)
+	k, now, ok := s.v2KeyLocked(w, r)
 	if !ok {
-		writeMessage(w, s.cfg.deleteMissingStatus, "API key not found")
 		return
 	}
 	s.st.deleteKey(k, now)
