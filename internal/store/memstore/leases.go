@@ -121,12 +121,9 @@ func untilFree(expires, now time.Time) time.Duration {
 func (s *Store) Activate(_ context.Context, p store.ActivateParams) (*lease.Lease, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	l, err := s.find(p.ID, "")
+	l, err := s.findIn(p.ID, "activate", lease.ErrConflict, lease.StatePending)
 	if err != nil {
 		return nil, err
-	}
-	if l.State != lease.StatePending {
-		return nil, fmt.Errorf("memstore: activate %s in state %s: %w", p.ID, l.State, lease.ErrConflict)
 	}
 	now := ts(p.Now)
 	l.State = lease.StateActive
@@ -145,12 +142,9 @@ func (s *Store) Activate(_ context.Context, p store.ActivateParams) (*lease.Leas
 func (s *Store) FailPending(_ context.Context, p store.FailPendingParams) (*lease.Lease, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	l, err := s.find(p.ID, "")
+	l, err := s.findIn(p.ID, "fail", lease.ErrConflict, lease.StatePending)
 	if err != nil {
 		return nil, err
-	}
-	if l.State != lease.StatePending {
-		return nil, fmt.Errorf("memstore: fail %s in state %s: %w", p.ID, l.State, lease.ErrConflict)
 	}
 	now := ts(p.Now)
 	l.State = lease.StateFailed

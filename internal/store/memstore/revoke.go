@@ -95,12 +95,9 @@ func sortByID(ls []*lease.Lease) {
 func (s *Store) CompleteRevoke(_ context.Context, p store.CompleteRevokeParams) (*lease.Lease, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	l, err := s.find(p.ID, "")
+	l, err := s.findIn(p.ID, "complete revoke of", lease.ErrConflict, lease.StateRevoking, lease.StateRevokeFailed)
 	if err != nil {
 		return nil, err
-	}
-	if l.State != lease.StateRevoking && l.State != lease.StateRevokeFailed {
-		return nil, fmt.Errorf("memstore: complete revoke of %s in state %s: %w", p.ID, l.State, lease.ErrConflict)
 	}
 	now := ts(p.Now)
 	finishRevoke(l, now)
@@ -120,12 +117,9 @@ func finishRevoke(l *lease.Lease, now time.Time) {
 func (s *Store) RecordRevokeFailure(_ context.Context, p store.RecordRevokeFailureParams) (*lease.Lease, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	l, err := s.find(p.ID, "")
+	l, err := s.findIn(p.ID, "record revoke failure of", lease.ErrConflict, lease.StateRevoking, lease.StateRevokeFailed)
 	if err != nil {
 		return nil, err
-	}
-	if l.State != lease.StateRevoking && l.State != lease.StateRevokeFailed {
-		return nil, fmt.Errorf("memstore: record revoke failure of %s in state %s: %w", p.ID, l.State, lease.ErrConflict)
 	}
 	now := ts(p.Now)
 	l.RevokeAttempts++
@@ -187,12 +181,9 @@ func (s *Store) ClaimStalePending(_ context.Context, p store.ClaimStalePendingPa
 func (s *Store) ForgetLease(_ context.Context, p store.ForgetLeaseParams) (*lease.Lease, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	l, err := s.find(p.ID, "")
+	l, err := s.findIn(p.ID, "forget", lease.ErrFailedPrecondition, lease.StateRevoking, lease.StateRevokeFailed)
 	if err != nil {
 		return nil, err
-	}
-	if l.State != lease.StateRevoking && l.State != lease.StateRevokeFailed {
-		return nil, fmt.Errorf("memstore: forget %s in state %s: %w", p.ID, l.State, lease.ErrFailedPrecondition)
 	}
 	now := ts(p.Now)
 	l.RevokeReason = p.Reason

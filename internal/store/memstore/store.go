@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -62,6 +63,19 @@ func (s *Store) find(id, owner string) (*lease.Lease, error) {
 	l, ok := s.leases[id]
 	if !ok || (owner != "" && l.Owner != owner) {
 		return nil, fmt.Errorf("memstore: lease %s: %w", id, lease.ErrNotFound)
+	}
+	return l, nil
+}
+
+// findIn is find for a transition that only leases in states may take. A
+// lease in any other state fails with sentinel and an error naming op.
+func (s *Store) findIn(id, op string, sentinel error, states ...lease.State) (*lease.Lease, error) {
+	l, err := s.find(id, "")
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(states, l.State) {
+		return nil, fmt.Errorf("memstore: %s %s in state %s: %w", op, id, l.State, sentinel)
 	}
 	return l, nil
 }
