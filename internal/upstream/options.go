@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -60,9 +61,9 @@ func NewHTTPClient(base *http.Client, o Options) (*http.Client, error) {
 	if o.Timeout < 0 || o.ThrottlePause < 0 || o.MaxPause < 0 {
 		return nil, errors.New("upstream options: durations must not be negative")
 	}
-	o.Timeout = cmpOr(o.Timeout, DefaultTimeout)
-	o.ThrottlePause = cmpOr(o.ThrottlePause, DefaultThrottlePause)
-	o.MaxPause = cmpOr(o.MaxPause, DefaultMaxPause)
+	o.Timeout = cmp.Or(o.Timeout, DefaultTimeout)
+	o.ThrottlePause = cmp.Or(o.ThrottlePause, DefaultThrottlePause)
+	o.MaxPause = cmp.Or(o.MaxPause, DefaultMaxPause)
 	if o.Clock == nil {
 		o.Clock = realClock{}
 	}
@@ -100,11 +101,4 @@ func NewHTTPClient(base *http.Client, o Options) (*http.Client, error) {
 	}
 	hc.Transport = otelhttp.NewTransport(next, otelOpts...)
 	return &hc, nil
-}
-
-func cmpOr(d, def time.Duration) time.Duration {
-	if d == 0 {
-		return def
-	}
-	return d
 }

@@ -1,6 +1,7 @@
 package oidcauth
 
 import (
+	"cmp"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -107,9 +108,9 @@ func (c *Config) resolve(is Issuer) (resolved, error) {
 		return resolved{}, fmt.Errorf("unknown preset %q", is.Preset)
 	}
 	r := resolved{
-		name:     cmpOr(is.Name, is.Preset),
-		url:      cmpOr(is.IssuerURL, p.issuerURL),
-		audience: cmpOr(is.Audience, c.Audience),
+		name:     cmp.Or(is.Name, is.Preset),
+		url:      cmp.Or(is.IssuerURL, p.issuerURL),
+		audience: cmp.Or(is.Audience, c.Audience),
 		jwksURL:  is.JWKSURL,
 		algs:     p.algs,
 		claims:   slices.Concat(p.claims, is.ClaimsToKeep),
@@ -176,11 +177,4 @@ func clientWithCA(base *http.Client, caFile string) (*http.Client, error) {
 	c := *base
 	c.Transport = tr
 	return &c, nil
-}
-
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }

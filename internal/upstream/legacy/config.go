@@ -1,6 +1,7 @@
 package legacy
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -62,7 +63,7 @@ func (c Config) String() string {
 
 func (c *Config) complete() error {
 	var errs []error
-	c.BaseURL = strings.TrimRight(cmpOr(c.BaseURL, DefaultBaseURL), "/")
+	c.BaseURL = strings.TrimRight(cmp.Or(c.BaseURL, DefaultBaseURL), "/")
 	if u, err := url.Parse(c.BaseURL); err != nil || u.Scheme == "" || u.Host == "" {
 		errs = append(errs, errors.New("BaseURL must be an absolute URL"))
 	}
@@ -77,10 +78,10 @@ func (c *Config) complete() error {
 	default:
 		errs = append(errs, fmt.Errorf("AdminScheme must be %q or %q", SchemeToken, SchemeBearer))
 	}
-	c.StatusPath = cmpOr(c.StatusPath, DefaultStatusPath)
-	c.UserPath = cmpOr(c.UserPath, DefaultUserPath)
-	c.CreateTokenPath = cmpOr(c.CreateTokenPath, DefaultCreateTokenPath)
-	c.DeleteTokenPath = cmpOr(c.DeleteTokenPath, DefaultDeleteTokenPath)
+	c.StatusPath = cmp.Or(c.StatusPath, DefaultStatusPath)
+	c.UserPath = cmp.Or(c.UserPath, DefaultUserPath)
+	c.CreateTokenPath = cmp.Or(c.CreateTokenPath, DefaultCreateTokenPath)
+	c.DeleteTokenPath = cmp.Or(c.DeleteTokenPath, DefaultDeleteTokenPath)
 	for _, p := range []string{c.StatusPath, c.UserPath, c.CreateTokenPath, c.DeleteTokenPath} {
 		if !strings.HasPrefix(p, "/") {
 			errs = append(errs, fmt.Errorf("path template %q must start with /", p))
@@ -102,13 +103,6 @@ func (c *Config) complete() error {
 		return fmt.Errorf("legacy config: %w", err)
 	}
 	return nil
-}
-
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 func expand(tmpl, userID, name string) string {

@@ -1,6 +1,7 @@
 package newcentral
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/http"
@@ -61,15 +62,15 @@ func (c *Config) complete() error {
 		errs = append(errs, errors.New("ServiceAccountID is required"))
 	}
 	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
-	c.CreateKeyPath = cmpOr(c.CreateKeyPath, DefaultCreateKeyPath)
-	c.DeleteKeyPath = cmpOr(c.DeleteKeyPath, DefaultDeleteKeyPath)
-	c.GetServiceAccountPath = cmpOr(c.GetServiceAccountPath, DefaultGetServiceAccountPath)
+	c.CreateKeyPath = cmp.Or(c.CreateKeyPath, DefaultCreateKeyPath)
+	c.DeleteKeyPath = cmp.Or(c.DeleteKeyPath, DefaultDeleteKeyPath)
+	c.GetServiceAccountPath = cmp.Or(c.GetServiceAccountPath, DefaultGetServiceAccountPath)
 	for _, p := range []string{c.CreateKeyPath, c.DeleteKeyPath, c.GetServiceAccountPath} {
 		if !strings.HasPrefix(p, "/") || !strings.Contains(p, "{id}") {
 			errs = append(errs, fmt.Errorf("path template %q must start with / and contain {id}", p))
 		}
 	}
-	c.Upstream.Name = cmpOr(c.Upstream.Name, "new_central/"+c.ServiceAccountID)
+	c.Upstream.Name = cmp.Or(c.Upstream.Name, "new_central/"+c.ServiceAccountID)
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -77,13 +78,6 @@ func (c *Config) complete() error {
 		return fmt.Errorf("newcentral config: %w", err)
 	}
 	return nil
-}
-
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // expand fills a path template; ids are escaped so a hostile id cannot
