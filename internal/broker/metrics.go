@@ -1,6 +1,8 @@
 package broker
 
 import (
+	"context"
+	"maps"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,8 +23,10 @@ type Metrics struct {
 }
 
 // NewMetrics registers the service's instruments on reg, including an
-// active-leases gauge read from st at scrape time.
-func NewMetrics(reg prometheus.Registerer, st store.Store) (*Metrics, error) {
+// active-leases gauge read from st at scrape time. Every purpose named
+// gets a series, zero when it has no active lease, so dashboards and
+// alerts see "none" rather than "no data".
+func NewMetrics(reg prometheus.Registerer, st store.Store, purposes ...string) (*Metrics, error) {
 	m := &Metrics{
 		issued: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ztbroker_tokens_issued_total",
@@ -37,7 +41,19 @@ func NewMetrics(reg prometheus.Registerer, st store.Store) (*Metrics, error) {
 			Help: "Requests refused by policy or quota, by purpose and reason.",
 		}, []string{"purpose", "reason"}),
 	}
-	active := leasegauge.New("ztbroker_leases_active", "Active leases by purpose.", activeGaugeTTL, st.CountActive)
+	countActive := func(ctx context.Context) (map[string]int, error) {
+		counts, err := st.CountActive(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out := make(map[string]int, len(purposes)+len(counts))
+		for _, p := range purposes {
+			out[p] = 0
+		}
+		maps.Copy(out, counts)
+		return out, nil
+	}
+	active := leasegauge.New("ztbroker_leases_active", "Active leases by purpose.", activeGaugeTTL, countActive)
 	for _, c := range []prometheus.Collector{m.issued, m.renew, m.denied, active} {
 		if err := reg.Register(c); err != nil {
 			return nil, err

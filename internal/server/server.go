@@ -136,7 +136,11 @@ func (c Config) Complete(ctx context.Context) (_ *Server, err error) {
 	}
 	s.tls = tlsCfg
 
-	metrics, err := broker.NewMetrics(s.registry, s.store)
+	names := make([]string, 0, len(f.Purposes))
+	for _, p := range f.Purposes {
+		names = append(names, p.Name)
+	}
+	metrics, err := broker.NewMetrics(s.registry, s.store, names...)
 	if err != nil {
 		return nil, err
 	}
