@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 
 	"github.com/ztbroker/ztbroker/internal/auth"
@@ -44,31 +43,7 @@ func readIdentity(path string) (*auth.Identity, error) {
 	if f.Subject == "" {
 		return nil, errors.New(path + ": subject is required")
 	}
-	claims, _ := normalize(f.Claims).(map[string]any)
+	claims, _ := auth.NormalizeClaims(f.Claims).(map[string]any)
 	return &auth.Identity{Kind: f.Kind, Subject: f.Subject, Claims: claims}, nil
 }
 
-func normalize(v any) any {
-	switch x := v.(type) {
-	case json.Number:
-		if i, err := x.Int64(); err == nil {
-			return i
-		}
-		f, err := x.Float64()
-		if err != nil || math.IsInf(f, 0) {
-			return x.String()
-		}
-		return f
-	case map[string]any:
-		for k, e := range x {
-			x[k] = normalize(e)
-		}
-		return x
-	case []any:
-		for i, e := range x {
-			x[i] = normalize(e)
-		}
-		return x
-	}
-	return v
-}

@@ -78,7 +78,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, c auth.Credentials) (*
 	if err := tok.Claims(&claims); err != nil {
 		return nil, fmt.Errorf("issuer %q: decoding claims: %w", is.cfg.name, lease.ErrUnauthenticated)
 	}
-	claims = normalizeNumbers(claims).(map[string]any)
+	claims = auth.NormalizeClaims(claims).(map[string]any)
 	if err := checkTimes(claims, a.cfg.Now(), a.cfg.ClockSkew); err != nil {
 		return nil, fmt.Errorf("issuer %q: %w", is.cfg.name, err)
 	}

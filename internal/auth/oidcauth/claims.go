@@ -1,7 +1,6 @@
 package oidcauth
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"time"
@@ -69,31 +68,3 @@ func keep(claims map[string]any, names []string) map[string]any {
 	return out
 }
 
-// normalizeNumbers turns json.Number into int64 when integral (so CEL
-// rules can compare with int literals) and float64 otherwise.
-func normalizeNumbers(v any) any {
-	switch x := v.(type) {
-	case json.Number:
-		if i, err := x.Int64(); err == nil {
-			return i
-		}
-		f, _ := x.Float64()
-		return f
-	case float64:
-		if x == math.Trunc(x) && math.Abs(x) < 1<<53 {
-			return int64(x)
-		}
-		return x
-	case map[string]any:
-		for k, e := range x {
-			x[k] = normalizeNumbers(e)
-		}
-		return x
-	case []any:
-		for i, e := range x {
-			x[i] = normalizeNumbers(e)
-		}
-		return x
-	}
-	return v
-}
