@@ -46,4 +46,3 @@ func readIdentity(path string) (*auth.Identity, error) {
 	claims, _ := auth.NormalizeClaims(f.Claims).(map[string]any)
 	return &auth.Identity{Kind: f.Kind, Subject: f.Subject, Claims: claims}, nil
 }
-

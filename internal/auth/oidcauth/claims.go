@@ -67,4 +67,3 @@ func keep(claims map[string]any, names []string) map[string]any {
 	}
 	return out
 }
-
