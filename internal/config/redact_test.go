@@ -37,7 +37,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 		"%v":       fmt.Sprintf("%v", c),
 		"%+v":      fmt.Sprintf("%+v", *c),
 		"%#v":      fmt.Sprintf("%#v", *c),
-		"%s":       fmt.Sprintf("%s", c.Idempotency.SealKey),
+		"%s":       fmt.Sprintf("%s", c.Idempotency.SealKey), //nolint:staticcheck // the verb is what is under test
 		"%x":       fmt.Sprintf("%x", c.Idempotency.SealKey),
 	}
 	secrets := []string{"central-admin-secret", "hunter2", "legacy-admin-token-from-file", "ops-secret", sealKeyB64,

@@ -57,7 +57,7 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
-	c.Deps.SetDefaults()
+	c.SetDefaults()
 	setDefault(&c.BatchSize, DefaultBatchSize)
 	setDefault(&c.ClaimTimeout, DefaultClaimTimeout)
 	setDefault(&c.BatchTimeout, c.ClaimTimeout/2)

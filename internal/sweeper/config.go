@@ -41,7 +41,7 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
-	c.Deps.SetDefaults()
+	c.SetDefaults()
 	if c.PendingTimeout == 0 {
 		c.PendingTimeout = DefaultPendingTimeout
 	}

@@ -70,7 +70,7 @@ func (k *keySet) VerifySignature(ctx context.Context, token string) ([]byte, err
 }
 
 func (k *keySet) verify(ctx context.Context, token string) ([]byte, error) {
-	jws, err := jose.ParseSigned(token, k.algs)
+	jws, err := jose.ParseSignedCompact(token, k.algs)
 	if err != nil {
 		return nil, fmt.Errorf("parsing token: %w", lease.ErrUnauthenticated)
 	}

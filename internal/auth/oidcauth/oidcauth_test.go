@@ -230,8 +230,7 @@ func TestDiscoveryIssuerMismatch(t *testing.T) {
 
 func TestConfiguredJWKSURLSkipsDiscovery(t *testing.T) {
 	t.Parallel()
-	var b *bundle
-	b = setup(t, func(c *oidcauth.Config) {
+	b := setup(t, func(c *oidcauth.Config) {
 		c.Issuers[0].JWKSURL = c.Issuers[0].IssuerURL + "/keys"
 		c.Issuers[0].Audience = "per-issuer"
 	})

@@ -18,9 +18,6 @@ func sortByID(ls []*lease.Lease) {
 	slices.SortFunc(ls, func(a, b *lease.Lease) int { return strings.Compare(a.ID, b.ID) })
 }
 
-// maxReportedIDs bounds RevokeMatchingResult.IDs.
-const maxReportedIDs = 100
-
 // leaseFilter is the WHERE clause shared by both RevokeMatching statements,
 // over parameters $1..$4.
 const leaseFilter = `state = 'active'
@@ -30,6 +27,7 @@ const leaseFilter = `state = 'active'
 
 // sqlRevokeMatching counts the remaining matches on the statement's
 // snapshot, taken before its own update, so it subtracts what it moved.
+// Both statements report at most 100 ids, as RevokeMatchingResult says.
 const sqlRevokeMatching = `WITH pick AS (
 	SELECT id AS lease_id FROM leases WHERE ` + leaseFilter + `
 	ORDER BY id LIMIT $5

@@ -80,7 +80,7 @@ func (k *apiKey) expired(now time.Time) bool { return !k.expires.After(now) }
 // present reports whether k still shows up in the API: not deleted, and not
 // expired when expired keys are configured to vanish.
 func (k *apiKey) present(now time.Time, removeExpired bool) bool {
-	return !k.deleted && !(removeExpired && k.expired(now))
+	return !k.deleted && (!removeExpired || !k.expired(now))
 }
 
 // liveKeys returns the account's keys the API would list, in creation order.
