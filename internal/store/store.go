@@ -33,7 +33,8 @@ type Store interface {
 	// RenewLease sets a new expire time on an active lease. The caller has
 	// already capped it; the store refuses (lease.ErrInvalidArgument) to go
 	// past max_expire_time and returns lease.ErrFailedPrecondition when the
-	// lease is not active.
+	// lease is not active or its expire time is not after Now (an expired
+	// lease belongs to the revoker even before it is claimed).
 	RenewLease(ctx context.Context, p RenewLeaseParams) (*lease.Lease, error)
 
 	// BeginRevoke moves an active lease to revoking and claims it for the

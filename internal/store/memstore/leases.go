@@ -220,11 +220,14 @@ func (s *Store) RenewLease(_ context.Context, p store.RenewLeaseParams) (*lease.
 	if l.State != lease.StateActive {
 		return nil, fmt.Errorf("memstore: renew %s in state %s: %w", p.ID, l.State, lease.ErrFailedPrecondition)
 	}
+	now := ts(p.Now)
+	if !l.ExpireTime.After(now) {
+		return nil, fmt.Errorf("memstore: renew %s after it expired: %w", p.ID, lease.ErrFailedPrecondition)
+	}
 	exp := ts(p.ExpireTime)
 	if exp.After(l.MaxExpireTime) {
 		return nil, fmt.Errorf("memstore: renew %s past its max expire time: %w", p.ID, lease.ErrInvalidArgument)
 	}
-	now := ts(p.Now)
 	l.ExpireTime = exp
 	l.UpdatedAt = now
 	s.maybeAudit(p.Audit, l, now)

@@ -125,6 +125,7 @@ func (s *Store) ListLeases(ctx context.Context, p store.ListLeasesParams) (*stor
 const sqlRenewLease = `WITH upd AS (
 	UPDATE leases SET expire_time = $4, updated_at = $5
 	WHERE id = $2 AND ($3 = '' OR owner = $3) AND state = 'active' AND $4 <= max_expire_time
+		AND expire_time > $5
 	RETURNING ` + leaseCols + `
 ), ` + auditCTE + `
 SELECT ` + leaseCols + ` FROM upd`
@@ -147,6 +148,8 @@ func (s *Store) RenewLease(ctx context.Context, p store.RenewLeaseParams) (*leas
 		return nil, fmt.Errorf("pgstore: renew %s: %w", p.ID, mapErr(err))
 	case cur.State != lease.StateActive:
 		return nil, fmt.Errorf("pgstore: renew %s in state %s: %w", p.ID, cur.State, lease.ErrFailedPrecondition)
+	case !cur.ExpireTime.After(p.Now):
+		return nil, fmt.Errorf("pgstore: renew %s after it expired: %w", p.ID, lease.ErrFailedPrecondition)
 	default:
 		return nil, fmt.Errorf("pgstore: renew %s past its max expire time: %w", p.ID, lease.ErrInvalidArgument)
 	}

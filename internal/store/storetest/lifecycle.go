@@ -201,6 +201,12 @@ func testRenew(t *testing.T, newStore NewStore) {
 	}
 	_, err = s.RenewLease(ctx(t), store.RenewLeaseParams{ID: newID(), ExpireTime: t0, Now: now})
 	wantErr(t, "RenewLease of an unknown lease", err, lease.ErrNotFound)
+
+	// A lease past its expiry is the revoker's, even before it is claimed:
+	// renewing it would resurrect a lease whose end was already due.
+	_, err = s.RenewLease(ctx(t), store.RenewLeaseParams{ID: l.ID, ExpireTime: l.MaxExpireTime, Now: want.ExpireTime})
+	wantErr(t, "RenewLease at its expire time", err, lease.ErrFailedPrecondition)
+	diffLease(t, "lease after renew at expiry", get(t, s, l.ID), &want)
 }
 
 func testBeginRevoke(t *testing.T, newStore NewStore) {
