@@ -178,7 +178,7 @@ purposes:
     auth_scheme: Basic
     paths: {delete_token: "/user/{id}/token"}`}),
 			want: []string{
-				`b.yaml: upstreams.new_central.base_url: must be https (http only for loopback), got "http://central.example.com"`,
+				`b.yaml: upstreams.new_central.base_url: must be https (http only for loopback, or with allow_http), got "http://central.example.com"`,
 				"b.yaml: upstreams.new_central.admin_key_env: set admin_key_env or admin_key_file, not both",
 				"b.yaml: upstreams.new_central.rate_limit: must be positive, got -5",
 				`b.yaml: upstreams.new_central.paths.create_key: must start with /, got "api/{sa}"`,

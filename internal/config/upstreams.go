@@ -13,7 +13,11 @@ type Upstreams struct {
 // accounts.
 type NewCentral struct {
 	// BaseURL defaults to https://central.zerotier.com.
-	BaseURL      string `json:"base_url"`
+	BaseURL string `json:"base_url"`
+	// AllowHTTP permits a plain-http BaseURL on a non-loopback host, for
+	// an emulator on a private network (docker-compose). Never for
+	// ZeroTier itself: the admin credential would cross the wire in clear.
+	AllowHTTP    bool   `json:"allow_http"`
 	AdminKeyEnv  string `json:"admin_key_env"`
 	AdminKeyFile string `json:"admin_key_file"`
 	// RateLimit is requests per second; defaults to 100.
@@ -39,6 +43,8 @@ type NewCentralPaths struct {
 // Legacy is the Legacy Central (v1) API, minting user API tokens.
 type Legacy struct {
 	// BaseURL defaults to https://api.zerotier.com/api/v1.
+	// AllowHTTP is as for NewCentral.
+	AllowHTTP bool   `json:"allow_http"`
 	BaseURL   string `json:"base_url"`
 	TokenEnv  string `json:"token_env"`
 	TokenFile string `json:"token_file"`

@@ -13,7 +13,7 @@ var placeholder = regexp.MustCompile(`\{[^}]*\}`)
 func (v *validator) upstreams() {
 	if nc := v.c.Upstreams.NewCentral; nc != nil {
 		const p = "upstreams.new_central"
-		v.baseURL(p+".base_url", nc.BaseURL)
+		v.baseURL(p+".base_url", nc.BaseURL, nc.AllowHTTP)
 		_, nc.AdminKey = v.secret(p+".admin_key", nc.AdminKeyEnv, &nc.AdminKeyFile)
 		v.positive(p+".rate_limit", nc.RateLimit)
 		if nc.Timeout < 0 {
@@ -28,7 +28,7 @@ func (v *validator) upstreams() {
 	}
 	if l := v.c.Upstreams.Legacy; l != nil {
 		const p = "upstreams.legacy"
-		v.baseURL(p+".base_url", l.BaseURL)
+		v.baseURL(p+".base_url", l.BaseURL, l.AllowHTTP)
 		_, l.Token = v.secret(p+".token", l.TokenEnv, &l.TokenFile)
 		l.AuthScheme = strings.ToLower(l.AuthScheme)
 		if l.AuthScheme != "token" && l.AuthScheme != "bearer" {
@@ -52,8 +52,9 @@ func (v *validator) positive(path string, f float64) {
 }
 
 // baseURL accepts https, and http only for loopback hosts (a local
-// emulator), since the admin credential travels in every request.
-func (v *validator) baseURL(path, raw string) {
+// emulator) or when the operator opted in with allow_http, since the admin
+// credential travels in every request.
+func (v *validator) baseURL(path, raw string, allowHTTP bool) {
 	u, err := url.Parse(raw)
 	switch {
 	case err != nil || u.Host == "":
@@ -63,9 +64,9 @@ func (v *validator) baseURL(path, raw string) {
 	case u.RawQuery != "" || u.Fragment != "":
 		v.add(path, "must not have a query or fragment")
 	case u.Scheme == "https":
-	case u.Scheme == "http" && isLoopback(u.Hostname()):
+	case u.Scheme == "http" && (allowHTTP || isLoopback(u.Hostname())):
 	default:
-		v.add(path, "must be https (http only for loopback), got %q", raw)
+		v.add(path, "must be https (http only for loopback, or with allow_http), got %q", raw)
 	}
 }
 
