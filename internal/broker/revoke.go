@@ -61,13 +61,16 @@ func (s *Service) revoke(ctx context.Context, req *ztbrokerv1.RevokeLeaseRequest
 
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	if err := s.cfg.Revoker.RevokeNow(rctx, l); err != nil {
+	cur, err := s.cfg.Revoker.RevokeNow(rctx, l)
+	if err != nil {
 		s.log.WarnContext(ctx, "revocation will be retried", "lease_id", l.ID, "err", err)
 	}
-	cur, err := s.cfg.Store.GetLease(rctx, store.GetLeaseParams{ID: l.ID})
-	if err != nil {
-		// The revocation is durable either way; report what we know.
-		cur = l
+	if cur == nil {
+		// Someone else ended it, or the store could not be written: read
+		// what stands. The revocation is durable either way.
+		if cur, err = s.cfg.Store.GetLease(rctx, store.GetLeaseParams{ID: l.ID}); err != nil {
+			cur = l
+		}
 	}
 	return &ztbrokerv1.RevokeLeaseResponse{Lease: leaseToProto(cur)}, nil
 }

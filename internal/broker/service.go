@@ -17,8 +17,9 @@ import (
 // Revoker finishes revocations. The revocation worker implements it.
 type Revoker interface {
 	// RevokeNow deletes the upstream token of a lease already moved to
-	// revoking and marks it revoked, or schedules a retry on failure.
-	RevokeNow(ctx context.Context, l *lease.Lease) error
+	// revoking and marks it revoked, or schedules a retry on failure. It
+	// returns the lease as it last wrote it, or nil if it wrote nothing.
+	RevokeNow(ctx context.Context, l *lease.Lease) (*lease.Lease, error)
 	// Nudge tells the worker a lease now expires at due.
 	Nudge(due time.Time)
 }

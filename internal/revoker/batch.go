@@ -67,7 +67,7 @@ func (w *Worker) pass(life context.Context) (res BatchResult) {
 		wg.Go(func() {
 			defer func() { <-sem }()
 			w.noteExpiry(ctx, l)
-			out, err := w.revoke(ctx, l, life)
+			out, _, err := w.revoke(ctx, l, life)
 			mu.Lock()
 			defer mu.Unlock()
 			switch out {

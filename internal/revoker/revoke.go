@@ -45,16 +45,18 @@ const (
 // moved to revoking with store.BeginRevoke, and marks it revoked. On
 // failure it records the attempt, schedules the retry for the worker, and
 // returns an error wrapping lease.ErrUnavailable: the lease stays ending
-// and the worker finishes it.
-func (w *Worker) RevokeNow(ctx context.Context, l *lease.Lease) error {
-	out, err := w.revoke(ctx, l, nil)
+// and the worker finishes it. The lease it returns is the row as the
+// store last wrote it (revoked, or carrying the failure), or nil when this
+// call wrote nothing, so callers need not read it back.
+func (w *Worker) RevokeNow(ctx context.Context, l *lease.Lease) (*lease.Lease, error) {
+	out, cur, err := w.revoke(ctx, l, nil)
 	switch out {
 	case outcomeRevoked:
-		return nil
+		return cur, nil
 	case outcomeStoreError:
-		return fmt.Errorf("revoke lease %s: %w", l.ID, err)
+		return nil, fmt.Errorf("revoke lease %s: %w", l.ID, err)
 	default:
-		return fmt.Errorf("revoke lease %s: %w: %w", l.ID, lease.ErrUnavailable, err)
+		return cur, fmt.Errorf("revoke lease %s: %w: %w", l.ID, lease.ErrUnavailable, err)
 	}
 }
 
@@ -62,7 +64,7 @@ func (w *Worker) RevokeNow(ctx context.Context, l *lease.Lease) error {
 // nil for RevokeNow) has ended, a failed delete is not an attempt that
 // failed but a shutdown, and is left for the claim to expire. A pass that
 // merely ran out of time records the failure like any other.
-func (w *Worker) revoke(ctx context.Context, l *lease.Lease, life context.Context) (outcome, error) {
+func (w *Worker) revoke(ctx context.Context, l *lease.Lease, life context.Context) (outcome, *lease.Lease, error) {
 	is, ok := w.cfg.Registry.Issuer(l.Upstream, l.UpstreamAccount)
 	if !ok {
 		err := fmt.Errorf("%w: %s account %q", errNoIssuer, l.Upstream, l.UpstreamAccount)
@@ -72,7 +74,7 @@ func (w *Worker) revoke(ctx context.Context, l *lease.Lease, life context.Contex
 		err := is.Delete(upstream.WithPriority(ctx, upstream.PriorityRevoke), l.UpstreamTokenID)
 		if err != nil {
 			if life != nil && life.Err() != nil {
-				return outcomeAborted, life.Err()
+				return outcomeAborted, nil, life.Err()
 			}
 			return w.recordFailure(ctx, l, err)
 		}
@@ -84,7 +86,7 @@ func (w *Worker) revoke(ctx context.Context, l *lease.Lease, life context.Contex
 	return w.complete(ctx, l)
 }
 
-func (w *Worker) complete(ctx context.Context, l *lease.Lease) (outcome, error) {
+func (w *Worker) complete(ctx context.Context, l *lease.Lease) (outcome, *lease.Lease, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeWriteTimeout)
 	defer cancel()
 	now := w.cfg.Now()
@@ -92,29 +94,29 @@ func (w *Worker) complete(ctx context.Context, l *lease.Lease) (outcome, error) 
 	if l.RevokeReason == lease.ReasonExpired {
 		action = actionExpireRevoke
 	}
-	_, err := w.cfg.Store.CompleteRevoke(ctx, store.CompleteRevokeParams{
+	cur, err := w.cfg.Store.CompleteRevoke(ctx, store.CompleteRevokeParams{
 		ID: l.ID, Now: now, Audit: w.audit(l, now, action, "ok", l.RevokeReason),
 	})
 	if errors.Is(err, lease.ErrConflict) {
 		// Someone else (an expired claim's next owner, an operator's
 		// forget) ended it first; the token is gone either way.
 		w.log.DebugContext(ctx, "lease already ended", leaseAttrs(l)...)
-		return outcomeRevoked, nil
+		return outcomeRevoked, nil, nil
 	}
 	if err != nil {
 		w.log.ErrorContext(ctx, "token deleted upstream but lease not marked revoked; it will be retried",
 			append(leaseAttrs(l), slog.Any("error", err))...)
-		return outcomeStoreError, fmt.Errorf("complete revoke: %w", err)
+		return outcomeStoreError, nil, fmt.Errorf("complete revoke: %w", err)
 	}
 	w.metrics.revoked.WithLabelValues(l.Purpose, reasonLabel(l), resultOK).Inc()
 	if l.RevokeReason == lease.ReasonExpired {
 		w.metrics.lag.Observe(max(now.Sub(l.ExpireTime), 0).Seconds())
 	}
 	w.log.DebugContext(ctx, "lease revoked", leaseAttrs(l)...)
-	return outcomeRevoked, nil
+	return outcomeRevoked, cur, nil
 }
 
-func (w *Worker) recordFailure(ctx context.Context, l *lease.Lease, cause error) (outcome, error) {
+func (w *Worker) recordFailure(ctx context.Context, l *lease.Lease, cause error) (outcome, *lease.Lease, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeWriteTimeout)
 	defer cancel()
 	now := w.cfg.Now()
@@ -130,16 +132,17 @@ func (w *Worker) recordFailure(ctx context.Context, l *lease.Lease, cause error)
 	w.metrics.failures.WithLabelValues(l.Purpose).Inc()
 	attrs := append(leaseAttrs(l),
 		slog.Int("attempt", l.RevokeAttempts+1), slog.String("error", text), slog.Time("next_attempt", plan.next))
-	if _, err := w.cfg.Store.RecordRevokeFailure(ctx, p); err != nil {
+	cur, err := w.cfg.Store.RecordRevokeFailure(ctx, p)
+	if err != nil {
 		w.log.ErrorContext(ctx, "upstream delete failed and the failure could not be recorded",
 			append(attrs, slog.Any("store_error", err))...)
-		return outcomeStoreError, fmt.Errorf("record revoke failure: %w", err)
+		return outcomeStoreError, nil, fmt.Errorf("record revoke failure: %w", err)
 	}
 	// Wake for the retry even if it comes before anything the loop knows.
 	w.alarm.nudge(plan.next)
 	if !plan.markFailed {
 		w.log.WarnContext(ctx, "upstream delete failed; will retry", attrs...)
-		return outcomeRetrying, cause
+		return outcomeRetrying, cur, cause
 	}
 	if newlyFailed {
 		w.metrics.revoked.WithLabelValues(l.Purpose, reasonLabel(l), resultRevokeFailed).Inc()
@@ -147,7 +150,7 @@ func (w *Worker) recordFailure(ctx context.Context, l *lease.Lease, cause error)
 	} else {
 		w.log.WarnContext(ctx, "slow retry of a revoke_failed lease failed", attrs...)
 	}
-	return outcomeFailed, cause
+	return outcomeFailed, cur, cause
 }
 
 func (w *Worker) audit(l *lease.Lease, now time.Time, action, result, reason string) *store.AuditEvent {

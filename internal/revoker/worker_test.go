@@ -279,14 +279,19 @@ func TestRevokeNow(t *testing.T) {
 		t.Parallel()
 		b := setup(t, revokertest.NewEnv(t))
 		l, secret := b.Active(t, b.Legacy, "deploy", b.Clock.Now().Add(time.Hour))
-		if err := b.w.RevokeNow(t.Context(), begin(t, b, l)); err != nil {
+		cur, err := b.w.RevokeNow(t.Context(), begin(t, b, l))
+		if err != nil {
 			t.Fatalf("RevokeNow: %v", err)
 		}
 		if b.TokenWorks(t, b.Legacy, secret) {
 			t.Error("token still works after RevokeNow")
 		}
-		if s := b.Lease(t, l.ID).State; s != lease.StateRevoked {
-			t.Errorf("state %q, want revoked", s)
+		stored := b.Lease(t, l.ID)
+		if stored.State != lease.StateRevoked {
+			t.Errorf("state %q, want revoked", stored.State)
+		}
+		if diff := cmp.Diff(stored, cur); diff != "" {
+			t.Errorf("RevokeNow's lease differs from the stored row (-stored +returned):\n%s", diff)
 		}
 		if diff := cmp.Diff([]string{"revoke_complete"}, b.Actions(t, l.ID)); diff != "" {
 			t.Errorf("audit actions (-want +got):\n%s", diff)
@@ -305,11 +310,14 @@ func TestRevokeNow(t *testing.T) {
 			t.Fatal(err)
 		}
 		l, secret := b.Active(t, b.Legacy, "deploy", now.Add(time.Hour))
-		err := b.w.RevokeNow(t.Context(), begin(t, b, l))
+		cur, err := b.w.RevokeNow(t.Context(), begin(t, b, l))
 		if !errors.Is(err, lease.ErrUnavailable) {
 			t.Fatalf("RevokeNow = %v, want an error wrapping lease.ErrUnavailable", err)
 		}
 		got := b.Lease(t, l.ID)
+		if diff := cmp.Diff(got, cur); diff != "" {
+			t.Errorf("RevokeNow's lease differs from the stored row (-stored +returned):\n%s", diff)
+		}
 		if got.State != lease.StateRevoking || got.RevokeAttempts != 1 || got.NextAttemptAt.After(now.Add(time.Second)) {
 			t.Fatalf("state %q attempts %d next %s: want revoking, 1, within the first backoff",
 				got.State, got.RevokeAttempts, got.NextAttemptAt)
