@@ -33,9 +33,6 @@ const devConfig = `
 listen:
   grpc_addr: %q
   http_addr: %q
-# Never dialled: dev passes the server an in-memory store.
-database:
-  url: postgres://in-memory.invalid/dev
 log:
   format: text
   level: %s
@@ -124,7 +121,8 @@ func dev(ctx context.Context, args []string, io IO) int {
 		"DEV_SEAL_KEY":     base64.StdEncoding.EncodeToString(randomBytes(32)),
 	}
 	cfg, err := config.ParseWith("broker dev", []byte(text), config.Options{
-		LookupEnv: func(k string) (string, bool) { v, ok := secrets[k]; return v, ok },
+		LookupEnv:  func(k string) (string, bool) { v, ok := secrets[k]; return v, ok },
+		NoDatabase: true, // dev passes the server an in-memory store
 	})
 	if err != nil {
 		fmt.Fprintf(io.Stderr, "broker dev: %v\n", err)

@@ -27,6 +27,10 @@ type Options struct {
 	// broker's secrets are not available. Secret fields stay unset and
 	// API keys given by key_env have no Hash.
 	SkipSecrets bool
+	// NoDatabase accepts a config without a database section, for callers
+	// that hand the server a store of their own (broker dev's in-memory
+	// one).
+	NoDatabase bool
 }
 
 func (o Options) complete() Options {

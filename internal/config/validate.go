@@ -108,6 +108,7 @@ func (v *validator) database() {
 		}
 	case d.URLEnv != "":
 		d.ConnString = v.env("database.url_env", d.URLEnv)
+	case v.o.NoDatabase:
 	default:
 		v.add("database.url", "is required (or url_env)")
 	}
