@@ -20,14 +20,12 @@ type (
 		Expires          time.Time  `json:"expires"`
 		LastUsed         *time.Time `json:"lastUsed,omitempty"`
 	}
+	// newAPIKeyResponse is a key as created: the stored fields (a new key
+	// has no lastUsed, so that field is omitted) plus the secret, shown
+	// only here.
 	newAPIKeyResponse struct {
-		ID               string    `json:"id"`
-		ServiceAccountID string    `json:"serviceAccountId"`
-		Description      string    `json:"description"`
-		CreationTime     time.Time `json:"creationTime"`
-		LastModified     time.Time `json:"lastModified"`
-		Expires          time.Time `json:"expires"`
-		Key              string    `json:"key"`
+		apiKeyResponse
+		Key string `json:"key"`
 	}
 	serviceAccountResponse struct {
 		ID           string           `json:"id"`
@@ -118,10 +116,7 @@ func (s *Server) v2CreateKey(w http.ResponseWriter, r *http.Request) {
 		expires: expires, created: now, modified: now,
 	}
 	s.st.addKey(k)
-	writeJSON(w, http.StatusOK, newAPIKeyResponse{
-		ID: k.id, ServiceAccountID: k.accountID, Description: k.description,
-		CreationTime: now.UTC(), LastModified: now.UTC(), Expires: expires.UTC(), Key: secret,
-	})
+	writeJSON(w, http.StatusOK, newAPIKeyResponse{apiKeyResponse: keyResponse(k), Key: secret})
 }
 
 func (s *Server) v2GetKey(w http.ResponseWriter, r *http.Request) {
