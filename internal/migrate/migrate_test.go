@@ -8,7 +8,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/ztbroker/ztbroker/internal/migrate"
-	"github.com/ztbroker/ztbroker/internal/pgtest"
+	"github.com/ztbroker/ztbroker/internal/testing/pgtest"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }

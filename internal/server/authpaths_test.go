@@ -16,7 +16,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	ztbrokerv1 "github.com/ztbroker/ztbroker/gen/ztbroker/v1"
-	"github.com/ztbroker/ztbroker/internal/auth/certtest"
+	"github.com/ztbroker/ztbroker/internal/testing/certtest"
 	"github.com/ztbroker/ztbroker/internal/upstream/emulator"
 )
 

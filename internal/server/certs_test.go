@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ztbroker/ztbroker/internal/auth/certtest"
+	"github.com/ztbroker/ztbroker/internal/testing/certtest"
 )
 
 // tlsPKI is the certificate material of a broker serving TLS that asks

@@ -26,7 +26,7 @@ import (
 
 	ztbrokerv1 "github.com/ztbroker/ztbroker/gen/ztbroker/v1"
 	"github.com/ztbroker/ztbroker/internal/config"
-	"github.com/ztbroker/ztbroker/internal/pgtest"
+	"github.com/ztbroker/ztbroker/internal/testing/pgtest"
 	"github.com/ztbroker/ztbroker/internal/server"
 	"github.com/ztbroker/ztbroker/internal/upstream/emulator"
 )

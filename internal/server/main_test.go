@@ -3,7 +3,7 @@ package server_test
 import (
 	"testing"
 
-	"github.com/ztbroker/ztbroker/internal/pgtest"
+	"github.com/ztbroker/ztbroker/internal/testing/pgtest"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }

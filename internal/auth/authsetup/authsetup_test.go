@@ -12,7 +12,7 @@ import (
 
 	"github.com/ztbroker/ztbroker/internal/auth"
 	"github.com/ztbroker/ztbroker/internal/auth/authsetup"
-	"github.com/ztbroker/ztbroker/internal/auth/certtest"
+	"github.com/ztbroker/ztbroker/internal/testing/certtest"
 	"github.com/ztbroker/ztbroker/internal/config"
 	"github.com/ztbroker/ztbroker/internal/lease"
 )

@@ -10,7 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ztbroker/ztbroker/internal/auth"
-	"github.com/ztbroker/ztbroker/internal/auth/certtest"
+	"github.com/ztbroker/ztbroker/internal/testing/certtest"
 	"github.com/ztbroker/ztbroker/internal/auth/mtlsauth"
 	"github.com/ztbroker/ztbroker/internal/lease"
 )

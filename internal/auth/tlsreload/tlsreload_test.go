@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/ztbroker/ztbroker/internal/auth"
-	"github.com/ztbroker/ztbroker/internal/auth/certtest"
+	"github.com/ztbroker/ztbroker/internal/testing/certtest"
 	"github.com/ztbroker/ztbroker/internal/auth/mtlsauth"
 	"github.com/ztbroker/ztbroker/internal/auth/tlsreload"
 )

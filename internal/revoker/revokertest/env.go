@@ -11,7 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ztbroker/ztbroker/internal/lease"
-	"github.com/ztbroker/ztbroker/internal/pgtest"
+	"github.com/ztbroker/ztbroker/internal/testing/pgtest"
 	"github.com/ztbroker/ztbroker/internal/store"
 	"github.com/ztbroker/ztbroker/internal/store/pgstore"
 	"github.com/ztbroker/ztbroker/internal/upstream"

@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/ztbroker/ztbroker/internal/lease"
-	"github.com/ztbroker/ztbroker/internal/pgtest"
+	"github.com/ztbroker/ztbroker/internal/testing/pgtest"
 	"github.com/ztbroker/ztbroker/internal/store"
 	"github.com/ztbroker/ztbroker/internal/store/pgstore"
 )

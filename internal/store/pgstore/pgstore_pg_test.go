@@ -16,7 +16,7 @@ import (
 
 	"github.com/ztbroker/ztbroker/internal/lease"
 	"github.com/ztbroker/ztbroker/internal/migrate"
-	"github.com/ztbroker/ztbroker/internal/pgtest"
+	"github.com/ztbroker/ztbroker/internal/testing/pgtest"
 	"github.com/ztbroker/ztbroker/internal/store"
 	"github.com/ztbroker/ztbroker/internal/store/pgstore"
 )

@@ -15,7 +15,7 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/ztbroker/ztbroker/internal/config"
-	"github.com/ztbroker/ztbroker/internal/pgtest"
+	"github.com/ztbroker/ztbroker/internal/testing/pgtest"
 	"github.com/ztbroker/ztbroker/internal/server"
 	"github.com/ztbroker/ztbroker/internal/store/pgstore"
 	"github.com/ztbroker/ztbroker/internal/upstream/emulator"

@@ -1,9 +1,9 @@
-package e2e
+package chaos
 
 import (
 	"testing"
 
-	"github.com/ztbroker/ztbroker/internal/pgtest"
+	"github.com/ztbroker/ztbroker/internal/testing/pgtest"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }

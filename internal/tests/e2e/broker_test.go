@@ -21,7 +21,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	ztbrokerv1 "github.com/ztbroker/ztbroker/gen/ztbroker/v1"
-	"github.com/ztbroker/ztbroker/internal/pgtest"
+	"github.com/ztbroker/ztbroker/internal/testing/pgtest"
 	"github.com/ztbroker/ztbroker/internal/upstream/emulator"
 )
 

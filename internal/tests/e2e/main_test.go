@@ -1,9 +1,9 @@
-package exectest
+package e2e
 
 import (
 	"testing"
 
-	"github.com/ztbroker/ztbroker/internal/pgtest"
+	"github.com/ztbroker/ztbroker/internal/testing/pgtest"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }

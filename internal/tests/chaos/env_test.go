@@ -8,7 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/ztbroker/ztbroker/internal/testproc"
+	"github.com/ztbroker/ztbroker/internal/testing/testproc"
 	"github.com/ztbroker/ztbroker/internal/upstream/emulator"
 )
 

@@ -16,7 +16,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	ztbrokerv1 "github.com/ztbroker/ztbroker/gen/ztbroker/v1"
-	"github.com/ztbroker/ztbroker/internal/testproc"
+	"github.com/ztbroker/ztbroker/internal/testing/testproc"
 )
 
 // broker is one running broker process and clients for both of its APIs.

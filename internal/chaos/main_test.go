@@ -1,9 +1,0 @@
-package chaos
-
-import (
-	"testing"
-
-	"github.com/ztbroker/ztbroker/internal/pgtest"
-)
-
-func TestMain(m *testing.M) { pgtest.Main(m) }
