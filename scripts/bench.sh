@@ -36,4 +36,4 @@ go test -run '^$' -bench 'BenchmarkDecide' -benchmem "$@" ./internal/policy/
 go test -run '^$' -bench 'BenchmarkAuthenticateWarm' -benchmem "$@" ./internal/auth/oidcauth/
 
 echo "== revocation lag: 1000 leases expiring in the same second"
-go test -run '^$' -bench 'BenchmarkRevocation' -benchtime 1x "$@" ./internal/revoker/
+go test -run '^$' -bench 'BenchmarkRevocation' -benchtime 1x "$@" ./internal/worker/revoker/

@@ -7,7 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/ztbroker/ztbroker/internal/leasegauge"
+	"github.com/ztbroker/ztbroker/internal/store/leasegauge"
 	"github.com/ztbroker/ztbroker/internal/store"
 )
 

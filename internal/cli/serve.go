@@ -10,7 +10,7 @@ import (
 	"syscall"
 
 	"github.com/ztbroker/ztbroker/internal/config"
-	"github.com/ztbroker/ztbroker/internal/migrate"
+	"github.com/ztbroker/ztbroker/internal/store/migrate"
 	"github.com/ztbroker/ztbroker/internal/server"
 )
 

@@ -6,16 +6,16 @@ import (
 
 	"github.com/ztbroker/ztbroker/internal/broker"
 	"github.com/ztbroker/ztbroker/internal/config"
-	"github.com/ztbroker/ztbroker/internal/reconcile"
-	"github.com/ztbroker/ztbroker/internal/revoker"
-	"github.com/ztbroker/ztbroker/internal/secreteraser"
-	"github.com/ztbroker/ztbroker/internal/sweeper"
-	"github.com/ztbroker/ztbroker/internal/workerdeps"
+	"github.com/ztbroker/ztbroker/internal/worker/reconcile"
+	"github.com/ztbroker/ztbroker/internal/worker/revoker"
+	"github.com/ztbroker/ztbroker/internal/worker/secreteraser"
+	"github.com/ztbroker/ztbroker/internal/worker/sweeper"
+	"github.com/ztbroker/ztbroker/internal/worker"
 )
 
 func (s *Server) buildWorkers(f *config.Config, ps *broker.Purposes, now func() time.Time) (err error) {
 	w := f.Workers
-	deps := workerdeps.Deps{
+	deps := worker.Deps{
 		Store:      s.store,
 		Registry:   ps.Registry(),
 		Logger:     s.log,

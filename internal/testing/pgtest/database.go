@@ -14,7 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/ztbroker/ztbroker/internal/migrate"
+	"github.com/ztbroker/ztbroker/internal/store/migrate"
 )
 
 const (
