@@ -7,8 +7,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/ztbroker/ztbroker/internal/store/leasegauge"
 	"github.com/ztbroker/ztbroker/internal/store"
+	"github.com/ztbroker/ztbroker/internal/store/leasegauge"
 )
 
 // activeGaugeTTL is how long one count of active leases answers scrapes.

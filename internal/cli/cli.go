@@ -8,9 +8,9 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/ztbroker/ztbroker/internal/clientcmd"
-	"github.com/ztbroker/ztbroker/internal/policycmd"
-	"github.com/ztbroker/ztbroker/internal/upstream/emulator"
+	"github.com/ztbroker/ztbroker/internal/cli/clientcmd"
+	"github.com/ztbroker/ztbroker/internal/cli/emulatorcmd"
+	"github.com/ztbroker/ztbroker/internal/cli/policycmd"
 )
 
 // IO is what a command takes from its process.
@@ -82,7 +82,7 @@ func Main(ctx context.Context, args []string, io IO) int {
 	case "dev":
 		return dev(ctx, rest, io)
 	case "emulator":
-		return emulator.Run(ctx, rest, io.Stdout, io.Stderr)
+		return emulatorcmd.Run(ctx, rest, io.Stdout, io.Stderr)
 	}
 	fmt.Fprintf(io.Stderr, "broker: unknown command %q\n\n%s", cmd, usage)
 	return 2

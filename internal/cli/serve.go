@@ -10,8 +10,8 @@ import (
 	"syscall"
 
 	"github.com/ztbroker/ztbroker/internal/config"
-	"github.com/ztbroker/ztbroker/internal/store/migrate"
 	"github.com/ztbroker/ztbroker/internal/server"
+	"github.com/ztbroker/ztbroker/internal/store/migrate"
 )
 
 func loadConfig(name string, args []string, io IO) (*config.Config, *flag.FlagSet, int) {

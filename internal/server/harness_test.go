@@ -26,9 +26,10 @@ import (
 
 	ztbrokerv1 "github.com/ztbroker/ztbroker/gen/ztbroker/v1"
 	"github.com/ztbroker/ztbroker/internal/config"
-	"github.com/ztbroker/ztbroker/internal/testing/pgtest"
 	"github.com/ztbroker/ztbroker/internal/server"
+	"github.com/ztbroker/ztbroker/internal/testing/pgtest"
 	"github.com/ztbroker/ztbroker/internal/upstream/emulator"
+	"github.com/ztbroker/ztbroker/internal/upstream/emulator/emulatortest"
 )
 
 // Purposes the test configuration defines.
@@ -137,7 +138,7 @@ func withClientTLS(c *tls.Config) option { return func(p *params) { p.clientTLS 
 // harness is one running broker on pgstore, in front of an in-process
 // emulator, with three callers: alice and bob (API keys) and root (admin).
 type harness struct {
-	emu   *emulator.Emulator
+	emu   *emulatortest.Emulator
 	srv   *server.Server
 	cfg   *config.Config
 	db    *pgxpool.Pool
@@ -173,7 +174,7 @@ func setup(t testing.TB, opts ...option) *harness {
 		spans:   tracetest.NewSpanRecorder(),
 	}
 	dsn := pgtest.NewDatabase(t)
-	h.emu = emulator.Start(t, p.emuOpts...)
+	h.emu = emulatortest.Start(t, p.emuOpts...)
 	h.ncAdminKey = h.emu.AdminToken
 
 	secrets := map[string]string{"NC_ADMIN_KEY": h.emu.AdminToken, "LEGACY_TOKEN": h.emu.AdminToken}

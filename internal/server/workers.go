@@ -6,11 +6,11 @@ import (
 
 	"github.com/ztbroker/ztbroker/internal/broker"
 	"github.com/ztbroker/ztbroker/internal/config"
+	"github.com/ztbroker/ztbroker/internal/worker"
 	"github.com/ztbroker/ztbroker/internal/worker/reconcile"
 	"github.com/ztbroker/ztbroker/internal/worker/revoker"
 	"github.com/ztbroker/ztbroker/internal/worker/secreteraser"
 	"github.com/ztbroker/ztbroker/internal/worker/sweeper"
-	"github.com/ztbroker/ztbroker/internal/worker"
 )
 
 func (s *Server) buildWorkers(f *config.Config, ps *broker.Purposes, now func() time.Time) (err error) {

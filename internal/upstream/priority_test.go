@@ -12,6 +12,7 @@ import (
 
 	"github.com/ztbroker/ztbroker/internal/upstream"
 	"github.com/ztbroker/ztbroker/internal/upstream/emulator"
+	"github.com/ztbroker/ztbroker/internal/upstream/emulator/emulatortest"
 	"github.com/ztbroker/ztbroker/internal/upstream/legacy"
 	"github.com/ztbroker/ztbroker/internal/upstream/newcentral"
 )
@@ -39,12 +40,12 @@ func TestClientsMarkRevocations(t *testing.T) {
 	const normal, revoke = upstream.PriorityNormal, upstream.PriorityRevoke
 	tests := []struct {
 		name   string
-		issuer func(*emulator.Emulator, *http.Client) upstream.Issuer
+		issuer func(*emulatortest.Emulator, *http.Client) upstream.Issuer
 		want   []string
 	}{
 		{
 			"new central",
-			func(e *emulator.Emulator, hc *http.Client) upstream.Issuer {
+			func(e *emulatortest.Emulator, hc *http.Client) upstream.Issuer {
 				return e.NewCentralIssuer(t, func(c *newcentral.Config) { c.HTTPClient = hc })
 			},
 			// The missing key answers 403 here, so Delete confirms by listing.
@@ -55,7 +56,7 @@ func TestClientsMarkRevocations(t *testing.T) {
 		},
 		{
 			"legacy",
-			func(e *emulator.Emulator, hc *http.Client) upstream.Issuer {
+			func(e *emulatortest.Emulator, hc *http.Client) upstream.Issuer {
 				return e.LegacyIssuer(t, func(c *legacy.Config) { c.HTTPClient, c.UserID = hc, "" })
 			},
 			[]string{
@@ -68,7 +69,7 @@ func TestClientsMarkRevocations(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			e := emulator.Start(t, emulator.WithDeleteMissingStatus(403))
+			e := emulatortest.Start(t, emulator.WithDeleteMissingStatus(403))
 			base := e.HTTPClient()
 			rec := &recorder{next: base.Transport}
 			is := tt.issuer(e, &http.Client{Transport: rec})

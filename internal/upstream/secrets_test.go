@@ -20,6 +20,7 @@ import (
 
 	"github.com/ztbroker/ztbroker/internal/upstream"
 	"github.com/ztbroker/ztbroker/internal/upstream/emulator"
+	"github.com/ztbroker/ztbroker/internal/upstream/emulator/emulatortest"
 	"github.com/ztbroker/ztbroker/internal/upstream/legacy"
 	"github.com/ztbroker/ztbroker/internal/upstream/newcentral"
 )
@@ -67,7 +68,7 @@ func TestNoSecretsEscape(t *testing.T) {
 	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
 
 	const badAdmin = "BAD-ADMIN-CREDENTIAL-bbbbbbbbbbbbbbbbbbbb"
-	e := emulator.Start(t)
+	e := emulatortest.Start(t)
 	opts := func(o *upstream.Options) {
 		o.Registerer, o.TracerProvider, o.Logger, o.Timeout = reg, tp, logger, 100*time.Millisecond
 	}

@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/ztbroker/ztbroker/internal/auth"
-	"github.com/ztbroker/ztbroker/internal/testing/certtest"
 	"github.com/ztbroker/ztbroker/internal/auth/mtlsauth"
 	"github.com/ztbroker/ztbroker/internal/auth/tlsreload"
+	"github.com/ztbroker/ztbroker/internal/testing/certtest"
 )
 
 type files struct {

@@ -5,9 +5,9 @@ import (
 	"time"
 
 	"github.com/ztbroker/ztbroker/internal/lease"
-	"github.com/ztbroker/ztbroker/internal/testing/pgtest"
 	"github.com/ztbroker/ztbroker/internal/store"
 	"github.com/ztbroker/ztbroker/internal/store/pgstore"
+	"github.com/ztbroker/ztbroker/internal/testing/pgtest"
 )
 
 // BenchmarkLeaseCycle measures one lease's whole life in the store:

@@ -15,10 +15,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ztbroker/ztbroker/internal/lease"
-	"github.com/ztbroker/ztbroker/internal/store/migrate"
-	"github.com/ztbroker/ztbroker/internal/testing/pgtest"
 	"github.com/ztbroker/ztbroker/internal/store"
+	"github.com/ztbroker/ztbroker/internal/store/migrate"
 	"github.com/ztbroker/ztbroker/internal/store/pgstore"
+	"github.com/ztbroker/ztbroker/internal/testing/pgtest"
 )
 
 var t0 = time.Date(2031, 3, 4, 5, 6, 7, 0, time.UTC)

@@ -15,10 +15,11 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/ztbroker/ztbroker/internal/config"
-	"github.com/ztbroker/ztbroker/internal/testing/pgtest"
 	"github.com/ztbroker/ztbroker/internal/server"
 	"github.com/ztbroker/ztbroker/internal/store/pgstore"
+	"github.com/ztbroker/ztbroker/internal/testing/pgtest"
 	"github.com/ztbroker/ztbroker/internal/upstream/emulator"
+	"github.com/ztbroker/ztbroker/internal/upstream/emulator/emulatortest"
 )
 
 // Purposes the broker configuration defines.
@@ -72,7 +73,7 @@ const oidcConfigText = `  oidc:
 // way an operator restarts it.
 type liveBroker struct {
 	t      *testing.T
-	emu    *emulator.Emulator
+	emu    *emulatortest.Emulator
 	dsn    string
 	apiKey string
 	// secrets stay the same across restarts, the seal key included, so a
@@ -102,7 +103,7 @@ func startBroker(t *testing.T, opts ...brokerOption) *liveBroker {
 	b := &liveBroker{
 		t:      t,
 		dsn:    pgtest.NewDatabase(t),
-		emu:    emulator.Start(t),
+		emu:    emulatortest.Start(t),
 		apiKey: "ztb_runner_" + rand.Text(),
 		logs:   &syncBuffer{},
 	}

@@ -14,7 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/ztbroker/ztbroker/internal/clientcmd"
+	"github.com/ztbroker/ztbroker/internal/cli/clientcmd"
 	"github.com/ztbroker/ztbroker/internal/upstream/emulator"
 )
 

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ztbroker/ztbroker/internal/clientcmd"
+	"github.com/ztbroker/ztbroker/internal/cli/clientcmd"
 )
 
 // childPath is the PATH exec's command starts with; nothing else of the

@@ -1,13 +1,15 @@
-package emulator
+package emulator_test
 
 import (
 	"net/http"
 	"testing"
+
+	"github.com/ztbroker/ztbroker/internal/upstream/emulator/emulatortest"
 )
 
 func TestHealthzNeedsNoCredential(t *testing.T) {
 	t.Parallel()
-	e := Start(t)
+	e := emulatortest.Start(t)
 	resp, err := e.HTTPClient().Get(e.URL + "/_emulator/healthz")
 	if err != nil {
 		t.Fatal(err)

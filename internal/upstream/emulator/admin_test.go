@@ -11,13 +11,14 @@ import (
 
 	"github.com/ztbroker/ztbroker/internal/lease"
 	"github.com/ztbroker/ztbroker/internal/upstream/emulator"
+	"github.com/ztbroker/ztbroker/internal/upstream/emulator/emulatortest"
 )
 
 func TestAdminAPI(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	start := time.Date(2026, 8, 1, 12, 0, 0, 0, time.UTC)
-	e := emulator.Start(t, emulator.WithClock(func() time.Time { return start }))
+	e := emulatortest.Start(t, emulator.WithClock(func() time.Time { return start }))
 	admin := e.Admin()
 
 	// Faults set over HTTP take effect and read back.
@@ -90,7 +91,7 @@ func TestAdminAPI(t *testing.T) {
 func TestAdminAPINeedsTheAdminToken(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	e := emulator.Start(t)
+	e := emulatortest.Start(t)
 	m, err := e.NewCentralIssuer(t).Mint(ctx, "k", e.Now().Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
@@ -108,7 +109,7 @@ func TestAdminAPINeedsTheAdminToken(t *testing.T) {
 func TestGroundTruthHoldsNoSecrets(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	e := emulator.Start(t)
+	e := emulatortest.Start(t)
 	nc, err := e.NewCentralIssuer(t).Mint(ctx, "k", e.Now().Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ztbroker/ztbroker/internal/upstream/emulator"
+	"github.com/ztbroker/ztbroker/internal/upstream/emulator/emulatortest"
 )
 
 func TestParseFault(t *testing.T) {
@@ -45,7 +46,7 @@ func TestParseFault(t *testing.T) {
 
 func TestErrorRateIsAProbability(t *testing.T) {
 	t.Parallel()
-	e := emulator.Start(t, emulator.WithSeed(7),
+	e := emulatortest.Start(t, emulator.WithSeed(7),
 		emulator.WithFault(emulator.RouteV2ListOrgs, emulator.Fault{ErrorRate: 0.5}))
 	const n = 200
 	for range n {
@@ -62,7 +63,7 @@ func TestErrorRateIsAProbability(t *testing.T) {
 func TestFaultTimesAndWildcard(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	e := emulator.Start(t, emulator.WithFault(emulator.RouteAll, emulator.Fault{Status: 503, Times: 2}))
+	e := emulatortest.Start(t, emulator.WithFault(emulator.RouteAll, emulator.Fault{Status: 503, Times: 2}))
 	got := []int{
 		e.TryNewCentralToken(ctx, "Bearer", e.AdminToken),
 		e.TryLegacyToken(ctx, "token", e.AdminToken),
@@ -78,7 +79,7 @@ func TestFaultTimesAndWildcard(t *testing.T) {
 
 func TestSetFaultRejectsUnknownRoute(t *testing.T) {
 	t.Parallel()
-	e := emulator.Start(t)
+	e := emulatortest.Start(t)
 	if err := e.SetFault("v3.everything", emulator.Fault{Status: 500}); err == nil {
 		t.Error("SetFault accepted an unknown route")
 	}
@@ -90,7 +91,7 @@ func TestSetFaultRejectsUnknownRoute(t *testing.T) {
 func TestThrottleHeaders(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2024, 8, 6, 20, 53, 45, 0, time.UTC)
-	e := emulator.Start(t, emulator.WithClock(func() time.Time { return now }),
+	e := emulatortest.Start(t, emulator.WithClock(func() time.Time { return now }),
 		emulator.WithFault(emulator.RouteV2ListOrgs, emulator.Fault{Throttle: emulator.Duration(3 * time.Second)}))
 	resp := get(t, e, "/api/v2/org", "Bearer "+e.AdminToken)
 	want := map[string]string{
@@ -115,7 +116,7 @@ func TestThrottleHeaders(t *testing.T) {
 func TestGlobalRateLimit(t *testing.T) {
 	t.Parallel()
 	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	e := emulator.Start(t, emulator.WithClock(func() time.Time { return clock }), emulator.WithRateLimit(1))
+	e := emulatortest.Start(t, emulator.WithClock(func() time.Time { return clock }), emulator.WithRateLimit(1))
 	ctx := context.Background()
 	first := e.TryNewCentralToken(ctx, "Bearer", e.AdminToken)
 	second := e.TryLegacyToken(ctx, "token", e.AdminToken)
@@ -134,14 +135,14 @@ func TestGlobalRateLimit(t *testing.T) {
 // instead of holding the server's shutdown.
 func TestCloseReleasesHangs(t *testing.T) {
 	t.Parallel()
-	e := emulator.Start(t, emulator.WithFault(emulator.RouteV2ListOrgs, emulator.Fault{Hang: true}))
+	e := emulatortest.Start(t, emulator.WithFault(emulator.RouteV2ListOrgs, emulator.Fault{Hang: true}))
 	e.Close()
 	if got := e.TryNewCentralToken(context.Background(), "Bearer", e.AdminToken); got != http.StatusGatewayTimeout {
 		t.Errorf("hung route after Close = %d, want 504", got)
 	}
 }
 
-func get(t *testing.T, e *emulator.Emulator, path, auth string) *http.Response {
+func get(t *testing.T, e *emulatortest.Emulator, path, auth string) *http.Response {
 	t.Helper()
 	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, e.URL+path, nil)
 	if err != nil {

@@ -117,3 +117,11 @@ func (c *config) validate() error {
 	}
 	return nil
 }
+
+// AdminTokenOf returns the admin token that opts configure, for a harness
+// that must hand it to clients: the server itself forgets it once hashed.
+func AdminTokenOf(opts ...Option) string { return buildConfig(opts).adminToken }
+
+// AdminTokenEnv is where "broker emulator" reads its admin token when no
+// flag gives it, so the credential need not appear in a process listing.
+const AdminTokenEnv = "ZTBROKER_EMULATOR_ADMIN_TOKEN"

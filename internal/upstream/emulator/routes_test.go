@@ -11,10 +11,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ztbroker/ztbroker/internal/upstream/emulator"
+	"github.com/ztbroker/ztbroker/internal/upstream/emulator/emulatortest"
 )
 
 // call sends one request and returns its status and decoded JSON body.
-func call(t *testing.T, e *emulator.Emulator, method, path, auth, body string) (int, map[string]any) {
+func call(t *testing.T, e *emulatortest.Emulator, method, path, auth, body string) (int, map[string]any) {
 	t.Helper()
 	var rd io.Reader
 	if body != "" {
@@ -40,7 +41,7 @@ func call(t *testing.T, e *emulator.Emulator, method, path, auth, body string) (
 
 func TestUnhandledRouteNamesItself(t *testing.T) {
 	t.Parallel()
-	e := emulator.Start(t)
+	e := emulatortest.Start(t)
 	tests := []struct{ method, path string }{
 		{http.MethodGet, "/api/v2/network"},
 		{http.MethodPost, "/api/v1/status"},
@@ -71,7 +72,7 @@ func TestUnhandledRouteNamesItself(t *testing.T) {
 // the wrong scheme.
 func TestEveryRouteChecksAuth(t *testing.T) {
 	t.Parallel()
-	e := emulator.Start(t)
+	e := emulatortest.Start(t)
 	routes := []struct {
 		method, path, body string
 	}{
@@ -110,7 +111,7 @@ func TestEveryRouteChecksAuth(t *testing.T) {
 
 func TestStatusWithBadTokenHasNullUser(t *testing.T) {
 	t.Parallel()
-	e := emulator.Start(t)
+	e := emulatortest.Start(t)
 	for _, auth := range []string{"", "token nope", "Bearer nope"} {
 		status, body := call(t, e, http.MethodGet, "/api/v1/status", auth, "")
 		if status != http.StatusOK || body["user"] != nil {
@@ -127,7 +128,7 @@ func TestStatusWithBadTokenHasNullUser(t *testing.T) {
 func TestTokensStayOnTheirOwnAPI(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	e := emulator.Start(t)
+	e := emulatortest.Start(t)
 	nc, err := e.NewCentralIssuer(t).Mint(ctx, "k", e.Now().Add(3600e9))
 	if err != nil {
 		t.Fatal(err)
@@ -149,7 +150,7 @@ func TestTokensStayOnTheirOwnAPI(t *testing.T) {
 func TestLegacyTokenOnlyManagesItsUser(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	e := emulator.Start(t, emulator.WithLegacyUsers("u-1", "u-2"))
+	e := emulatortest.Start(t, emulator.WithLegacyUsers("u-1", "u-2"))
 	m, err := e.LegacyIssuer(t).Mint(ctx, "t", e.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -164,7 +165,7 @@ func TestLegacyTokenOnlyManagesItsUser(t *testing.T) {
 
 func TestRequestValidation(t *testing.T) {
 	t.Parallel()
-	e := emulator.Start(t)
+	e := emulatortest.Start(t)
 	ncPath := "/api/v2/service-account/" + emulator.DefaultServiceAccount + "/api-key"
 	lgPath := "/api/v1/user/" + emulator.DefaultLegacyUser + "/token"
 	long := `"0123456789abcdef0123456789abcdef"`
@@ -197,7 +198,7 @@ func TestRequestValidation(t *testing.T) {
 
 func TestLegacyDuplicateName(t *testing.T) {
 	t.Parallel()
-	e := emulator.Start(t)
+	e := emulatortest.Start(t)
 	path := "/api/v1/user/" + emulator.DefaultLegacyUser + "/token"
 	first, _ := call(t, e, http.MethodPost, path, "token "+e.AdminToken, `{"tokenName":"a","token":"0123456789abcdef0123456789abcdef"}`)
 	second, _ := call(t, e, http.MethodPost, path, "token "+e.AdminToken, `{"tokenName":"a","token":"fedcba9876543210fedcba9876543210"}`)
@@ -208,7 +209,7 @@ func TestLegacyDuplicateName(t *testing.T) {
 
 func TestRandomToken(t *testing.T) {
 	t.Parallel()
-	e := emulator.Start(t)
+	e := emulatortest.Start(t)
 	status, body := call(t, e, http.MethodGet, "/api/v1/randomToken", "token "+e.AdminToken, "")
 	tok, _ := body["token"].(string)
 	hx, _ := body["hex"].(string)

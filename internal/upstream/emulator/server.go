@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	mrand "math/rand/v2"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -186,3 +187,9 @@ func (s *Server) count(route string, status int) {
 	}
 	m[status]++
 }
+
+// ServiceAccounts lists the New Central service accounts seeded at start.
+func (s *Server) ServiceAccounts() []string { return slices.Clone(s.cfg.serviceAccounts) }
+
+// LegacyUsers lists the Legacy users seeded at start.
+func (s *Server) LegacyUsers() []string { return slices.Clone(s.cfg.legacyUsers) }

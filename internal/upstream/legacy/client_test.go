@@ -11,12 +11,13 @@ import (
 	"github.com/ztbroker/ztbroker/internal/lease"
 	"github.com/ztbroker/ztbroker/internal/upstream"
 	"github.com/ztbroker/ztbroker/internal/upstream/emulator"
+	"github.com/ztbroker/ztbroker/internal/upstream/emulator/emulatortest"
 	"github.com/ztbroker/ztbroker/internal/upstream/legacy"
 )
 
 func TestIssuerIdentity(t *testing.T) {
 	t.Parallel()
-	emu := emulator.Start(t)
+	emu := emulatortest.Start(t)
 	c := emu.LegacyIssuer(t)
 	got := []string{c.Kind(), c.Account(), c.APIBaseURL(), c.AuthScheme()}
 	want := []string{lease.UpstreamLegacy, emulator.DefaultLegacyUser, emu.URL + "/api/v1", "token"}
@@ -31,7 +32,7 @@ func TestMintUseDeleteList(t *testing.T) {
 		t.Run("admin scheme "+scheme, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			emu := emulator.Start(t)
+			emu := emulatortest.Start(t)
 			c := emu.LegacyIssuer(t, func(cfg *legacy.Config) { cfg.AdminScheme = scheme })
 
 			m, err := c.Mint(ctx, "ztb-ci-0001", emu.Now())
@@ -77,7 +78,7 @@ func TestMintUseDeleteList(t *testing.T) {
 func TestNameNeedsEscaping(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	emu := emulator.Start(t)
+	emu := emulatortest.Start(t)
 	c := emu.LegacyIssuer(t)
 	const name = "ztb/odd name?#1"
 	if _, err := c.Mint(ctx, name, emu.Now()); err != nil {
@@ -94,7 +95,7 @@ func TestNameNeedsEscaping(t *testing.T) {
 func TestUnconfirmed404IsAnError(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	emu := emulator.Start(t)
+	emu := emulatortest.Start(t)
 	c := emu.LegacyIssuer(t)
 	m, err := c.Mint(ctx, "ztb-x", emu.Now())
 	if err != nil {
@@ -116,7 +117,7 @@ func TestUnconfirmed404IsAnError(t *testing.T) {
 func TestDiscoverUserID(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	emu := emulator.Start(t, emulator.WithLegacyUsers("u-1", "u-2"))
+	emu := emulatortest.Start(t, emulator.WithLegacyUsers("u-1", "u-2"))
 	c := emu.LegacyIssuer(t, func(cfg *legacy.Config) { cfg.UserID = "" })
 	if got := c.Account(); got != "" {
 		t.Fatalf("Account before discovery = %q", got)
@@ -132,7 +133,7 @@ func TestDiscoverUserID(t *testing.T) {
 func TestBadAdminToken(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	emu := emulator.Start(t)
+	emu := emulatortest.Start(t)
 	tests := []struct {
 		name   string
 		userID string
@@ -167,7 +168,7 @@ func TestTimeoutAndThrottle(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			emu := emulator.Start(t, emulator.WithFault(emulator.RouteV1CreateToken, tt.fault))
+			emu := emulatortest.Start(t, emulator.WithFault(emulator.RouteV1CreateToken, tt.fault))
 			c := emu.LegacyIssuer(t, func(cfg *legacy.Config) { cfg.Upstream.Timeout = 50e6 })
 			_, err := c.Mint(context.Background(), "ztb-x", emu.Now())
 			if !upstream.IsRetryable(err) {

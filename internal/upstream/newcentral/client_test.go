@@ -14,6 +14,7 @@ import (
 	"github.com/ztbroker/ztbroker/internal/lease"
 	"github.com/ztbroker/ztbroker/internal/upstream"
 	"github.com/ztbroker/ztbroker/internal/upstream/emulator"
+	"github.com/ztbroker/ztbroker/internal/upstream/emulator/emulatortest"
 	"github.com/ztbroker/ztbroker/internal/upstream/newcentral"
 )
 
@@ -37,14 +38,14 @@ func (c *fixedClock) Add(d time.Duration) {
 
 type bundle struct {
 	clock *fixedClock
-	emu   *emulator.Emulator
+	emu   *emulatortest.Emulator
 	c     *newcentral.Client
 }
 
 func setup(t *testing.T, opts ...emulator.Option) *bundle {
 	t.Helper()
 	clock := &fixedClock{now: time.Date(2026, 8, 1, 12, 0, 0, 0, time.UTC)}
-	emu := emulator.Start(t, append([]emulator.Option{emulator.WithClock(clock.Now)}, opts...)...)
+	emu := emulatortest.Start(t, append([]emulator.Option{emulator.WithClock(clock.Now)}, opts...)...)
 	c := emu.NewCentralIssuer(t, func(cfg *newcentral.Config) { cfg.Now = clock.Now })
 	return &bundle{clock: clock, emu: emu, c: c}
 }
@@ -178,7 +179,7 @@ func TestDeleteForbiddenKeyStillListed(t *testing.T) {
 // DELETE with an HTML 404, as a misrouted load balancer would.
 func TestProxy404IsNotGone(t *testing.T) {
 	t.Parallel()
-	emu := emulator.Start(t)
+	emu := emulatortest.Start(t)
 	tests := []struct {
 		name        string
 		contentType string

@@ -5,8 +5,8 @@ import (
 	"time"
 
 	"github.com/ztbroker/ztbroker/internal/lease"
-	"github.com/ztbroker/ztbroker/internal/store/leasegauge"
 	"github.com/ztbroker/ztbroker/internal/store"
+	"github.com/ztbroker/ztbroker/internal/store/leasegauge"
 )
 
 const (

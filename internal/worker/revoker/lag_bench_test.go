@@ -9,12 +9,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ztbroker/ztbroker/internal/lease"
-	"github.com/ztbroker/ztbroker/internal/worker/revoker"
-	"github.com/ztbroker/ztbroker/internal/worker/workertest"
 	"github.com/ztbroker/ztbroker/internal/store"
 	"github.com/ztbroker/ztbroker/internal/upstream"
 	"github.com/ztbroker/ztbroker/internal/upstream/emulator"
 	"github.com/ztbroker/ztbroker/internal/upstream/newcentral"
+	"github.com/ztbroker/ztbroker/internal/worker/revoker"
+	"github.com/ztbroker/ztbroker/internal/worker/workertest"
 )
 
 const benchLeases = 1000

@@ -9,10 +9,10 @@ import (
 
 	"github.com/ztbroker/ztbroker/internal/lease"
 	"github.com/ztbroker/ztbroker/internal/store/migrate"
+	"github.com/ztbroker/ztbroker/internal/store/pgstore"
 	"github.com/ztbroker/ztbroker/internal/testing/pgtest"
 	"github.com/ztbroker/ztbroker/internal/worker/revoker"
 	"github.com/ztbroker/ztbroker/internal/worker/workertest"
-	"github.com/ztbroker/ztbroker/internal/store/pgstore"
 )
 
 // TestSurvivesDatabaseOutage stops PostgreSQL under a running worker. The

@@ -9,11 +9,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ztbroker/ztbroker/internal/lease"
-	"github.com/ztbroker/ztbroker/internal/worker/revoker"
-	"github.com/ztbroker/ztbroker/internal/worker/workertest"
 	"github.com/ztbroker/ztbroker/internal/store"
 	"github.com/ztbroker/ztbroker/internal/upstream"
 	"github.com/ztbroker/ztbroker/internal/upstream/emulator"
+	"github.com/ztbroker/ztbroker/internal/worker/revoker"
+	"github.com/ztbroker/ztbroker/internal/worker/workertest"
 )
 
 // TestReplicasShareWithoutDoubleDeletes runs two workers, each with its own

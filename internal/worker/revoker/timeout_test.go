@@ -7,10 +7,10 @@ import (
 	"time"
 
 	"github.com/ztbroker/ztbroker/internal/lease"
-	"github.com/ztbroker/ztbroker/internal/worker/revoker"
-	"github.com/ztbroker/ztbroker/internal/worker/workertest"
 	"github.com/ztbroker/ztbroker/internal/upstream"
 	"github.com/ztbroker/ztbroker/internal/upstream/emulator"
+	"github.com/ztbroker/ztbroker/internal/worker/revoker"
+	"github.com/ztbroker/ztbroker/internal/worker/workertest"
 )
 
 // enteringIssuer reports each Delete as it starts, so a test knows a call

@@ -6,8 +6,8 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/ztbroker/ztbroker/internal/worker/startstop"
 	"github.com/ztbroker/ztbroker/internal/store"
+	"github.com/ztbroker/ztbroker/internal/worker/startstop"
 )
 
 // DefaultInterval is how often a pass runs when Config.Interval is zero.

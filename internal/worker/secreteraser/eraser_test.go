@@ -11,9 +11,9 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/ztbroker/ztbroker/internal/lease"
-	"github.com/ztbroker/ztbroker/internal/worker/secreteraser"
 	"github.com/ztbroker/ztbroker/internal/store"
 	"github.com/ztbroker/ztbroker/internal/store/memstore"
+	"github.com/ztbroker/ztbroker/internal/worker/secreteraser"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

@@ -11,11 +11,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ztbroker/ztbroker/internal/lease"
-	"github.com/ztbroker/ztbroker/internal/worker/workertest"
 	"github.com/ztbroker/ztbroker/internal/store"
-	"github.com/ztbroker/ztbroker/internal/worker/sweeper"
 	"github.com/ztbroker/ztbroker/internal/upstream"
 	"github.com/ztbroker/ztbroker/internal/upstream/emulator"
+	"github.com/ztbroker/ztbroker/internal/worker/sweeper"
+	"github.com/ztbroker/ztbroker/internal/worker/workertest"
 )
 
 const pendingTimeout = 5 * time.Minute

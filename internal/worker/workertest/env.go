@@ -11,11 +11,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ztbroker/ztbroker/internal/lease"
-	"github.com/ztbroker/ztbroker/internal/testing/pgtest"
 	"github.com/ztbroker/ztbroker/internal/store"
 	"github.com/ztbroker/ztbroker/internal/store/pgstore"
+	"github.com/ztbroker/ztbroker/internal/testing/pgtest"
 	"github.com/ztbroker/ztbroker/internal/upstream"
 	"github.com/ztbroker/ztbroker/internal/upstream/emulator"
+	"github.com/ztbroker/ztbroker/internal/upstream/emulator/emulatortest"
 	"github.com/ztbroker/ztbroker/internal/worker"
 )
 
@@ -29,7 +30,7 @@ const Owner = "api_key:ci"
 type Env struct {
 	Clock      *Clock
 	Store      store.Store
-	Emu        *emulator.Emulator
+	Emu        *emulatortest.Emulator
 	NewCentral upstream.Issuer
 	Legacy     upstream.Issuer
 	Registry   *upstream.Registry
@@ -47,7 +48,7 @@ func NewEnv(t testing.TB, opts ...emulator.Option) *Env {
 func NewEnvOn(t testing.TB, st store.Store, opts ...emulator.Option) *Env {
 	t.Helper()
 	clock := NewClock()
-	emu := emulator.Start(t, append([]emulator.Option{emulator.WithClock(clock.Now)}, opts...)...)
+	emu := emulatortest.Start(t, append([]emulator.Option{emulator.WithClock(clock.Now)}, opts...)...)
 	nc := emu.NewCentralIssuer(t)
 	lg := emu.LegacyIssuer(t)
 	return &Env{

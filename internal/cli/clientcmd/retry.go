@@ -16,7 +16,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
-	"github.com/ztbroker/ztbroker/internal/ciauth"
+	"github.com/ztbroker/ztbroker/internal/cli/ciauth"
 	"github.com/ztbroker/ztbroker/internal/lease"
 )
 

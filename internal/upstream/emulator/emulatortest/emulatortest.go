@@ -1,4 +1,4 @@
-package emulator
+package emulatortest
 
 import (
 	"context"
@@ -11,13 +11,14 @@ import (
 	"testing"
 
 	"github.com/ztbroker/ztbroker/internal/upstream"
+	"github.com/ztbroker/ztbroker/internal/upstream/emulator"
 	"github.com/ztbroker/ztbroker/internal/upstream/legacy"
 	"github.com/ztbroker/ztbroker/internal/upstream/newcentral"
 )
 
-// Emulator is a Server listening on a test's loopback port.
+// Emulator is an emulator.Server listening on a test's loopback port.
 type Emulator struct {
-	*Server
+	*emulator.Server
 	// URL is the server's root; New Central paths hang off it directly and
 	// Legacy's base is URL + "/api/v1".
 	URL string
@@ -29,13 +30,12 @@ type Emulator struct {
 
 // Start runs an emulator for the length of t. Without WithAdminToken a
 // random admin token is made up.
-func Start(t testing.TB, opts ...Option) *Emulator {
+func Start(t testing.TB, opts ...emulator.Option) *Emulator {
 	t.Helper()
-	if cfg := buildConfig(opts); cfg.adminToken == "" {
-		opts = append(append([]Option(nil), opts...), WithAdminToken("adm_"+rand.Text()))
-	}
-	adminToken := buildConfig(opts).adminToken
-	s, err := New(opts...)
+	// Options apply in order, so a token the test chose wins.
+	opts = append([]emulator.Option{emulator.WithAdminToken("adm_" + rand.Text())}, opts...)
+	adminToken := emulator.AdminTokenOf(opts...)
+	s, err := emulator.New(opts...)
 	if err != nil {
 		t.Fatalf("emulator: %v", err)
 	}
@@ -52,8 +52,8 @@ func Start(t testing.TB, opts ...Option) *Emulator {
 func (e *Emulator) HTTPClient() *http.Client { return e.srv.Client() }
 
 // Admin is an AdminClient for this emulator.
-func (e *Emulator) Admin() *AdminClient {
-	return &AdminClient{BaseURL: e.URL, AdminToken: e.AdminToken, HTTPClient: e.srv.Client()}
+func (e *Emulator) Admin() *emulator.AdminClient {
+	return &emulator.AdminClient{BaseURL: e.URL, AdminToken: e.AdminToken, HTTPClient: e.srv.Client()}
 }
 
 // NewCentralIssuer returns a real New Central client pointed at the
@@ -61,12 +61,13 @@ func (e *Emulator) Admin() *AdminClient {
 // no client-side rate limit. mods adjust the config before it is built.
 func (e *Emulator) NewCentralIssuer(t testing.TB, mods ...func(*newcentral.Config)) *newcentral.Client {
 	t.Helper()
-	if len(e.cfg.serviceAccounts) == 0 {
+	accounts := e.ServiceAccounts()
+	if len(accounts) == 0 {
 		t.Fatalf("emulator: no service account configured")
 	}
 	cfg := newcentral.Config{
 		BaseURL: e.URL, HTTPClient: e.srv.Client(), AdminKey: e.AdminToken,
-		ServiceAccountID: e.cfg.serviceAccounts[0],
+		ServiceAccountID: accounts[0],
 		Upstream:         upstream.Options{RateLimit: -1},
 	}
 	for _, m := range mods {
@@ -83,12 +84,13 @@ func (e *Emulator) NewCentralIssuer(t testing.TB, mods ...func(*newcentral.Confi
 // user, minting with the admin token and with no client-side rate limit.
 func (e *Emulator) LegacyIssuer(t testing.TB, mods ...func(*legacy.Config)) *legacy.Client {
 	t.Helper()
-	if len(e.cfg.legacyUsers) == 0 {
+	users := e.LegacyUsers()
+	if len(users) == 0 {
 		t.Fatalf("emulator: no legacy user configured")
 	}
 	cfg := legacy.Config{
 		BaseURL: e.URL + "/api/v1", HTTPClient: e.srv.Client(), AdminToken: e.AdminToken,
-		UserID:   e.cfg.legacyUsers[0],
+		UserID:   users[0],
 		Upstream: upstream.Options{RateLimit: -1},
 	}
 	for _, m := range mods {

@@ -6,7 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/ztbroker/ztbroker/internal/policycmd"
+	"github.com/ztbroker/ztbroker/internal/cli/policycmd"
 )
 
 func TestRun(t *testing.T) {

@@ -1,4 +1,4 @@
-package emulator
+package emulatorcmd
 
 import (
 	"context"
@@ -11,11 +11,9 @@ import (
 	"os"
 	"strings"
 	"time"
-)
 
-// AdminTokenEnv is read when --admin-token is not given, so the credential
-// need not appear in a process listing.
-const AdminTokenEnv = "ZTBROKER_EMULATOR_ADMIN_TOKEN"
+	"github.com/ztbroker/ztbroker/internal/upstream/emulator"
+)
 
 // shutdownGrace bounds how long Run waits for requests in flight.
 const shutdownGrace = 5 * time.Second
@@ -32,10 +30,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("emulator", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8089", "listen address HOST:PORT (port 0 picks one)")
-	adminToken := fs.String("admin-token", "", "admin credential (default $"+AdminTokenEnv+")")
+	adminToken := fs.String("admin-token", "", "admin credential (default $"+emulator.AdminTokenEnv+")")
 	var accounts, faults repeated
 	fs.Var(&accounts, "service-account", "New Central service account id to seed (repeatable)")
-	legacyUser := fs.String("legacy-user", DefaultLegacyUser, "Legacy user id to seed")
+	legacyUser := fs.String("legacy-user", emulator.DefaultLegacyUser, "Legacy user id to seed")
 	rateLimit := fs.Float64("rate-limit", 0, "global requests per second before 429 (0: none)")
 	fs.Var(&faults, "fault", "route=spec fault to inject, e.g. v2.apiKey.delete=status=503,rate=0.5 (repeatable)")
 	deleteMissing := fs.Int("delete-missing-status", 404, "status for a missing New Central key: 404 or 403")
@@ -48,14 +46,14 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if *adminToken == "" {
-		*adminToken = os.Getenv(AdminTokenEnv)
+		*adminToken = os.Getenv(emulator.AdminTokenEnv)
 	}
 	if len(accounts) == 0 {
-		accounts = repeated{DefaultServiceAccount}
+		accounts = repeated{emulator.DefaultServiceAccount}
 	}
-	opts := []Option{
-		WithAdminToken(*adminToken), WithServiceAccounts(accounts...), WithLegacyUsers(*legacyUser),
-		WithRateLimit(*rateLimit), WithDeleteMissingStatus(*deleteMissing), WithRemoveExpiredKeys(*removeExpired),
+	opts := []emulator.Option{
+		emulator.WithAdminToken(*adminToken), emulator.WithServiceAccounts(accounts...), emulator.WithLegacyUsers(*legacyUser),
+		emulator.WithRateLimit(*rateLimit), emulator.WithDeleteMissingStatus(*deleteMissing), emulator.WithRemoveExpiredKeys(*removeExpired),
 	}
 	for _, f := range faults {
 		route, spec, ok := strings.Cut(f, "=")
@@ -63,14 +61,14 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "emulator: --fault %q: want route=spec\n", f)
 			return 2
 		}
-		fault, err := ParseFault(spec)
+		fault, err := emulator.ParseFault(spec)
 		if err != nil {
 			fmt.Fprintf(stderr, "emulator: --fault: %v\n", err)
 			return 2
 		}
-		opts = append(opts, WithFault(route, fault))
+		opts = append(opts, emulator.WithFault(route, fault))
 	}
-	s, err := New(opts...)
+	s, err := emulator.New(opts...)
 	if err != nil {
 		fmt.Fprintf(stderr, "%v\n", err)
 		return 2
@@ -78,7 +76,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return serve(ctx, s, *addr, stdout, stderr)
 }
 
-func serve(ctx context.Context, s *Server, addr string, stdout, stderr io.Writer) int {
+func serve(ctx context.Context, s *emulator.Server, addr string, stdout, stderr io.Writer) int {
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
 	if err != nil {
 		fmt.Fprintf(stderr, "emulator: listen: %v\n", err)

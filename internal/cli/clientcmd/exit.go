@@ -9,7 +9,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 
-	"github.com/ztbroker/ztbroker/internal/ciauth"
+	"github.com/ztbroker/ztbroker/internal/cli/ciauth"
 	"github.com/ztbroker/ztbroker/internal/lease"
 )
 

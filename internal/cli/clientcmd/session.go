@@ -7,7 +7,7 @@ import (
 	"google.golang.org/grpc"
 
 	ztbrokerv1 "github.com/ztbroker/ztbroker/gen/ztbroker/v1"
-	"github.com/ztbroker/ztbroker/internal/ciauth"
+	"github.com/ztbroker/ztbroker/internal/cli/ciauth"
 )
 
 // session is one command's connection to the broker.

@@ -1,4 +1,4 @@
-package emulator_test
+package emulatorcmd_test
 
 import (
 	"bufio"
@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/ztbroker/ztbroker/internal/cli/emulatorcmd"
 	"github.com/ztbroker/ztbroker/internal/upstream/emulator"
 )
 
@@ -38,7 +39,7 @@ func TestRunServesUntilCancelled(t *testing.T) {
 	var stderr syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- emulator.Run(ctx, []string{
+		done <- emulatorcmd.Run(ctx, []string{
 			"--addr", "127.0.0.1:0", "--admin-token", admin,
 			"--service-account", "sa-1", "--service-account", "sa-2", "--legacy-user", "u-9",
 			"--fault", emulator.RouteV2ListOrgs + "=status=503,times=1", "--delete-missing-status", "403",
@@ -94,7 +95,7 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var out, errOut syncBuffer
-			if code := emulator.Run(context.Background(), tt.args, &out, &errOut); code != 2 {
+			if code := emulatorcmd.Run(context.Background(), tt.args, &out, &errOut); code != 2 {
 				t.Errorf("Run = %d, want 2 (stderr %q)", code, errOut.String())
 			}
 		})
