@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/ztbroker/ztbroker/internal/lease"
+	"github.com/ztbroker/ztbroker/internal/errs"
 )
 
 // APIKeys authenticates static bearer keys. It holds only the SHA-256 of
@@ -30,14 +30,14 @@ func NewAPIKeys(keys map[string]string, admins []string) (*APIKeys, error) {
 	}
 	for name, h := range keys {
 		if name == "" {
-			return nil, fmt.Errorf("api key with empty name: %w", lease.ErrInvalidArgument)
+			return nil, fmt.Errorf("api key with empty name: %w", errs.InvalidArgument)
 		}
 		sum, err := decodeSHA256(h)
 		if err != nil {
 			return nil, fmt.Errorf("api key %q: %w", name, err)
 		}
 		if other, dup := a.byHash[sum]; dup {
-			return nil, fmt.Errorf("api keys %q and %q have the same hash: %w", other, name, lease.ErrInvalidArgument)
+			return nil, fmt.Errorf("api keys %q and %q have the same hash: %w", other, name, errs.InvalidArgument)
 		}
 		a.byHash[sum] = name
 	}
@@ -48,7 +48,7 @@ func decodeSHA256(h string) ([sha256.Size]byte, error) {
 	var sum [sha256.Size]byte
 	b, err := hex.DecodeString(h)
 	if err != nil || len(b) != sha256.Size {
-		return sum, fmt.Errorf("sha256 must be %d hex characters: %w", 2*sha256.Size, lease.ErrInvalidArgument)
+		return sum, fmt.Errorf("sha256 must be %d hex characters: %w", 2*sha256.Size, errs.InvalidArgument)
 	}
 	copy(sum[:], b)
 	return sum, nil
@@ -65,7 +65,7 @@ func (a *APIKeys) Authenticate(_ context.Context, c Credentials) (*Identity, err
 		if LooksLikeJWT(c.Bearer) {
 			return nil, ErrNoCredentials
 		}
-		return nil, fmt.Errorf("unknown api key: %w", lease.ErrUnauthenticated)
+		return nil, fmt.Errorf("unknown api key: %w", errs.Unauthenticated)
 	}
 	id := &Identity{Kind: KindAPIKey, Subject: name}
 	id.Admin = a.admins[id.Owner()]

@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ztbroker/ztbroker/internal/auth"
+	"github.com/ztbroker/ztbroker/internal/errs"
 	"github.com/ztbroker/ztbroker/internal/lease"
 )
 
@@ -31,7 +32,7 @@ func TestAPIKeysAuthenticate(t *testing.T) {
 	}{
 		{name: "known key", bearer: "deployer-secret", want: &auth.Identity{Kind: auth.KindAPIKey, Subject: "deployer"}},
 		{name: "admin key", bearer: "ops-secret", want: &auth.Identity{Kind: auth.KindAPIKey, Subject: "ops", Admin: true}},
-		{name: "unknown key", bearer: "nope", wantErr: lease.ErrUnauthenticated},
+		{name: "unknown key", bearer: "nope", wantErr: errs.Unauthenticated},
 		{name: "jwt left to oidc", bearer: jwtShaped, wantErr: auth.ErrNoCredentials},
 		{name: "no bearer", bearer: "", wantErr: auth.ErrNoCredentials},
 	}
@@ -73,7 +74,7 @@ func TestNewAPIKeysRejectsBadHashes(t *testing.T) {
 	for name, keys := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			if _, err := auth.NewAPIKeys(keys, nil); !errors.Is(err, lease.ErrInvalidArgument) {
+			if _, err := auth.NewAPIKeys(keys, nil); !errors.Is(err, errs.InvalidArgument) {
 				t.Fatalf("err = %v, want ErrInvalidArgument", err)
 			}
 		})

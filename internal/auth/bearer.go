@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/ztbroker/ztbroker/internal/lease"
+	"github.com/ztbroker/ztbroker/internal/errs"
 )
 
 // maxBearerLen bounds what is hashed or parsed per request. Real JWTs from
@@ -21,18 +21,18 @@ func bearerFrom(values []string) (string, error) {
 		return "", nil
 	case 1:
 	default:
-		return "", fmt.Errorf("more than one authorization value: %w", lease.ErrUnauthenticated)
+		return "", fmt.Errorf("more than one authorization value: %w", errs.Unauthenticated)
 	}
 	scheme, token, ok := strings.Cut(strings.TrimSpace(values[0]), " ")
 	if !ok || !strings.EqualFold(scheme, "bearer") {
-		return "", fmt.Errorf("authorization scheme must be Bearer: %w", lease.ErrUnauthenticated)
+		return "", fmt.Errorf("authorization scheme must be Bearer: %w", errs.Unauthenticated)
 	}
 	token = strings.TrimSpace(token)
 	if token == "" {
-		return "", fmt.Errorf("empty bearer token: %w", lease.ErrUnauthenticated)
+		return "", fmt.Errorf("empty bearer token: %w", errs.Unauthenticated)
 	}
 	if len(token) > maxBearerLen {
-		return "", fmt.Errorf("bearer token longer than %d bytes: %w", maxBearerLen, lease.ErrUnauthenticated)
+		return "", fmt.Errorf("bearer token longer than %d bytes: %w", maxBearerLen, errs.Unauthenticated)
 	}
 	return token, nil
 }
@@ -47,4 +47,4 @@ const (
 // unavailable reports whether authentication failed because a dependency
 // (an OIDC issuer's key endpoint) could not be reached, which is not the
 // caller's fault and is worth retrying.
-func unavailable(err error) bool { return errors.Is(err, lease.ErrUnavailable) }
+func unavailable(err error) bool { return errors.Is(err, errs.Unavailable) }

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/ztbroker/ztbroker/internal/lease"
+	"github.com/ztbroker/ztbroker/internal/errs"
 )
 
 // Chain asks its authenticators in turn: first with the bearer alone, then
@@ -35,18 +35,18 @@ func (c *Chain) Authenticate(ctx context.Context, cr Credentials) (*Identity, er
 	if cr.Bearer != "" {
 		id, err := c.first(ctx, Credentials{Bearer: cr.Bearer})
 		if errors.Is(err, ErrNoCredentials) {
-			return nil, fmt.Errorf("bearer token not recognised: %w", lease.ErrUnauthenticated)
+			return nil, fmt.Errorf("bearer token not recognised: %w", errs.Unauthenticated)
 		}
 		return id, err
 	}
 	if len(cr.PeerCertificates) > 0 {
 		id, err := c.first(ctx, Credentials{PeerCertificates: cr.PeerCertificates})
 		if errors.Is(err, ErrNoCredentials) {
-			return nil, fmt.Errorf("client certificate not accepted: %w", lease.ErrUnauthenticated)
+			return nil, fmt.Errorf("client certificate not accepted: %w", errs.Unauthenticated)
 		}
 		return id, err
 	}
-	return nil, fmt.Errorf("no credentials presented: %w", lease.ErrUnauthenticated)
+	return nil, fmt.Errorf("no credentials presented: %w", errs.Unauthenticated)
 }
 
 func (c *Chain) first(ctx context.Context, cr Credentials) (*Identity, error) {
@@ -59,7 +59,7 @@ func (c *Chain) first(ctx context.Context, cr Credentials) (*Identity, error) {
 			return nil, err
 		}
 		if id == nil {
-			return nil, fmt.Errorf("authenticator returned no identity: %w", lease.ErrUnauthenticated)
+			return nil, fmt.Errorf("authenticator returned no identity: %w", errs.Unauthenticated)
 		}
 		if c.admins[id.Owner()] {
 			id.Admin = true

@@ -11,7 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ztbroker/ztbroker/internal/auth"
-	"github.com/ztbroker/ztbroker/internal/lease"
+	"github.com/ztbroker/ztbroker/internal/errs"
 )
 
 // fakeAuthn answers for one credential shape and records what it saw.
@@ -35,12 +35,12 @@ func (f *fakeAuthn) Authenticate(_ context.Context, c auth.Credentials) (*auth.I
 			return nil, f.err
 		}
 		if c.Bearer != f.bearer {
-			return nil, fmt.Errorf("bad bearer: %w", lease.ErrUnauthenticated)
+			return nil, fmt.Errorf("bad bearer: %w", errs.Unauthenticated)
 		}
 		return &auth.Identity{Kind: f.kind, Subject: "bearer-user"}, nil
 	case len(c.PeerCertificates) > 0 && f.certCN != "":
 		if c.PeerCertificates[0].Subject.CommonName != f.certCN {
-			return nil, fmt.Errorf("bad cert: %w", lease.ErrUnauthenticated)
+			return nil, fmt.Errorf("bad cert: %w", errs.Unauthenticated)
 		}
 		return &auth.Identity{Kind: f.kind, Subject: f.certCN}, nil
 	}
@@ -73,15 +73,15 @@ func TestChain(t *testing.T) {
 		{name: "bearer wins over cert", chain: chain, creds: auth.Credentials{Bearer: "tok", PeerCertificates: leaf("svc")},
 			want: &auth.Identity{Kind: auth.KindOIDC, Subject: "bearer-user"}},
 		{name: "bad bearer does not fall back to cert", chain: chain,
-			creds: auth.Credentials{Bearer: "wrong", PeerCertificates: leaf("svc")}, wantErr: lease.ErrUnauthenticated},
+			creds: auth.Credentials{Bearer: "wrong", PeerCertificates: leaf("svc")}, wantErr: errs.Unauthenticated},
 		{name: "unrecognised bearer", chain: auth.NewChain(nil, certA),
-			creds: auth.Credentials{Bearer: "tok", PeerCertificates: leaf("svc")}, wantErr: lease.ErrUnauthenticated},
-		{name: "untrusted cert", chain: chain, creds: auth.Credentials{PeerCertificates: leaf("other")}, wantErr: lease.ErrUnauthenticated},
+			creds: auth.Credentials{Bearer: "tok", PeerCertificates: leaf("svc")}, wantErr: errs.Unauthenticated},
+		{name: "untrusted cert", chain: chain, creds: auth.Credentials{PeerCertificates: leaf("other")}, wantErr: errs.Unauthenticated},
 		{name: "cert with no cert authenticator", chain: auth.NewChain(nil, bearerA),
-			creds: auth.Credentials{PeerCertificates: leaf("svc")}, wantErr: lease.ErrUnauthenticated},
-		{name: "nothing presented", chain: chain, wantErr: lease.ErrUnauthenticated},
-		{name: "unavailable passes through", chain: auth.NewChain(nil, &fakeAuthn{bearer: "tok", err: lease.ErrUnavailable}),
-			creds: auth.Credentials{Bearer: "tok"}, wantErr: lease.ErrUnavailable},
+			creds: auth.Credentials{PeerCertificates: leaf("svc")}, wantErr: errs.Unauthenticated},
+		{name: "nothing presented", chain: chain, wantErr: errs.Unauthenticated},
+		{name: "unavailable passes through", chain: auth.NewChain(nil, &fakeAuthn{bearer: "tok", err: errs.Unavailable}),
+			creds: auth.Credentials{Bearer: "tok"}, wantErr: errs.Unavailable},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -19,12 +19,12 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/ztbroker/ztbroker/internal/auth"
-	"github.com/ztbroker/ztbroker/internal/lease"
+	"github.com/ztbroker/ztbroker/internal/errs"
 )
 
 func testChain() auth.Authenticator {
 	return auth.NewChain(nil,
-		&fakeAuthn{bearer: "down", kind: auth.KindOIDC, err: lease.ErrUnavailable},
+		&fakeAuthn{bearer: "down", kind: auth.KindOIDC, err: errs.Unavailable},
 		&fakeAuthn{bearer: "tok", kind: auth.KindOIDC},
 		&fakeAuthn{certCN: "svc", kind: auth.KindMTLS},
 	)

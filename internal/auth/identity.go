@@ -47,7 +47,7 @@ var (
 
 // Authenticator verifies one kind of credential. It returns
 // ErrNoCredentials when the credentials are not its kind, and an error
-// wrapping lease.ErrUnauthenticated when they are its kind but invalid.
+// wrapping errs.Unauthenticated when they are its kind but invalid.
 type Authenticator interface {
 	Authenticate(ctx context.Context, c Credentials) (*Identity, error)
 }

@@ -8,6 +8,7 @@ import (
 
 	ztbrokerv1 "github.com/ztbroker/ztbroker/gen/ztbroker/v1"
 	"github.com/ztbroker/ztbroker/internal/auth"
+	"github.com/ztbroker/ztbroker/internal/errs"
 	"github.com/ztbroker/ztbroker/internal/lease"
 	"github.com/ztbroker/ztbroker/internal/store"
 )
@@ -24,7 +25,7 @@ func admin(ctx context.Context) (*auth.Identity, error) {
 		return nil, err
 	}
 	if !id.Admin {
-		return nil, lease.Public(lease.ErrPermissionDenied, fmt.Sprintf("caller %q does not have the admin role", id.Owner()))
+		return nil, errs.Public(errs.PermissionDenied, fmt.Sprintf("caller %q does not have the admin role", id.Owner()))
 	}
 	return id, nil
 }
@@ -125,10 +126,10 @@ func (s *Service) forget(ctx context.Context, req *ztbrokerv1.ForgetLeaseRequest
 		ID: req.GetId(), Reason: req.GetReason(), RevokedBy: id.Owner(), Now: s.now().UTC(), Audit: ev,
 	})
 	switch {
-	case errors.Is(err, lease.ErrNotFound):
-		return nil, lease.Public(lease.ErrNotFound, fmt.Sprintf("lease %q not found", req.GetId()))
-	case errors.Is(err, lease.ErrFailedPrecondition), errors.Is(err, lease.ErrConflict):
-		return nil, lease.Public(lease.ErrFailedPrecondition, fmt.Sprintf("lease %q is not revoking or revoke_failed", req.GetId()))
+	case errors.Is(err, errs.NotFound):
+		return nil, errs.Public(errs.NotFound, fmt.Sprintf("lease %q not found", req.GetId()))
+	case errors.Is(err, errs.FailedPrecondition), errors.Is(err, errs.Conflict):
+		return nil, errs.Public(errs.FailedPrecondition, fmt.Sprintf("lease %q is not revoking or revoke_failed", req.GetId()))
 	case err != nil:
 		return nil, err
 	}

@@ -14,7 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
-	"github.com/ztbroker/ztbroker/internal/lease"
+	"github.com/ztbroker/ztbroker/internal/errs"
 	"github.com/ztbroker/ztbroker/internal/store"
 )
 
@@ -25,15 +25,15 @@ var kinds = []struct {
 	code codes.Code
 	msg  string
 }{
-	{lease.ErrNotFound, codes.NotFound, "not found"},
-	{lease.ErrAlreadyExists, codes.AlreadyExists, "already exists"},
-	{lease.ErrInvalidArgument, codes.InvalidArgument, "invalid argument"},
-	{lease.ErrUnauthenticated, codes.Unauthenticated, "missing or invalid credentials"},
-	{lease.ErrPermissionDenied, codes.PermissionDenied, "permission denied"},
-	{lease.ErrFailedPrecondition, codes.FailedPrecondition, "the lease is not in a state that allows this"},
-	{lease.ErrResourceExhausted, codes.ResourceExhausted, "quota exceeded"},
-	{lease.ErrUnavailable, codes.Unavailable, "the service is temporarily unavailable; retry"},
-	{lease.ErrConflict, codes.Aborted, "the lease changed concurrently; retry"},
+	{errs.NotFound, codes.NotFound, "not found"},
+	{errs.AlreadyExists, codes.AlreadyExists, "already exists"},
+	{errs.InvalidArgument, codes.InvalidArgument, "invalid argument"},
+	{errs.Unauthenticated, codes.Unauthenticated, "missing or invalid credentials"},
+	{errs.PermissionDenied, codes.PermissionDenied, "permission denied"},
+	{errs.FailedPrecondition, codes.FailedPrecondition, "the lease is not in a state that allows this"},
+	{errs.ResourceExhausted, codes.ResourceExhausted, "quota exceeded"},
+	{errs.Unavailable, codes.Unavailable, "the service is temporarily unavailable; retry"},
+	{errs.Conflict, codes.Aborted, "the lease changed concurrently; retry"},
 }
 
 // toStatus is the one place a domain error becomes a gRPC status. The full
@@ -49,7 +49,7 @@ func (s *Service) toStatus(ctx context.Context, op string, err error) error {
 	switch {
 	case errors.Is(err, context.Canceled):
 		return status.Error(codes.Canceled, "request canceled")
-	case errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, lease.ErrUnavailable):
+	case errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, errs.Unavailable):
 		return status.Error(codes.DeadlineExceeded, "deadline exceeded")
 	}
 	for _, k := range kinds {
@@ -57,7 +57,7 @@ func (s *Service) toStatus(ctx context.Context, op string, err error) error {
 			continue
 		}
 		msg := k.msg
-		var pub *lease.PublicError
+		var pub *errs.PublicError
 		if errors.As(err, &pub) {
 			msg = pub.Msg
 		}
@@ -84,7 +84,7 @@ func retryAfter(err error) time.Duration {
 	if errors.As(err, &q) && q.RetryAfter > 0 {
 		return q.RetryAfter
 	}
-	var pub *lease.PublicError
+	var pub *errs.PublicError
 	if errors.As(err, &pub) && pub.RetryAfterSeconds > 0 {
 		return time.Duration(pub.RetryAfterSeconds) * time.Second
 	}

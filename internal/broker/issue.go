@@ -10,6 +10,7 @@ import (
 
 	ztbrokerv1 "github.com/ztbroker/ztbroker/gen/ztbroker/v1"
 	"github.com/ztbroker/ztbroker/internal/auth"
+	"github.com/ztbroker/ztbroker/internal/errs"
 	"github.com/ztbroker/ztbroker/internal/lease"
 	"github.com/ztbroker/ztbroker/internal/store"
 	"github.com/ztbroker/ztbroker/internal/upstream"
@@ -31,13 +32,13 @@ func (s *Service) issue(ctx context.Context, req *ztbrokerv1.IssueTokenRequest) 
 	}
 	p, ok := s.cfg.Purposes.Get(req.GetPurpose())
 	if !ok {
-		return nil, lease.Public(lease.ErrNotFound, fmt.Sprintf("purpose %q does not exist", truncate(req.GetPurpose(), 70)))
+		return nil, errs.Public(errs.NotFound, fmt.Sprintf("purpose %q does not exist", truncate(req.GetPurpose(), 70)))
 	}
 	adm := p.Policy.Admit(id)
 	if !adm.Allowed {
 		s.cfg.Metrics.denied.WithLabelValues(p.Name, "policy").Inc()
 		s.appendAudit(ctx, s.event(id, ActionDeny, p.Name, "", "denied", "no rule admitted the caller"))
-		return nil, lease.Public(lease.ErrPermissionDenied,
+		return nil, errs.Public(errs.PermissionDenied,
 			fmt.Sprintf("no rule of purpose %q admits caller %q", p.Name, id.Owner()))
 	}
 	ttl, maxTTL, err := grantTTL(p, adm, req)
@@ -70,9 +71,9 @@ func (s *Service) issue(ctx context.Context, req *ztbrokerv1.IssueTokenRequest) 
 		Quota:           p.Quota,
 	})
 	switch {
-	case errors.Is(err, lease.ErrAlreadyExists) && pending != nil:
+	case errors.Is(err, errs.AlreadyExists) && pending != nil:
 		return s.replay(ctx, id, p, pending)
-	case errors.Is(err, lease.ErrResourceExhausted):
+	case errors.Is(err, errs.ResourceExhausted):
 		return nil, s.quotaRejected(ctx, id, p, err)
 	case err != nil:
 		return nil, err
@@ -117,7 +118,7 @@ func (s *Service) mint(ctx context.Context, id *auth.Identity, p *Purpose, pendi
 	if err != nil {
 		s.abandon(ctx, id, p, pending, err)
 		s.cfg.Metrics.issued.WithLabelValues(p.Name, "upstream_error").Inc()
-		return nil, lease.Public(lease.ErrUnavailable, "the ZeroTier API did not mint a token; no token was issued, retry later")
+		return nil, errs.Public(errs.Unavailable, "the ZeroTier API did not mint a token; no token was issued, retry later")
 	}
 	hash := lease.HashToken(minted.Secret)
 	act := store.ActivateParams{
@@ -144,8 +145,8 @@ func (s *Service) mint(ctx context.Context, id *auth.Identity, p *Purpose, pendi
 		// or leave the lease pending for the sweeper to delete it.
 		s.discard(ctx, p, pending, minted.ID)
 		s.cfg.Metrics.issued.WithLabelValues(p.Name, "store_error").Inc()
-		if errors.Is(err, lease.ErrConflict) {
-			return nil, lease.Public(lease.ErrUnavailable, "issuance took too long and was abandoned; retry")
+		if errors.Is(err, errs.Conflict) {
+			return nil, errs.Public(errs.Unavailable, "issuance took too long and was abandoned; retry")
 		}
 		return nil, fmt.Errorf("activate lease: %w", err)
 	}
@@ -189,7 +190,7 @@ func (s *Service) failPending(ctx context.Context, id *auth.Identity, p *Purpose
 	if _, err := s.cfg.Store.FailPending(ctx, store.FailPendingParams{
 		ID: pending.ID, Reason: reason, Now: s.now().UTC(), Audit: ev,
 	}); err != nil {
-		if errors.Is(err, lease.ErrConflict) {
+		if errors.Is(err, errs.Conflict) {
 			// The sweeper judged the lease stale and ended it first.
 			return
 		}
@@ -221,8 +222,8 @@ func (s *Service) quotaRejected(ctx context.Context, id *auth.Identity, p *Purpo
 		return err
 	}
 	s.appendAudit(ctx, s.event(id, ActionQuota, p.Name, "", "rejected", q.Limit))
-	pub := &lease.PublicError{
-		Kind: lease.ErrResourceExhausted,
+	pub := &errs.PublicError{
+		Kind: errs.ResourceExhausted,
 		Msg:  fmt.Sprintf("quota %s of purpose %q reached (max %d)", q.Limit, p.Name, q.Max),
 	}
 	if q.RetryAfter > 0 {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	ztbrokerv1 "github.com/ztbroker/ztbroker/gen/ztbroker/v1"
+	"github.com/ztbroker/ztbroker/internal/errs"
 	"github.com/ztbroker/ztbroker/internal/lease"
 	"github.com/ztbroker/ztbroker/internal/store"
 )
@@ -33,8 +34,8 @@ func (s *Service) getLease(ctx context.Context, leaseID string) (*lease.Lease, e
 		return nil, err
 	}
 	l, err := s.cfg.Store.GetLease(ctx, store.GetLeaseParams{ID: leaseID, Owner: ownerScope(id)})
-	if errors.Is(err, lease.ErrNotFound) {
-		return nil, lease.Public(lease.ErrNotFound, fmt.Sprintf("lease %q not found", leaseID))
+	if errors.Is(err, errs.NotFound) {
+		return nil, errs.Public(errs.NotFound, fmt.Sprintf("lease %q not found", leaseID))
 	}
 	return l, err
 }

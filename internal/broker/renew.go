@@ -6,6 +6,7 @@ import (
 	"time"
 
 	ztbrokerv1 "github.com/ztbroker/ztbroker/gen/ztbroker/v1"
+	"github.com/ztbroker/ztbroker/internal/errs"
 	"github.com/ztbroker/ztbroker/internal/lease"
 	"github.com/ztbroker/ztbroker/internal/store"
 )
@@ -51,10 +52,10 @@ func (s *Service) renew(ctx context.Context, req *ztbrokerv1.RenewLeaseRequest) 
 
 	now := s.now().UTC().Truncate(time.Microsecond)
 	if l.State != lease.StateActive {
-		return nil, lease.Public(lease.ErrFailedPrecondition, fmt.Sprintf("lease %s is %s and cannot be renewed", l.ID, l.State))
+		return nil, errs.Public(errs.FailedPrecondition, fmt.Sprintf("lease %s is %s and cannot be renewed", l.ID, l.State))
 	}
 	if !l.ExpireTime.After(now) {
-		return nil, lease.Public(lease.ErrFailedPrecondition, fmt.Sprintf("lease %s has expired and cannot be renewed", l.ID))
+		return nil, errs.Public(errs.FailedPrecondition, fmt.Sprintf("lease %s has expired and cannot be renewed", l.ID))
 	}
 	limit := l.MaxExpireTime
 	if !l.UpstreamExpireTime.IsZero() && l.UpstreamExpireTime.Before(limit) {

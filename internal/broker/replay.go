@@ -7,6 +7,7 @@ import (
 
 	ztbrokerv1 "github.com/ztbroker/ztbroker/gen/ztbroker/v1"
 	"github.com/ztbroker/ztbroker/internal/auth"
+	"github.com/ztbroker/ztbroker/internal/errs"
 	"github.com/ztbroker/ztbroker/internal/lease"
 	"github.com/ztbroker/ztbroker/internal/store"
 )
@@ -17,23 +18,23 @@ import (
 func (s *Service) replay(ctx context.Context, id *auth.Identity, p *Purpose, l *lease.Lease) (*ztbrokerv1.IssueTokenResponse, error) {
 	switch l.State {
 	case lease.StatePending:
-		return nil, &lease.PublicError{
-			Kind:              lease.ErrUnavailable,
+		return nil, &errs.PublicError{
+			Kind:              errs.Unavailable,
 			Msg:               fmt.Sprintf("lease %s for this idempotency key is still being issued; retry", l.ID),
 			RetryAfterSeconds: 1,
 		}
 	case lease.StateActive:
 	default:
-		return nil, lease.Public(lease.ErrFailedPrecondition,
+		return nil, errs.Public(errs.FailedPrecondition,
 			fmt.Sprintf("lease %s for this idempotency key has already ended (%s); use a new key", l.ID, l.State))
 	}
 	if s.cfg.Sealer == nil {
-		return nil, lease.Public(lease.ErrAlreadyExists,
+		return nil, errs.Public(errs.AlreadyExists,
 			fmt.Sprintf("lease %s was already issued for this idempotency key; its secret cannot be shown again", l.ID))
 	}
 	sealed, err := s.cfg.Store.SealedSecret(ctx, store.SealedSecretParams{ID: l.ID, Now: s.now().UTC()})
-	if errors.Is(err, lease.ErrNotFound) {
-		return nil, lease.Public(lease.ErrAlreadyExists,
+	if errors.Is(err, errs.NotFound) {
+		return nil, errs.Public(errs.AlreadyExists,
 			fmt.Sprintf("lease %s was already issued for this idempotency key; its replay window has passed and the secret cannot be shown again", l.ID))
 	}
 	if err != nil {
@@ -44,7 +45,7 @@ func (s *Service) replay(ctx context.Context, id *auth.Identity, p *Purpose, l *
 		// A rotated seal key makes old ciphertext unreadable; that is the
 		// same, to the caller, as an expired window.
 		s.log.WarnContext(ctx, "sealed secret could not be opened", "lease_id", l.ID, "err", err)
-		return nil, lease.Public(lease.ErrAlreadyExists,
+		return nil, errs.Public(errs.AlreadyExists,
 			fmt.Sprintf("lease %s was already issued for this idempotency key; its secret cannot be shown again", l.ID))
 	}
 	s.appendAudit(ctx, s.event(id, ActionReplay, p.Name, l.ID, "ok", "idempotent retry"))

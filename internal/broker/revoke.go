@@ -7,7 +7,7 @@ import (
 	"time"
 
 	ztbrokerv1 "github.com/ztbroker/ztbroker/gen/ztbroker/v1"
-	"github.com/ztbroker/ztbroker/internal/lease"
+	"github.com/ztbroker/ztbroker/internal/errs"
 	"github.com/ztbroker/ztbroker/internal/store"
 )
 
@@ -49,10 +49,10 @@ func (s *Service) revoke(ctx context.Context, req *ztbrokerv1.RevokeLeaseRequest
 		Audit:      ev,
 	})
 	switch {
-	case errors.Is(err, lease.ErrNotFound):
-		return nil, lease.Public(lease.ErrNotFound, fmt.Sprintf("lease %q not found", req.GetId()))
-	case errors.Is(err, lease.ErrFailedPrecondition):
-		return nil, lease.Public(lease.ErrFailedPrecondition, fmt.Sprintf("lease %q is still being issued; retry", req.GetId()))
+	case errors.Is(err, errs.NotFound):
+		return nil, errs.Public(errs.NotFound, fmt.Sprintf("lease %q not found", req.GetId()))
+	case errors.Is(err, errs.FailedPrecondition):
+		return nil, errs.Public(errs.FailedPrecondition, fmt.Sprintf("lease %q is still being issued; retry", req.GetId()))
 	case err != nil:
 		return nil, err
 	case already:

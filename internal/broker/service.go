@@ -9,6 +9,7 @@ import (
 
 	ztbrokerv1 "github.com/ztbroker/ztbroker/gen/ztbroker/v1"
 	"github.com/ztbroker/ztbroker/internal/auth"
+	"github.com/ztbroker/ztbroker/internal/errs"
 	"github.com/ztbroker/ztbroker/internal/lease"
 	"github.com/ztbroker/ztbroker/internal/store"
 	"github.com/ztbroker/ztbroker/internal/upstream"
@@ -111,7 +112,7 @@ func New(cfg Config) (*Service, error) {
 func caller(ctx context.Context) (*auth.Identity, error) {
 	id := auth.FromContext(ctx)
 	if id == nil {
-		return nil, lease.ErrUnauthenticated
+		return nil, errs.Unauthenticated
 	}
 	return id, nil
 }
@@ -133,5 +134,5 @@ func (s *Service) issuerOf(l *lease.Lease) (upstream.Issuer, error) {
 	if is, ok := s.cfg.Purposes.Registry().Issuer(l.Upstream, l.UpstreamAccount); ok {
 		return is, nil
 	}
-	return nil, fmt.Errorf("no issuer for %s account %q: %w", l.Upstream, l.UpstreamAccount, lease.ErrUnavailable)
+	return nil, fmt.Errorf("no issuer for %s account %q: %w", l.Upstream, l.UpstreamAccount, errs.Unavailable)
 }

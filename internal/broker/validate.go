@@ -6,7 +6,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/ztbroker/ztbroker/internal/lease"
+	"github.com/ztbroker/ztbroker/internal/errs"
 )
 
 const (
@@ -19,7 +19,7 @@ const (
 var labelKeyRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9_.\-/]{0,62})$`)
 
 func invalid(format string, args ...any) error {
-	return lease.Public(lease.ErrInvalidArgument, fmt.Sprintf(format, args...))
+	return errs.Public(errs.InvalidArgument, fmt.Sprintf(format, args...))
 }
 
 func validateLabels(labels map[string]string) error {
@@ -68,7 +68,7 @@ func validID(id string) error {
 		return invalid("id is required")
 	}
 	if len(id) > 64 {
-		return lease.Public(lease.ErrNotFound, "lease not found")
+		return errs.Public(errs.NotFound, "lease not found")
 	}
 	return nil
 }

@@ -1,5 +1,5 @@
-// Package lease defines the broker's domain: a lease, its states, and the
-// sentinel errors every layer above the store speaks.
+// Package lease defines the broker's central record, the lease: its
+// fields, its states and the transitions between them.
 //
 // A lease moves through these states. Every arrow is one committed row
 // update, so a crash between any two of them leaves a state that a worker

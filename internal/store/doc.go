@@ -1,6 +1,6 @@
 // Package store is the seam between the broker and its database. The
 // interface speaks domain types only; implementations translate their
-// driver's errors into lease sentinels, so nothing above this package
+// driver's errors into errs sentinels, so nothing above this package
 // imports pgx.
 //
 // Implementations live in subpackages: pgstore (PostgreSQL, for serve) and

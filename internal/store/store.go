@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/ztbroker/ztbroker/internal/errs"
 	"github.com/ztbroker/ztbroker/internal/lease"
 )
 
@@ -12,27 +13,27 @@ type Store interface {
 	// CreatePending writes a new lease in state pending, before anything is
 	// minted upstream. When IdempotencyKey is set and a lease with the same
 	// (owner, purpose, key) exists, it returns that lease together with
-	// lease.ErrAlreadyExists and writes nothing. When a quota in the params
+	// errs.AlreadyExists and writes nothing. When a quota in the params
 	// would be exceeded it returns a *QuotaError and writes nothing. The
 	// quota check and the insert are atomic across replicas.
 	CreatePending(ctx context.Context, p CreatePendingParams) (*lease.Lease, error)
 	// Activate moves a pending lease to active and records the upstream
-	// token's id and hash. lease.ErrConflict if the lease is no longer
+	// token's id and hash. errs.Conflict if the lease is no longer
 	// pending (for example the stale-pending sweeper got it first).
 	Activate(ctx context.Context, p ActivateParams) (*lease.Lease, error)
-	// FailPending moves a pending lease to failed. lease.ErrConflict if it
+	// FailPending moves a pending lease to failed. errs.Conflict if it
 	// is not pending.
 	FailPending(ctx context.Context, p FailPendingParams) (*lease.Lease, error)
 
 	// GetLease returns a lease by id. When Owner is set, another owner's
-	// lease is reported as lease.ErrNotFound.
+	// lease is reported as errs.NotFound.
 	GetLease(ctx context.Context, p GetLeaseParams) (*lease.Lease, error)
 	// ListLeases pages through leases, newest first.
 	ListLeases(ctx context.Context, p ListLeasesParams) (*ListLeasesResult, error)
 
 	// RenewLease sets a new expire time on an active lease. The caller has
-	// already capped it; the store refuses (lease.ErrInvalidArgument) to go
-	// past max_expire_time and returns lease.ErrFailedPrecondition when the
+	// already capped it; the store refuses (errs.InvalidArgument) to go
+	// past max_expire_time and returns errs.FailedPrecondition when the
 	// lease is not active or its expire time is not after Now (an expired
 	// lease belongs to the revoker even before it is claimed).
 	RenewLease(ctx context.Context, p RenewLeaseParams) (*lease.Lease, error)
@@ -40,7 +41,7 @@ type Store interface {
 	// BeginRevoke moves an active lease to revoking and claims it for the
 	// caller until ClaimUntil, so no worker races the caller's own upstream
 	// delete. A lease that has already ended is returned unchanged with
-	// already=true. A pending lease is lease.ErrFailedPrecondition.
+	// already=true. A pending lease is errs.FailedPrecondition.
 	BeginRevoke(ctx context.Context, p BeginRevokeParams) (l *lease.Lease, already bool, err error)
 	// ClaimDue claims up to Limit leases whose revocation is due: active
 	// leases past their expire time (moved to revoking with reason
@@ -50,7 +51,7 @@ type Store interface {
 	// from many replicas at once (FOR UPDATE SKIP LOCKED).
 	ClaimDue(ctx context.Context, p ClaimDueParams) ([]*lease.Lease, error)
 	// CompleteRevoke moves a revoking or revoke_failed lease to revoked.
-	// lease.ErrConflict if it is in any other state.
+	// errs.Conflict if it is in any other state.
 	CompleteRevoke(ctx context.Context, p CompleteRevokeParams) (*lease.Lease, error)
 	// RecordRevokeFailure counts a failed attempt and schedules the next at
 	// NextAttemptAt; with MarkFailed the lease becomes revoke_failed.
@@ -78,7 +79,7 @@ type Store interface {
 	CountActive(ctx context.Context) (map[string]int, error)
 
 	// SealedSecret returns the encrypted secret kept for idempotent replay,
-	// or lease.ErrNotFound when there is none or it has expired.
+	// or errs.NotFound when there is none or it has expired.
 	SealedSecret(ctx context.Context, p SealedSecretParams) ([]byte, error)
 	// EraseSealedSecrets deletes sealed secrets whose replay window ended
 	// before Now and returns how many it erased.
@@ -126,7 +127,7 @@ type Quota struct {
 }
 
 // QuotaError reports which quota a CreatePending would exceed. It wraps
-// lease.ErrResourceExhausted.
+// errs.ResourceExhausted.
 type QuotaError struct {
 	Limit string // "active_per_purpose", "active_per_owner" or "issue_rate"
 	Max   int
@@ -137,7 +138,7 @@ type QuotaError struct {
 }
 
 func (e *QuotaError) Error() string { return "quota exceeded: " + e.Limit }
-func (e *QuotaError) Unwrap() error { return lease.ErrResourceExhausted }
+func (e *QuotaError) Unwrap() error { return errs.ResourceExhausted }
 
 type ActivateParams struct {
 	ID                 string

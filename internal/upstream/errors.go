@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/ztbroker/ztbroker/internal/lease"
+	"github.com/ztbroker/ztbroker/internal/errs"
 )
 
 // Error is an upstream call that failed. Its text is built only from the
@@ -37,7 +37,7 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("upstream %s: %s", e.Op, e.Msg)
 }
 
-// Unwrap exposes the lease sentinel the error maps to and, for transport
+// Unwrap exposes the errs sentinel the error maps to and, for transport
 // failures, the cause (so errors.Is(err, context.DeadlineExceeded) works).
 func (e *Error) Unwrap() []error {
 	out := make([]error, 0, 2)
@@ -73,7 +73,7 @@ func RetryAfterOf(err error) time.Duration {
 // NewError builds a permanent error with a fixed message, for failures a
 // client detects itself (a malformed response, a bad argument).
 func NewError(op, msg string) *Error {
-	return &Error{Op: op, Msg: msg, kind: lease.ErrFailedPrecondition}
+	return &Error{Op: op, Msg: msg, kind: errs.FailedPrecondition}
 }
 
 // TransportError classifies a failure before any response arrived. Network
@@ -87,7 +87,7 @@ func TransportError(op string, err error) *Error {
 		c.Op = op
 		return &c
 	}
-	e := &Error{Op: op, Retryable: true, kind: lease.ErrUnavailable, cause: err}
+	e := &Error{Op: op, Retryable: true, kind: errs.Unavailable, cause: err}
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
 		e.Msg = "timed out"
@@ -106,22 +106,22 @@ func StatusError(op string, status int, retryAfter time.Duration) *Error {
 	e := &Error{Op: op, StatusCode: status, RetryAfter: retryAfter}
 	switch {
 	case status == http.StatusTooManyRequests:
-		e.Retryable, e.kind, e.Msg = true, lease.ErrUnavailable, "rate limited by upstream"
+		e.Retryable, e.kind, e.Msg = true, errs.Unavailable, "rate limited by upstream"
 	case status == http.StatusInternalServerError, status == http.StatusBadGateway,
 		status == http.StatusServiceUnavailable, status == http.StatusGatewayTimeout:
-		e.Retryable, e.kind, e.Msg = true, lease.ErrUnavailable, "upstream unavailable"
+		e.Retryable, e.kind, e.Msg = true, errs.Unavailable, "upstream unavailable"
 	case status == http.StatusUnauthorized:
 		// Our own admin credential was refused: retrying cannot help until an
 		// operator replaces it.
-		e.kind, e.Msg = lease.ErrFailedPrecondition, "upstream rejected the broker's admin credential"
+		e.kind, e.Msg = errs.FailedPrecondition, "upstream rejected the broker's admin credential"
 	case status == http.StatusForbidden:
-		e.kind, e.Msg = lease.ErrFailedPrecondition, "upstream denied the broker's admin credential access"
+		e.kind, e.Msg = errs.FailedPrecondition, "upstream denied the broker's admin credential access"
 	case status == http.StatusNotFound:
-		e.kind, e.Msg = lease.ErrFailedPrecondition, "upstream resource not found"
+		e.kind, e.Msg = errs.FailedPrecondition, "upstream resource not found"
 	case status == http.StatusBadRequest:
-		e.kind, e.Msg = lease.ErrFailedPrecondition, "upstream rejected the request"
+		e.kind, e.Msg = errs.FailedPrecondition, "upstream rejected the request"
 	default:
-		e.kind, e.Msg = lease.ErrFailedPrecondition, "unexpected upstream status"
+		e.kind, e.Msg = errs.FailedPrecondition, "unexpected upstream status"
 	}
 	return e
 }

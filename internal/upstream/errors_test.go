@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ztbroker/ztbroker/internal/lease"
+	"github.com/ztbroker/ztbroker/internal/errs"
 	"github.com/ztbroker/ztbroker/internal/upstream"
 )
 
@@ -19,18 +19,18 @@ func TestStatusErrorClassification(t *testing.T) {
 		retryable bool
 		kind      error
 	}{
-		{400, false, lease.ErrFailedPrecondition},
-		{401, false, lease.ErrFailedPrecondition},
-		{403, false, lease.ErrFailedPrecondition},
-		{404, false, lease.ErrFailedPrecondition},
-		{409, false, lease.ErrFailedPrecondition},
-		{413, false, lease.ErrFailedPrecondition},
-		{429, true, lease.ErrUnavailable},
-		{500, true, lease.ErrUnavailable},
-		{501, false, lease.ErrFailedPrecondition},
-		{502, true, lease.ErrUnavailable},
-		{503, true, lease.ErrUnavailable},
-		{504, true, lease.ErrUnavailable},
+		{400, false, errs.FailedPrecondition},
+		{401, false, errs.FailedPrecondition},
+		{403, false, errs.FailedPrecondition},
+		{404, false, errs.FailedPrecondition},
+		{409, false, errs.FailedPrecondition},
+		{413, false, errs.FailedPrecondition},
+		{429, true, errs.Unavailable},
+		{500, true, errs.Unavailable},
+		{501, false, errs.FailedPrecondition},
+		{502, true, errs.Unavailable},
+		{503, true, errs.Unavailable},
+		{504, true, errs.Unavailable},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.status), func(t *testing.T) {
@@ -58,7 +58,7 @@ func TestTransportErrorClassification(t *testing.T) {
 	}{
 		{"timeout", context.DeadlineExceeded, context.DeadlineExceeded},
 		{"cancelled", context.Canceled, context.Canceled},
-		{"network", &net.OpError{Op: "dial", Err: errors.New("connection refused")}, lease.ErrUnavailable},
+		{"network", &net.OpError{Op: "dial", Err: errors.New("connection refused")}, errs.Unavailable},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

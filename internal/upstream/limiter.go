@@ -9,7 +9,7 @@ import (
 
 	"golang.org/x/time/rate"
 
-	"github.com/ztbroker/ztbroker/internal/lease"
+	"github.com/ztbroker/ztbroker/internal/errs"
 )
 
 // DefaultRateLimit is ZeroTier's documented limit for paid accounts, in
@@ -144,7 +144,7 @@ func (l *Limiter) pausedError(wait time.Duration, cause error) *Error {
 	return &Error{
 		Op: "rate limit", Retryable: true, RetryAfter: wait,
 		Msg:  "gave up waiting for the upstream rate limit",
-		kind: lease.ErrUnavailable, cause: cause,
+		kind: errs.Unavailable, cause: cause,
 	}
 }
 

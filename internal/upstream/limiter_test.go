@@ -8,7 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/ztbroker/ztbroker/internal/lease"
+	"github.com/ztbroker/ztbroker/internal/errs"
 	"github.com/ztbroker/ztbroker/internal/upstream"
 )
 
@@ -124,8 +124,8 @@ func TestLimiterWaitFailsFastWhenPauseOutlastsDeadline(t *testing.T) {
 	if got := upstream.RetryAfterOf(err); got != time.Hour {
 		t.Errorf("RetryAfter = %v, want 1h", got)
 	}
-	if !errors.Is(err, lease.ErrUnavailable) {
-		t.Errorf("Wait error %v does not wrap lease.ErrUnavailable", err)
+	if !errors.Is(err, errs.Unavailable) {
+		t.Errorf("Wait error %v does not wrap errs.Unavailable", err)
 	}
 }
 

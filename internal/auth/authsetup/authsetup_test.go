@@ -13,7 +13,7 @@ import (
 	"github.com/ztbroker/ztbroker/internal/auth"
 	"github.com/ztbroker/ztbroker/internal/auth/authsetup"
 	"github.com/ztbroker/ztbroker/internal/config"
-	"github.com/ztbroker/ztbroker/internal/lease"
+	"github.com/ztbroker/ztbroker/internal/errs"
 	"github.com/ztbroker/ztbroker/internal/testing/certtest"
 )
 
@@ -75,7 +75,7 @@ func TestBuild(t *testing.T) {
 	// A JWT reaches the OIDC authenticator, which refuses its issuer.
 	payload := base64.RawURLEncoding.EncodeToString([]byte(`{"iss":"https://evil.example.com"}`))
 	_, err = res.Authenticator.Authenticate(ctx, auth.Credentials{Bearer: "eyJhbGciOiJSUzI1NiJ9." + payload + ".c2ln"})
-	if !errors.Is(err, lease.ErrUnauthenticated) || !strings.Contains(err.Error(), "not trusted") {
+	if !errors.Is(err, errs.Unauthenticated) || !strings.Contains(err.Error(), "not trusted") {
 		t.Errorf("foreign JWT: %v", err)
 	}
 }

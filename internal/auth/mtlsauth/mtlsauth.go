@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/ztbroker/ztbroker/internal/auth"
-	"github.com/ztbroker/ztbroker/internal/lease"
+	"github.com/ztbroker/ztbroker/internal/errs"
 )
 
 // Authenticator turns a verified client chain into an Identity.
@@ -35,7 +35,7 @@ func (a *Authenticator) Authenticate(_ context.Context, c auth.Credentials) (*au
 	leaf := c.PeerCertificates[0]
 	now := a.now()
 	if now.Before(leaf.NotBefore) || now.After(leaf.NotAfter) {
-		return nil, fmt.Errorf("client certificate (serial %s) is outside its validity period: %w", leaf.SerialNumber.Text(16), lease.ErrUnauthenticated)
+		return nil, fmt.Errorf("client certificate (serial %s) is outside its validity period: %w", leaf.SerialNumber.Text(16), errs.Unauthenticated)
 	}
 	spiffeID, err := spiffeIDOf(leaf)
 	if err != nil {
@@ -46,7 +46,7 @@ func (a *Authenticator) Authenticate(_ context.Context, c auth.Credentials) (*au
 		subject = leaf.Subject.CommonName
 	}
 	if subject == "" {
-		return nil, fmt.Errorf("client certificate has neither a SPIFFE ID nor a common name: %w", lease.ErrUnauthenticated)
+		return nil, fmt.Errorf("client certificate has neither a SPIFFE ID nor a common name: %w", errs.Unauthenticated)
 	}
 	return &auth.Identity{Kind: auth.KindMTLS, Subject: subject, Claims: claimsOf(leaf, spiffeID)}, nil
 }
@@ -60,7 +60,7 @@ func spiffeIDOf(leaf *x509.Certificate) (string, error) {
 			continue
 		}
 		if id != "" {
-			return "", fmt.Errorf("client certificate has more than one SPIFFE ID: %w", lease.ErrUnauthenticated)
+			return "", fmt.Errorf("client certificate has more than one SPIFFE ID: %w", errs.Unauthenticated)
 		}
 		if err := checkSPIFFE(u); err != nil {
 			return "", err
@@ -72,7 +72,7 @@ func spiffeIDOf(leaf *x509.Certificate) (string, error) {
 
 func checkSPIFFE(u *url.URL) error {
 	if u.Host == "" || u.User != nil || u.Port() != "" || u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Errorf("client certificate has a malformed SPIFFE ID: %w", lease.ErrUnauthenticated)
+		return fmt.Errorf("client certificate has a malformed SPIFFE ID: %w", errs.Unauthenticated)
 	}
 	return nil
 }

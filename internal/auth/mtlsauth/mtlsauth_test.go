@@ -11,7 +11,7 @@ import (
 
 	"github.com/ztbroker/ztbroker/internal/auth"
 	"github.com/ztbroker/ztbroker/internal/auth/mtlsauth"
-	"github.com/ztbroker/ztbroker/internal/lease"
+	"github.com/ztbroker/ztbroker/internal/errs"
 	"github.com/ztbroker/ztbroker/internal/testing/certtest"
 )
 
@@ -35,11 +35,11 @@ func TestAuthenticate(t *testing.T) {
 	}{
 		{name: "spiffe id wins over cn", chain: []*x509.Certificate{spiffe.Cert, ca.Cert}, wantSubject: "spiffe://example.org/ns/ops/sa/runner"},
 		{name: "cn fallback", chain: []*x509.Certificate{cnOnly.Cert}, wantSubject: "legacy-svc"},
-		{name: "two spiffe ids", chain: []*x509.Certificate{twoIDs.Cert}, wantErr: lease.ErrUnauthenticated},
-		{name: "spiffe id with port", chain: []*x509.Certificate{badID.Cert}, wantErr: lease.ErrUnauthenticated},
-		{name: "no name at all", chain: []*x509.Certificate{anonymous.Cert}, wantErr: lease.ErrUnauthenticated},
-		{name: "expired since the handshake", chain: []*x509.Certificate{expiring.Cert}, at: now.Add(2 * time.Minute), wantErr: lease.ErrUnauthenticated},
-		{name: "not yet valid", chain: []*x509.Certificate{cnOnly.Cert}, at: now.Add(-2 * time.Hour), wantErr: lease.ErrUnauthenticated},
+		{name: "two spiffe ids", chain: []*x509.Certificate{twoIDs.Cert}, wantErr: errs.Unauthenticated},
+		{name: "spiffe id with port", chain: []*x509.Certificate{badID.Cert}, wantErr: errs.Unauthenticated},
+		{name: "no name at all", chain: []*x509.Certificate{anonymous.Cert}, wantErr: errs.Unauthenticated},
+		{name: "expired since the handshake", chain: []*x509.Certificate{expiring.Cert}, at: now.Add(2 * time.Minute), wantErr: errs.Unauthenticated},
+		{name: "not yet valid", chain: []*x509.Certificate{cnOnly.Cert}, at: now.Add(-2 * time.Hour), wantErr: errs.Unauthenticated},
 		{name: "no certificate", wantErr: auth.ErrNoCredentials},
 	}
 	for _, tt := range tests {

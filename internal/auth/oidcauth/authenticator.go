@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/ztbroker/ztbroker/internal/auth"
-	"github.com/ztbroker/ztbroker/internal/lease"
+	"github.com/ztbroker/ztbroker/internal/errs"
 )
 
 // Authenticator verifies OIDC bearer tokens. It is safe for concurrent
@@ -60,7 +60,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, c auth.Credentials) (*
 	}
 	is, ok := a.byURL[iss]
 	if !ok {
-		return nil, fmt.Errorf("issuer %s is not trusted: %w", quoteShort(iss), lease.ErrUnauthenticated)
+		return nil, fmt.Errorf("issuer %s is not trusted: %w", quoteShort(iss), errs.Unauthenticated)
 	}
 	v, err := is.getVerifier(ctx)
 	if err != nil {
@@ -69,21 +69,21 @@ func (a *Authenticator) Authenticate(ctx context.Context, c auth.Credentials) (*
 	vctx, slot := withErrSlot(ctx)
 	tok, err := v.Verify(vctx, c.Bearer)
 	if err != nil {
-		if errors.Is(slot.err, lease.ErrUnavailable) {
+		if errors.Is(slot.err, errs.Unavailable) {
 			return nil, fmt.Errorf("issuer %q: %w", is.cfg.name, slot.err)
 		}
-		return nil, fmt.Errorf("issuer %q: %v: %w", is.cfg.name, err, lease.ErrUnauthenticated)
+		return nil, fmt.Errorf("issuer %q: %v: %w", is.cfg.name, err, errs.Unauthenticated)
 	}
 	var claims map[string]any
 	if err := tok.Claims(&claims); err != nil {
-		return nil, fmt.Errorf("issuer %q: decoding claims: %w", is.cfg.name, lease.ErrUnauthenticated)
+		return nil, fmt.Errorf("issuer %q: decoding claims: %w", is.cfg.name, errs.Unauthenticated)
 	}
 	claims = auth.NormalizeClaims(claims).(map[string]any)
 	if err := checkTimes(claims, a.cfg.Now(), a.cfg.ClockSkew); err != nil {
 		return nil, fmt.Errorf("issuer %q: %w", is.cfg.name, err)
 	}
 	if tok.Subject == "" {
-		return nil, fmt.Errorf("issuer %q: token has no sub: %w", is.cfg.name, lease.ErrUnauthenticated)
+		return nil, fmt.Errorf("issuer %q: token has no sub: %w", is.cfg.name, errs.Unauthenticated)
 	}
 	return &auth.Identity{
 		Kind:    auth.KindOIDC,
@@ -97,17 +97,17 @@ func (a *Authenticator) Authenticate(ctx context.Context, c auth.Credentials) (*
 func peekIssuer(token string) (string, error) {
 	parts := strings.Split(token, ".")
 	if len(parts) != 3 {
-		return "", fmt.Errorf("token is not a compact JWS: %w", lease.ErrUnauthenticated)
+		return "", fmt.Errorf("token is not a compact JWS: %w", errs.Unauthenticated)
 	}
 	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
 	if err != nil {
-		return "", fmt.Errorf("token payload is not base64url: %w", lease.ErrUnauthenticated)
+		return "", fmt.Errorf("token payload is not base64url: %w", errs.Unauthenticated)
 	}
 	var p struct {
 		Iss string `json:"iss"`
 	}
 	if err := json.Unmarshal(payload, &p); err != nil || p.Iss == "" {
-		return "", fmt.Errorf("token has no iss: %w", lease.ErrUnauthenticated)
+		return "", fmt.Errorf("token has no iss: %w", errs.Unauthenticated)
 	}
 	return p.Iss, nil
 }

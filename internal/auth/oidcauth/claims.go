@@ -5,7 +5,7 @@ import (
 	"math"
 	"time"
 
-	"github.com/ztbroker/ztbroker/internal/lease"
+	"github.com/ztbroker/ztbroker/internal/errs"
 )
 
 // checkTimes enforces exp (required), nbf and iat (when present) with the
@@ -16,23 +16,23 @@ func checkTimes(claims map[string]any, now time.Time, skew time.Duration) error 
 	case err != nil:
 		return err
 	case !ok:
-		return fmt.Errorf("token has no exp: %w", lease.ErrUnauthenticated)
+		return fmt.Errorf("token has no exp: %w", errs.Unauthenticated)
 	case now.After(exp.Add(skew)):
-		return fmt.Errorf("token expired at %s: %w", exp.UTC().Format(time.RFC3339), lease.ErrUnauthenticated)
+		return fmt.Errorf("token expired at %s: %w", exp.UTC().Format(time.RFC3339), errs.Unauthenticated)
 	}
 	nbf, ok, err := numericDate(claims, "nbf")
 	if err != nil {
 		return err
 	}
 	if ok && now.Add(skew).Before(nbf) {
-		return fmt.Errorf("token not valid before %s: %w", nbf.UTC().Format(time.RFC3339), lease.ErrUnauthenticated)
+		return fmt.Errorf("token not valid before %s: %w", nbf.UTC().Format(time.RFC3339), errs.Unauthenticated)
 	}
 	iat, ok, err := numericDate(claims, "iat")
 	if err != nil {
 		return err
 	}
 	if ok && now.Add(skew).Before(iat) {
-		return fmt.Errorf("token issued in the future (%s): %w", iat.UTC().Format(time.RFC3339), lease.ErrUnauthenticated)
+		return fmt.Errorf("token issued in the future (%s): %w", iat.UTC().Format(time.RFC3339), errs.Unauthenticated)
 	}
 	return nil
 }
@@ -49,10 +49,10 @@ func numericDate(claims map[string]any, name string) (time.Time, bool, error) {
 	case float64:
 		secs = n
 	default:
-		return time.Time{}, false, fmt.Errorf("claim %s is not a number: %w", name, lease.ErrUnauthenticated)
+		return time.Time{}, false, fmt.Errorf("claim %s is not a number: %w", name, errs.Unauthenticated)
 	}
 	if math.IsNaN(secs) || secs < 0 || secs > 1<<40 {
-		return time.Time{}, false, fmt.Errorf("claim %s is out of range: %w", name, lease.ErrUnauthenticated)
+		return time.Time{}, false, fmt.Errorf("claim %s is out of range: %w", name, errs.Unauthenticated)
 	}
 	return time.Unix(int64(secs), 0), true, nil
 }

@@ -9,7 +9,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/go-jose/go-jose/v4"
 
-	"github.com/ztbroker/ztbroker/internal/lease"
+	"github.com/ztbroker/ztbroker/internal/errs"
 )
 
 // issuer verifies tokens of one trusted issuer. Its verifier is built on
@@ -33,7 +33,7 @@ func (is *issuer) getVerifier(ctx context.Context) (*oidc.IDTokenVerifier, error
 	}
 	now := is.a.cfg.Now()
 	if is.attempted && now.Sub(is.lastAttempt) < is.a.cfg.MinRefreshInterval {
-		return nil, fmt.Errorf("issuer %q discovery failed recently: %w", is.cfg.name, lease.ErrUnavailable)
+		return nil, fmt.Errorf("issuer %q discovery failed recently: %w", is.cfg.name, errs.Unavailable)
 	}
 	is.lastAttempt, is.attempted = now, true
 
@@ -44,7 +44,7 @@ func (is *issuer) getVerifier(ctx context.Context) (*oidc.IDTokenVerifier, error
 		u, err := discover(fctx, is.cfg.client, is.cfg.url)
 		if err != nil {
 			is.a.cfg.Logger.WarnContext(ctx, "oidc discovery failed", "issuer", is.cfg.url, "error", err)
-			return nil, fmt.Errorf("issuer %q discovery: %v: %w", is.cfg.name, err, lease.ErrUnavailable)
+			return nil, fmt.Errorf("issuer %q discovery: %v: %w", is.cfg.name, err, errs.Unavailable)
 		}
 		jwksURL = u
 	}

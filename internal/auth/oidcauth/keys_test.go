@@ -11,7 +11,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/ztbroker/ztbroker/internal/auth/oidcauth"
-	"github.com/ztbroker/ztbroker/internal/lease"
+	"github.com/ztbroker/ztbroker/internal/errs"
 )
 
 func TestForgedKnownKidDoesNotRefetch(t *testing.T) {
@@ -24,7 +24,7 @@ func TestForgedKnownKidDoesNotRefetch(t *testing.T) {
 	// rule can keep a forgery from causing one.
 	b.clock.Advance(2 * oidcauth.DefaultMinRefreshInterval)
 	forged := newECKey(t, b.key.kid)
-	if _, err := b.auth(sign(t, forged, b.claims(nil))); !errors.Is(err, lease.ErrUnauthenticated) {
+	if _, err := b.auth(sign(t, forged, b.claims(nil))); !errors.Is(err, errs.Unauthenticated) {
 		t.Fatalf("err = %v, want unauthenticated", err)
 	}
 	if got := b.idp.jwksHits.Load(); got != 1 {
@@ -50,7 +50,7 @@ func TestRSAKeys(t *testing.T) {
 	if _, err := b.auth(sign(t, rs, b.claims(nil))); err != nil {
 		t.Fatalf("RS256 with a 2048-bit key: %v", err)
 	}
-	if _, err := b.auth(sign(t, wk, b.claims(nil))); !errors.Is(err, lease.ErrUnauthenticated) {
+	if _, err := b.auth(sign(t, wk, b.claims(nil))); !errors.Is(err, errs.Unauthenticated) {
 		t.Fatalf("1024-bit key: err = %v, want unauthenticated", err)
 	}
 	// A published key with an algorithm the issuer is not configured for
@@ -61,7 +61,7 @@ func TestRSAKeys(t *testing.T) {
 	}
 	es384 := signingKey{priv: p384, kid: "p384", alg: jose.ES384}
 	b.idp.publish(es384)
-	if _, err := b.auth(sign(t, es384, b.claims(nil))); !errors.Is(err, lease.ErrUnauthenticated) {
+	if _, err := b.auth(sign(t, es384, b.claims(nil))); !errors.Is(err, errs.Unauthenticated) {
 		t.Fatalf("ES384 token: err = %v, want unauthenticated", err)
 	}
 }

@@ -15,7 +15,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/go-jose/go-jose/v4"
 
-	"github.com/ztbroker/ztbroker/internal/lease"
+	"github.com/ztbroker/ztbroker/internal/errs"
 )
 
 // keySet is one issuer's JWKS with rate-limited refresh. It replaces
@@ -72,10 +72,10 @@ func (k *keySet) VerifySignature(ctx context.Context, token string) ([]byte, err
 func (k *keySet) verify(ctx context.Context, token string) ([]byte, error) {
 	jws, err := jose.ParseSignedCompact(token, k.algs)
 	if err != nil {
-		return nil, fmt.Errorf("parsing token: %w", lease.ErrUnauthenticated)
+		return nil, fmt.Errorf("parsing token: %w", errs.Unauthenticated)
 	}
 	if len(jws.Signatures) != 1 {
-		return nil, fmt.Errorf("token has %d signatures: %w", len(jws.Signatures), lease.ErrUnauthenticated)
+		return nil, fmt.Errorf("token has %d signatures: %w", len(jws.Signatures), errs.Unauthenticated)
 	}
 	kid := jws.Signatures[0].Header.KeyID
 
@@ -84,7 +84,7 @@ func (k *keySet) verify(ctx context.Context, token string) ([]byte, error) {
 	} else if known {
 		// The key id is one we hold and it did not verify: a forgery or
 		// corruption, which fresh keys would not fix.
-		return nil, fmt.Errorf("signature does not verify: %w", lease.ErrUnauthenticated)
+		return nil, fmt.Errorf("signature does not verify: %w", errs.Unauthenticated)
 	}
 	k.fetchMu.Lock()
 	defer k.fetchMu.Unlock()
@@ -92,7 +92,7 @@ func (k *keySet) verify(ctx context.Context, token string) ([]byte, error) {
 	if payload, known, ok := verifyWith(jws, k.current(), kid); ok {
 		return payload, nil
 	} else if known {
-		return nil, fmt.Errorf("signature does not verify: %w", lease.ErrUnauthenticated)
+		return nil, fmt.Errorf("signature does not verify: %w", errs.Unauthenticated)
 	}
 	if err := k.refreshLocked(ctx); err != nil {
 		return nil, err
@@ -100,7 +100,7 @@ func (k *keySet) verify(ctx context.Context, token string) ([]byte, error) {
 	if payload, _, ok := verifyWith(jws, k.current(), kid); ok {
 		return payload, nil
 	}
-	return nil, fmt.Errorf("no issuer key %q verifies the token: %w", kid, lease.ErrUnauthenticated)
+	return nil, fmt.Errorf("no issuer key %q verifies the token: %w", kid, errs.Unauthenticated)
 }
 
 // verifyWith tries the keys with the token's kid (all keys when it has
@@ -128,7 +128,7 @@ func verifyWith(jws *jose.JSONWebSignature, keys []jose.JSONWebKey, kid string) 
 func (k *keySet) refreshLocked(ctx context.Context) error {
 	now := k.now()
 	if k.fetched && now.Sub(k.lastFetch) < k.interval {
-		return fmt.Errorf("unknown key id and keys were refreshed %s ago: %w", now.Sub(k.lastFetch).Round(time.Second), lease.ErrUnauthenticated)
+		return fmt.Errorf("unknown key id and keys were refreshed %s ago: %w", now.Sub(k.lastFetch).Round(time.Second), errs.Unauthenticated)
 	}
 	k.lastFetch, k.fetched = now, true
 	// The fetch outlives a caller who gives up: its result serves
@@ -139,13 +139,13 @@ func (k *keySet) refreshLocked(ctx context.Context) error {
 	if err := getJSON(fctx, k.client, k.url, &set); err != nil {
 		k.log.WarnContext(ctx, "fetching issuer keys failed", "url", k.url, "error", err)
 		if len(k.current()) == 0 {
-			return fmt.Errorf("fetching issuer keys: %v: %w", err, lease.ErrUnavailable)
+			return fmt.Errorf("fetching issuer keys: %v: %w", err, errs.Unavailable)
 		}
-		return fmt.Errorf("unknown key id and key refresh failed: %w", lease.ErrUnauthenticated)
+		return fmt.Errorf("unknown key id and key refresh failed: %w", errs.Unauthenticated)
 	}
 	keys := usableKeys(set.Keys)
 	if len(keys) == 0 {
-		return fmt.Errorf("issuer publishes no usable signing keys: %w", lease.ErrUnavailable)
+		return fmt.Errorf("issuer publishes no usable signing keys: %w", errs.Unavailable)
 	}
 	k.keys.Store(&keys)
 	k.log.InfoContext(ctx, "fetched issuer keys", "url", k.url, "keys", len(keys))

@@ -11,7 +11,7 @@ import (
 
 	"github.com/ztbroker/ztbroker/internal/auth"
 	"github.com/ztbroker/ztbroker/internal/auth/oidcauth"
-	"github.com/ztbroker/ztbroker/internal/lease"
+	"github.com/ztbroker/ztbroker/internal/errs"
 )
 
 const audience = "ztbroker"
@@ -101,22 +101,22 @@ func TestAuthenticate(t *testing.T) {
 		{name: "valid", token: sign(t, b.key, b.claims(nil)), want: wantOK},
 		{name: "audience list containing ours", token: sign(t, b.key, b.claims(map[string]any{"aud": []string{"other", audience}})), want: wantOK},
 		{name: "expired within skew", token: sign(t, b.key, b.claims(map[string]any{"exp": epoch.Add(-30 * time.Second).Unix()})), want: wantOK},
-		{name: "expired", token: sign(t, b.key, b.claims(map[string]any{"exp": epoch.Add(-2 * time.Minute).Unix()})), wantErr: lease.ErrUnauthenticated},
-		{name: "no exp", token: sign(t, b.key, b.claims(map[string]any{"exp": nil})), wantErr: lease.ErrUnauthenticated},
-		{name: "exp not a number", token: sign(t, b.key, b.claims(map[string]any{"exp": "soon"})), wantErr: lease.ErrUnauthenticated},
+		{name: "expired", token: sign(t, b.key, b.claims(map[string]any{"exp": epoch.Add(-2 * time.Minute).Unix()})), wantErr: errs.Unauthenticated},
+		{name: "no exp", token: sign(t, b.key, b.claims(map[string]any{"exp": nil})), wantErr: errs.Unauthenticated},
+		{name: "exp not a number", token: sign(t, b.key, b.claims(map[string]any{"exp": "soon"})), wantErr: errs.Unauthenticated},
 		{name: "not yet valid within skew", token: sign(t, b.key, b.claims(map[string]any{"nbf": epoch.Add(30 * time.Second).Unix()})), want: wantOK},
-		{name: "not yet valid", token: sign(t, b.key, b.claims(map[string]any{"nbf": epoch.Add(2 * time.Minute).Unix()})), wantErr: lease.ErrUnauthenticated},
-		{name: "issued in the future", token: sign(t, b.key, b.claims(map[string]any{"iat": epoch.Add(10 * time.Minute).Unix()})), wantErr: lease.ErrUnauthenticated},
-		{name: "wrong audience", token: sign(t, b.key, b.claims(map[string]any{"aud": "someone-else"})), wantErr: lease.ErrUnauthenticated},
-		{name: "no audience", token: sign(t, b.key, b.claims(map[string]any{"aud": nil})), wantErr: lease.ErrUnauthenticated},
-		{name: "unknown issuer", token: sign(t, b.key, b.claims(map[string]any{"iss": "https://evil.example.com"})), wantErr: lease.ErrUnauthenticated},
-		{name: "issuer with trailing slash is another issuer", token: sign(t, b.key, b.claims(map[string]any{"iss": b.idp.srv.URL + "/"})), wantErr: lease.ErrUnauthenticated},
-		{name: "no issuer", token: sign(t, b.key, b.claims(map[string]any{"iss": nil})), wantErr: lease.ErrUnauthenticated},
-		{name: "alg none", token: unsigned(t, map[string]any{"alg": "none", "kid": "k1"}, b.claims(nil)), wantErr: lease.ErrUnauthenticated},
-		{name: "alg HS256", token: hsToken, wantErr: lease.ErrUnauthenticated},
-		{name: "wrong key with known kid", token: sign(t, other, b.claims(nil)), wantErr: lease.ErrUnauthenticated},
-		{name: "no sub", token: sign(t, b.key, b.claims(map[string]any{"sub": nil})), wantErr: lease.ErrUnauthenticated},
-		{name: "garbage that looks like a jwt", token: "eyJhbGciOi.eyJpc3Mi.c2ln", wantErr: lease.ErrUnauthenticated},
+		{name: "not yet valid", token: sign(t, b.key, b.claims(map[string]any{"nbf": epoch.Add(2 * time.Minute).Unix()})), wantErr: errs.Unauthenticated},
+		{name: "issued in the future", token: sign(t, b.key, b.claims(map[string]any{"iat": epoch.Add(10 * time.Minute).Unix()})), wantErr: errs.Unauthenticated},
+		{name: "wrong audience", token: sign(t, b.key, b.claims(map[string]any{"aud": "someone-else"})), wantErr: errs.Unauthenticated},
+		{name: "no audience", token: sign(t, b.key, b.claims(map[string]any{"aud": nil})), wantErr: errs.Unauthenticated},
+		{name: "unknown issuer", token: sign(t, b.key, b.claims(map[string]any{"iss": "https://evil.example.com"})), wantErr: errs.Unauthenticated},
+		{name: "issuer with trailing slash is another issuer", token: sign(t, b.key, b.claims(map[string]any{"iss": b.idp.srv.URL + "/"})), wantErr: errs.Unauthenticated},
+		{name: "no issuer", token: sign(t, b.key, b.claims(map[string]any{"iss": nil})), wantErr: errs.Unauthenticated},
+		{name: "alg none", token: unsigned(t, map[string]any{"alg": "none", "kid": "k1"}, b.claims(nil)), wantErr: errs.Unauthenticated},
+		{name: "alg HS256", token: hsToken, wantErr: errs.Unauthenticated},
+		{name: "wrong key with known kid", token: sign(t, other, b.claims(nil)), wantErr: errs.Unauthenticated},
+		{name: "no sub", token: sign(t, b.key, b.claims(map[string]any{"sub": nil})), wantErr: errs.Unauthenticated},
+		{name: "garbage that looks like a jwt", token: "eyJhbGciOi.eyJpc3Mi.c2ln", wantErr: errs.Unauthenticated},
 		{name: "api key is not ours", token: "ztk_not_a_jwt", wantErr: auth.ErrNoCredentials},
 		{name: "no bearer", token: "", wantErr: auth.ErrNoCredentials},
 	}
@@ -162,7 +162,7 @@ func TestKeyRotation(t *testing.T) {
 		if i%2 == 1 {
 			tok = sign(t, newECKey(t, "made-up-"+string(rune('a'+i))), b.claims(nil))
 		}
-		if _, err := b.auth(tok); !errors.Is(err, lease.ErrUnauthenticated) {
+		if _, err := b.auth(tok); !errors.Is(err, errs.Unauthenticated) {
 			t.Fatalf("token %d: err = %v, want unauthenticated", i, err)
 		}
 	}
@@ -193,7 +193,7 @@ func TestDiscoveryFailureIsUnavailableAndBounded(t *testing.T) {
 	b.idp.failDiscovery.Store(true)
 	tok := sign(t, b.key, b.claims(nil))
 	for range 5 {
-		if _, err := b.auth(tok); !errors.Is(err, lease.ErrUnavailable) {
+		if _, err := b.auth(tok); !errors.Is(err, errs.Unavailable) {
 			t.Fatalf("err = %v, want unavailable", err)
 		}
 	}
@@ -211,7 +211,7 @@ func TestJWKSUnreachableIsUnavailable(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
 	b.idp.failJWKS.Store(true)
-	if _, err := b.auth(sign(t, b.key, b.claims(nil))); !errors.Is(err, lease.ErrUnavailable) {
+	if _, err := b.auth(sign(t, b.key, b.claims(nil))); !errors.Is(err, errs.Unavailable) {
 		t.Fatalf("err = %v, want unavailable", err)
 	}
 }
@@ -220,7 +220,7 @@ func TestDiscoveryIssuerMismatch(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
 	b.idp.issuerInDoc = "https://elsewhere.example.com"
-	if _, err := b.auth(sign(t, b.key, b.claims(nil))); !errors.Is(err, lease.ErrUnavailable) {
+	if _, err := b.auth(sign(t, b.key, b.claims(nil))); !errors.Is(err, errs.Unavailable) {
 		t.Fatalf("err = %v, want unavailable", err)
 	}
 	if got := b.idp.jwksHits.Load(); got != 0 {
@@ -240,7 +240,7 @@ func TestConfiguredJWKSURLSkipsDiscovery(t *testing.T) {
 	if got := b.idp.discoveryHits.Load(); got != 0 {
 		t.Errorf("discovery hit %d times", got)
 	}
-	if _, err := b.auth(sign(t, b.key, b.claims(nil))); !errors.Is(err, lease.ErrUnauthenticated) {
+	if _, err := b.auth(sign(t, b.key, b.claims(nil))); !errors.Is(err, errs.Unauthenticated) {
 		t.Errorf("global audience accepted despite per-issuer override: %v", err)
 	}
 }

@@ -14,7 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/ztbroker/ztbroker/internal/lease"
+	"github.com/ztbroker/ztbroker/internal/errs"
 )
 
 const requestToken = "runtime-request-token"
@@ -119,11 +119,11 @@ func TestGitHubActionsFailures(t *testing.T) {
 		wantMsg string
 	}{
 		{name: "wrong runtime bearer", bearer: "nope", status: http.StatusOK,
-			wantErr: lease.ErrUnauthenticated, wantMsg: "HTTP 401"},
+			wantErr: errs.Unauthenticated, wantMsg: "HTTP 401"},
 		{name: "runtime error", bearer: requestToken, status: http.StatusInternalServerError,
-			wantErr: lease.ErrUnavailable, wantMsg: "HTTP 500"},
+			wantErr: errs.Unavailable, wantMsg: "HTTP 500"},
 		{name: "runtime throttled", bearer: requestToken, status: http.StatusTooManyRequests,
-			wantErr: lease.ErrUnavailable, wantMsg: "HTTP 429"},
+			wantErr: errs.Unavailable, wantMsg: "HTTP 429"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -153,7 +153,7 @@ func TestGitHubActionsFailures(t *testing.T) {
 func TestGitHubActionsNeedsRuntimeVariables(t *testing.T) {
 	t.Parallel()
 	_, err := Parse("github", Config{Getenv: func(string) string { return "" }, HTTPClient: &http.Client{}})
-	if !errors.Is(err, lease.ErrUnauthenticated) || !strings.Contains(err.Error(), "id-token: write") {
+	if !errors.Is(err, errs.Unauthenticated) || !strings.Contains(err.Error(), "id-token: write") {
 		t.Errorf("error = %v, want an unauthenticated error that names the permission", err)
 	}
 }

@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/ztbroker/ztbroker/internal/lease"
+	"github.com/ztbroker/ztbroker/internal/errs"
 )
 
 // Source yields the bearer credential for one call.
@@ -56,11 +56,11 @@ func Parse(spec string, cfg Config) (Source, error) {
 // unavailable reports a failure that a later attempt may not repeat, such
 // as a network error on the way to a token endpoint.
 func unavailable(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{lease.ErrUnavailable}, args...)...)
+	return fmt.Errorf("%w: "+format, append([]any{errs.Unavailable}, args...)...)
 }
 
 // unauthenticated reports a credential that could not be obtained. It wraps
-// lease.ErrUnauthenticated so callers can tell it from other failures.
+// errs.Unauthenticated so callers can tell it from other failures.
 func unauthenticated(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{lease.ErrUnauthenticated}, args...)...)
+	return fmt.Errorf("%w: "+format, append([]any{errs.Unauthenticated}, args...)...)
 }

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ztbroker/ztbroker/internal/lease"
+	"github.com/ztbroker/ztbroker/internal/errs"
 )
 
 func TestParse(t *testing.T) {
@@ -25,7 +25,7 @@ func TestParse(t *testing.T) {
 		wantErr error
 	}{
 		{spec: "env:ID_TOKEN", want: "tok-from-env"},
-		{spec: "env:UNSET", wantErr: lease.ErrUnauthenticated},
+		{spec: "env:UNSET", wantErr: errs.Unauthenticated},
 		{spec: "env:", wantErr: ErrSpec},
 		{spec: "file:", wantErr: ErrSpec},
 		{spec: "gitlab", wantErr: ErrSpec},
@@ -56,7 +56,7 @@ func TestFileIsReadOnEveryUse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := src.Token(context.Background()); !errors.Is(err, lease.ErrUnauthenticated) {
+	if _, err := src.Token(context.Background()); !errors.Is(err, errs.Unauthenticated) {
 		t.Errorf("missing file: error = %v, want ErrUnauthenticated", err)
 	}
 	for _, tok := range []string{"first", "rotated"} {
@@ -74,7 +74,7 @@ func TestFileIsReadOnEveryUse(t *testing.T) {
 	if err := os.WriteFile(path, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := src.Token(context.Background()); !errors.Is(err, lease.ErrUnauthenticated) {
+	if _, err := src.Token(context.Background()); !errors.Is(err, errs.Unauthenticated) {
 		t.Errorf("empty file: error = %v, want ErrUnauthenticated", err)
 	}
 }

@@ -10,7 +10,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/ztbroker/ztbroker/internal/cli/ciauth"
-	"github.com/ztbroker/ztbroker/internal/lease"
+	"github.com/ztbroker/ztbroker/internal/errs"
 )
 
 // Exit codes. `exec` exits with its child's code instead once the child has
@@ -78,9 +78,9 @@ func exitCode(err error) int {
 		return codeExit(ce.st.Code())
 	case errors.Is(err, errSpentKey):
 		return ExitRejected
-	case errors.Is(err, lease.ErrUnauthenticated):
+	case errors.Is(err, errs.Unauthenticated):
 		return ExitUnauthenticated
-	case errors.Is(err, lease.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, errs.Unavailable), errors.Is(err, context.DeadlineExceeded):
 		return ExitUnavailable
 	}
 	return ExitFailure

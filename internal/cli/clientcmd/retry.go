@@ -17,7 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/ztbroker/ztbroker/internal/cli/ciauth"
-	"github.com/ztbroker/ztbroker/internal/lease"
+	"github.com/ztbroker/ztbroker/internal/errs"
 )
 
 const (
@@ -90,8 +90,8 @@ func (iv *invoker) once(ctx context.Context, method string, req, reply any,
 	if iv.creds != nil {
 		tok, err := iv.creds.Token(ctx)
 		if err != nil {
-			if errors.Is(err, lease.ErrUnavailable) {
-				msg := strings.TrimPrefix(err.Error(), lease.ErrUnavailable.Error()+": ")
+			if errors.Is(err, errs.Unavailable) {
+				msg := strings.TrimPrefix(err.Error(), errs.Unavailable.Error()+": ")
 				return attempt{err: &callError{st: status.New(codes.Unavailable, msg)}, retry: true}
 			}
 			return attempt{err: err}

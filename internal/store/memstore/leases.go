@@ -6,20 +6,21 @@ import (
 	"sort"
 	"time"
 
+	"github.com/ztbroker/ztbroker/internal/errs"
 	"github.com/ztbroker/ztbroker/internal/lease"
 	"github.com/ztbroker/ztbroker/internal/store"
 )
 
 func (s *Store) CreatePending(_ context.Context, p store.CreatePendingParams) (*lease.Lease, error) {
 	if p.ExpireTime.After(p.MaxExpireTime) {
-		return nil, fmt.Errorf("memstore: create: expire time after max: %w", lease.ErrInvalidArgument)
+		return nil, fmt.Errorf("memstore: create: expire time after max: %w", errs.InvalidArgument)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if p.IdempotencyKey != "" {
 		for _, l := range s.leases {
 			if l.Owner == p.Owner && l.Purpose == p.Purpose && l.IdempotencyKey == p.IdempotencyKey {
-				return clone(l), fmt.Errorf("memstore: create: idempotency key reused: %w", lease.ErrAlreadyExists)
+				return clone(l), fmt.Errorf("memstore: create: idempotency key reused: %w", errs.AlreadyExists)
 			}
 		}
 	}
@@ -29,7 +30,7 @@ func (s *Store) CreatePending(_ context.Context, p store.CreatePendingParams) (*
 		}
 	}
 	if _, ok := s.leases[p.ID]; ok {
-		return nil, fmt.Errorf("memstore: create: lease %s: %w", p.ID, lease.ErrAlreadyExists)
+		return nil, fmt.Errorf("memstore: create: lease %s: %w", p.ID, errs.AlreadyExists)
 	}
 	now := ts(p.Now)
 	l := &lease.Lease{
@@ -121,7 +122,7 @@ func untilFree(expires, now time.Time) time.Duration {
 func (s *Store) Activate(_ context.Context, p store.ActivateParams) (*lease.Lease, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	l, err := s.findIn(p.ID, "activate", lease.ErrConflict, lease.StatePending)
+	l, err := s.findIn(p.ID, "activate", errs.Conflict, lease.StatePending)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +143,7 @@ func (s *Store) Activate(_ context.Context, p store.ActivateParams) (*lease.Leas
 func (s *Store) FailPending(_ context.Context, p store.FailPendingParams) (*lease.Lease, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	l, err := s.findIn(p.ID, "fail", lease.ErrConflict, lease.StatePending)
+	l, err := s.findIn(p.ID, "fail", errs.Conflict, lease.StatePending)
 	if err != nil {
 		return nil, err
 	}
@@ -218,15 +219,15 @@ func (s *Store) RenewLease(_ context.Context, p store.RenewLeaseParams) (*lease.
 		return nil, err
 	}
 	if l.State != lease.StateActive {
-		return nil, fmt.Errorf("memstore: renew %s in state %s: %w", p.ID, l.State, lease.ErrFailedPrecondition)
+		return nil, fmt.Errorf("memstore: renew %s in state %s: %w", p.ID, l.State, errs.FailedPrecondition)
 	}
 	now := ts(p.Now)
 	if !l.ExpireTime.After(now) {
-		return nil, fmt.Errorf("memstore: renew %s after it expired: %w", p.ID, lease.ErrFailedPrecondition)
+		return nil, fmt.Errorf("memstore: renew %s after it expired: %w", p.ID, errs.FailedPrecondition)
 	}
 	exp := ts(p.ExpireTime)
 	if exp.After(l.MaxExpireTime) {
-		return nil, fmt.Errorf("memstore: renew %s past its max expire time: %w", p.ID, lease.ErrInvalidArgument)
+		return nil, fmt.Errorf("memstore: renew %s past its max expire time: %w", p.ID, errs.InvalidArgument)
 	}
 	l.ExpireTime = exp
 	l.UpdatedAt = now

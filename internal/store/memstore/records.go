@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ztbroker/ztbroker/internal/errs"
 	"github.com/ztbroker/ztbroker/internal/lease"
 	"github.com/ztbroker/ztbroker/internal/store"
 )
@@ -42,7 +43,7 @@ func (s *Store) SealedSecret(_ context.Context, p store.SealedSecretParams) ([]b
 	sec, ok := s.secrets[p.ID]
 	l := s.leases[p.ID]
 	if !ok || l == nil || l.State != lease.StateActive || !sec.until.After(ts(p.Now)) {
-		return nil, fmt.Errorf("memstore: sealed secret for %s: %w", p.ID, lease.ErrNotFound)
+		return nil, fmt.Errorf("memstore: sealed secret for %s: %w", p.ID, errs.NotFound)
 	}
 	return append([]byte(nil), sec.data...), nil
 }
@@ -76,7 +77,7 @@ func (s *Store) ListAudit(_ context.Context, p store.ListAuditParams) (*store.Li
 	if p.Actor != "" {
 		var ok bool
 		if kind, subject, ok = strings.Cut(p.Actor, ":"); !ok {
-			return nil, fmt.Errorf("memstore: audit actor filter %q: %w", p.Actor, lease.ErrInvalidArgument)
+			return nil, fmt.Errorf("memstore: audit actor filter %q: %w", p.Actor, errs.InvalidArgument)
 		}
 	}
 	before := int64(-1)
@@ -86,7 +87,7 @@ func (s *Store) ListAudit(_ context.Context, p store.ListAuditParams) (*store.Li
 			return nil, err
 		}
 		if before, err = strconv.ParseInt(c, 10, 64); err != nil || before < 1 {
-			return nil, fmt.Errorf("memstore: audit page cursor: %w", lease.ErrInvalidArgument)
+			return nil, fmt.Errorf("memstore: audit page cursor: %w", errs.InvalidArgument)
 		}
 	}
 	since := ts(p.Since)

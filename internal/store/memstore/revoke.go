@@ -6,6 +6,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/ztbroker/ztbroker/internal/errs"
 	"github.com/ztbroker/ztbroker/internal/lease"
 	"github.com/ztbroker/ztbroker/internal/store"
 )
@@ -20,7 +21,7 @@ func (s *Store) BeginRevoke(_ context.Context, p store.BeginRevokeParams) (*leas
 	switch l.State {
 	case lease.StateActive:
 	case lease.StatePending:
-		return nil, false, fmt.Errorf("memstore: revoke %s while pending: %w", p.ID, lease.ErrFailedPrecondition)
+		return nil, false, fmt.Errorf("memstore: revoke %s while pending: %w", p.ID, errs.FailedPrecondition)
 	default:
 		return clone(l), true, nil
 	}
@@ -95,7 +96,7 @@ func sortByID(ls []*lease.Lease) {
 func (s *Store) CompleteRevoke(_ context.Context, p store.CompleteRevokeParams) (*lease.Lease, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	l, err := s.findIn(p.ID, "complete revoke of", lease.ErrConflict, lease.StateRevoking, lease.StateRevokeFailed)
+	l, err := s.findIn(p.ID, "complete revoke of", errs.Conflict, lease.StateRevoking, lease.StateRevokeFailed)
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +118,7 @@ func finishRevoke(l *lease.Lease, now time.Time) {
 func (s *Store) RecordRevokeFailure(_ context.Context, p store.RecordRevokeFailureParams) (*lease.Lease, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	l, err := s.findIn(p.ID, "record revoke failure of", lease.ErrConflict, lease.StateRevoking, lease.StateRevokeFailed)
+	l, err := s.findIn(p.ID, "record revoke failure of", errs.Conflict, lease.StateRevoking, lease.StateRevokeFailed)
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +182,7 @@ func (s *Store) ClaimStalePending(_ context.Context, p store.ClaimStalePendingPa
 func (s *Store) ForgetLease(_ context.Context, p store.ForgetLeaseParams) (*lease.Lease, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	l, err := s.findIn(p.ID, "forget", lease.ErrFailedPrecondition, lease.StateRevoking, lease.StateRevokeFailed)
+	l, err := s.findIn(p.ID, "forget", errs.FailedPrecondition, lease.StateRevoking, lease.StateRevokeFailed)
 	if err != nil {
 		return nil, err
 	}
@@ -199,7 +200,7 @@ func (s *Store) RevokeMatching(_ context.Context, p store.RevokeMatchingParams) 
 	}
 	f := p.Filter
 	if !f.All && f.Purpose == "" && f.Owner == "" && f.LabelKey == "" {
-		return nil, fmt.Errorf("memstore: revoke matching: empty filter without All: %w", lease.ErrInvalidArgument)
+		return nil, fmt.Errorf("memstore: revoke matching: empty filter without All: %w", errs.InvalidArgument)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ztbroker/ztbroker/internal/errs"
 	"github.com/ztbroker/ztbroker/internal/lease"
 	"github.com/ztbroker/ztbroker/internal/store"
 )
@@ -62,7 +63,7 @@ func cloneLabels(m map[string]string) map[string]string {
 func (s *Store) find(id, owner string) (*lease.Lease, error) {
 	l, ok := s.leases[id]
 	if !ok || (owner != "" && l.Owner != owner) {
-		return nil, fmt.Errorf("memstore: lease %s: %w", id, lease.ErrNotFound)
+		return nil, fmt.Errorf("memstore: lease %s: %w", id, errs.NotFound)
 	}
 	return l, nil
 }
@@ -116,14 +117,14 @@ func encodeCursor(s string) string { return base64.RawURLEncoding.EncodeToString
 func decodeCursor(c string) (string, error) {
 	b, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil || len(b) == 0 {
-		return "", fmt.Errorf("memstore: page cursor: %w", lease.ErrInvalidArgument)
+		return "", fmt.Errorf("memstore: page cursor: %w", errs.InvalidArgument)
 	}
 	return string(b), nil
 }
 
 func requireLimit(n int) error {
 	if n < 1 {
-		return fmt.Errorf("memstore: limit %d: %w", n, lease.ErrInvalidArgument)
+		return fmt.Errorf("memstore: limit %d: %w", n, errs.InvalidArgument)
 	}
 	return nil
 }

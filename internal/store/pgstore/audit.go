@@ -9,7 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/ztbroker/ztbroker/internal/lease"
+	"github.com/ztbroker/ztbroker/internal/errs"
 	"github.com/ztbroker/ztbroker/internal/store"
 )
 
@@ -113,7 +113,7 @@ func (s *Store) ListAudit(ctx context.Context, p store.ListAuditParams) (*store.
 	if hasActor {
 		var ok bool
 		if kind, subject, ok = strings.Cut(p.Actor, ":"); !ok {
-			return nil, fmt.Errorf("pgstore: audit actor filter %q: %w", p.Actor, lease.ErrInvalidArgument)
+			return nil, fmt.Errorf("pgstore: audit actor filter %q: %w", p.Actor, errs.InvalidArgument)
 		}
 	}
 	rows, err := s.pool.Query(ctx, sqlListAudit, p.Purpose, p.LeaseID, hasActor, kind, subject,

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/ztbroker/ztbroker/internal/errs"
 	"github.com/ztbroker/ztbroker/internal/lease"
 	"github.com/ztbroker/ztbroker/internal/store"
 )
@@ -74,7 +75,7 @@ func (s *Store) CreatePending(ctx context.Context, p store.CreatePendingParams) 
 		if errors.Is(err, pgx.ErrNoRows) {
 			l, err = existing(ctx, s.pool, p)
 		}
-		if err != nil && !errors.Is(err, lease.ErrAlreadyExists) {
+		if err != nil && !errors.Is(err, errs.AlreadyExists) {
 			l = nil
 		}
 		if err != nil {
@@ -100,7 +101,7 @@ func (s *Store) CreatePending(ctx context.Context, p store.CreatePendingParams) 
 		}
 		if found != nil {
 			l = found
-			return fmt.Errorf("idempotency key reused: %w", lease.ErrAlreadyExists)
+			return fmt.Errorf("idempotency key reused: %w", errs.AlreadyExists)
 		}
 		if err := checkQuota(ctx, tx, p); err != nil {
 			return err
@@ -116,7 +117,7 @@ func (s *Store) CreatePending(ctx context.Context, p store.CreatePendingParams) 
 		if errors.As(err, &qe) {
 			return nil, err
 		}
-		if !errors.Is(err, lease.ErrAlreadyExists) {
+		if !errors.Is(err, errs.AlreadyExists) {
 			l = nil
 		}
 		return l, fmt.Errorf("pgstore: create lease: %w", mapErr(err))
@@ -142,7 +143,7 @@ func byKey(ctx context.Context, q querier, p store.CreatePendingParams) (*lease.
 }
 
 // existing answers an insert that hit a taken idempotency key: the lease
-// holding the key, with lease.ErrAlreadyExists.
+// holding the key, with errs.AlreadyExists.
 func existing(ctx context.Context, q querier, p store.CreatePendingParams) (*lease.Lease, error) {
 	l, err := byKey(ctx, q, p)
 	if err != nil {
@@ -151,9 +152,9 @@ func existing(ctx context.Context, q querier, p store.CreatePendingParams) (*lea
 	if l == nil {
 		// ON CONFLICT waits for the holder of the key to commit, so a
 		// skipped insert means a committed row that was since removed.
-		return nil, fmt.Errorf("idempotency key holder vanished: %w", lease.ErrConflict)
+		return nil, fmt.Errorf("idempotency key holder vanished: %w", errs.Conflict)
 	}
-	return l, fmt.Errorf("idempotency key reused: %w", lease.ErrAlreadyExists)
+	return l, fmt.Errorf("idempotency key reused: %w", errs.AlreadyExists)
 }
 
 // checkQuota returns a *store.QuotaError when p would exceed its quota.

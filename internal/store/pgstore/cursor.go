@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/ztbroker/ztbroker/internal/lease"
+	"github.com/ztbroker/ztbroker/internal/errs"
 )
 
 // Page cursors are opaque to callers: base64 of the last row's key, so
@@ -19,7 +19,7 @@ func parseLeaseCursor(c string) (string, error) {
 	}
 	b, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil || len(b) == 0 {
-		return "", fmt.Errorf("pgstore: page cursor: %w", lease.ErrInvalidArgument)
+		return "", fmt.Errorf("pgstore: page cursor: %w", errs.InvalidArgument)
 	}
 	return string(b), nil
 }
@@ -36,14 +36,14 @@ func parseAuditCursor(c string) (int64, error) {
 	}
 	id, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || id < 1 {
-		return 0, fmt.Errorf("pgstore: audit page cursor: %w", lease.ErrInvalidArgument)
+		return 0, fmt.Errorf("pgstore: audit page cursor: %w", errs.InvalidArgument)
 	}
 	return id, nil
 }
 
 func requireLimit(n int) error {
 	if n < 1 {
-		return fmt.Errorf("pgstore: limit %d: %w", n, lease.ErrInvalidArgument)
+		return fmt.Errorf("pgstore: limit %d: %w", n, errs.InvalidArgument)
 	}
 	return nil
 }

@@ -14,6 +14,6 @@
 //	($1 = '' OR purpose = $1)
 //
 // Driver errors are translated once, here: no rows becomes
-// lease.ErrNotFound, a unique violation lease.ErrAlreadyExists, a failed
-// connection or a server shutting down lease.ErrUnavailable.
+// errs.NotFound, a unique violation errs.AlreadyExists, a failed
+// connection or a server shutting down errs.Unavailable.
 package pgstore

@@ -10,10 +10,10 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/ztbroker/ztbroker/internal/lease"
+	"github.com/ztbroker/ztbroker/internal/errs"
 )
 
-// mapErr translates a driver error into the lease sentinel it means,
+// mapErr translates a driver error into the errs sentinel it means,
 // keeping the driver error in the chain for logs. Errors it does not
 // recognise pass through unchanged.
 func mapErr(err error) error {
@@ -21,7 +21,7 @@ func mapErr(err error) error {
 		return nil
 	}
 	if errors.Is(err, pgx.ErrNoRows) {
-		return lease.ErrNotFound
+		return errs.NotFound
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
@@ -31,7 +31,7 @@ func mapErr(err error) error {
 		return err
 	}
 	if unreachable(err) {
-		return fmt.Errorf("%w: %w", lease.ErrUnavailable, err)
+		return fmt.Errorf("%w: %w", errs.Unavailable, err)
 	}
 	return err
 }
@@ -40,14 +40,14 @@ func mapErr(err error) error {
 func codeKind(code string) error {
 	switch code {
 	case "23505": // unique_violation
-		return lease.ErrAlreadyExists
+		return errs.AlreadyExists
 	case "23514", // check_violation
 		"23502", // not_null_violation
 		"22P02", // invalid_text_representation
 		"22007", // invalid_datetime_format
 		"22008", // datetime_field_overflow
 		"22001": // string_data_right_truncation
-		return lease.ErrInvalidArgument
+		return errs.InvalidArgument
 	case "40001", // serialization_failure
 		"40P01", // deadlock_detected
 		"53300", // too_many_connections
@@ -55,10 +55,10 @@ func codeKind(code string) error {
 		"57P01", // admin_shutdown
 		"57P02", // crash_shutdown
 		"57P03": // cannot_connect_now
-		return lease.ErrUnavailable
+		return errs.Unavailable
 	}
 	if len(code) == 5 && code[:2] == "08" { // connection_exception class
-		return lease.ErrUnavailable
+		return errs.Unavailable
 	}
 	return nil
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/ztbroker/ztbroker/internal/lease"
+	"github.com/ztbroker/ztbroker/internal/errs"
 )
 
 func TestMapErr(t *testing.T) {
@@ -21,14 +21,14 @@ func TestMapErr(t *testing.T) {
 		err  error
 		want error // nil: passes through unchanged
 	}{
-		{"no rows", pgx.ErrNoRows, lease.ErrNotFound},
-		{"unique violation", pgErr("23505"), lease.ErrAlreadyExists},
-		{"check violation", pgErr("23514"), lease.ErrInvalidArgument},
-		{"admin shutdown", pgErr("57P01"), lease.ErrUnavailable},
-		{"connection failure class", pgErr("08006"), lease.ErrUnavailable},
+		{"no rows", pgx.ErrNoRows, errs.NotFound},
+		{"unique violation", pgErr("23505"), errs.AlreadyExists},
+		{"check violation", pgErr("23514"), errs.InvalidArgument},
+		{"admin shutdown", pgErr("57P01"), errs.Unavailable},
+		{"connection failure class", pgErr("08006"), errs.Unavailable},
 		{"syntax error", pgErr("42601"), nil},
-		{"refused dial", &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}, lease.ErrUnavailable},
-		{"deadline", fmt.Errorf("acquire: %w", context.DeadlineExceeded), lease.ErrUnavailable},
+		{"refused dial", &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}, errs.Unavailable},
+		{"deadline", fmt.Errorf("acquire: %w", context.DeadlineExceeded), errs.Unavailable},
 		{"cancelled by caller", fmt.Errorf("acquire: %w", context.Canceled), nil},
 	}
 	for _, tt := range tests {

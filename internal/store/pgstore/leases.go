@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/ztbroker/ztbroker/internal/errs"
 	"github.com/ztbroker/ztbroker/internal/lease"
 	"github.com/ztbroker/ztbroker/internal/store"
 )
@@ -34,7 +35,7 @@ func (s *Store) Activate(ctx context.Context, p store.ActivateParams) (*lease.Le
 	l, err := scanLease(s.pool.QueryRow(ctx, sqlActivate, audit, p.ID, p.UpstreamTokenID, p.TokenSHA256,
 		null(p.UpstreamExpireTime), p.Now, sealed, p.SealedUntil))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, s.whyNot(ctx, "activate", p.ID, "", lease.ErrConflict)
+		return nil, s.whyNot(ctx, "activate", p.ID, "", errs.Conflict)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: activate %s: %w", p.ID, mapErr(err))
@@ -57,7 +58,7 @@ func (s *Store) FailPending(ctx context.Context, p store.FailPendingParams) (*le
 	}
 	l, err := scanLease(s.pool.QueryRow(ctx, sqlFailPending, audit, p.ID, p.Reason, p.Now))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, s.whyNot(ctx, "fail", p.ID, "", lease.ErrConflict)
+		return nil, s.whyNot(ctx, "fail", p.ID, "", errs.Conflict)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: fail %s: %w", p.ID, mapErr(err))
@@ -147,10 +148,10 @@ func (s *Store) RenewLease(ctx context.Context, p store.RenewLeaseParams) (*leas
 	case err != nil:
 		return nil, fmt.Errorf("pgstore: renew %s: %w", p.ID, mapErr(err))
 	case cur.State != lease.StateActive:
-		return nil, fmt.Errorf("pgstore: renew %s in state %s: %w", p.ID, cur.State, lease.ErrFailedPrecondition)
+		return nil, fmt.Errorf("pgstore: renew %s in state %s: %w", p.ID, cur.State, errs.FailedPrecondition)
 	case !cur.ExpireTime.After(p.Now):
-		return nil, fmt.Errorf("pgstore: renew %s after it expired: %w", p.ID, lease.ErrFailedPrecondition)
+		return nil, fmt.Errorf("pgstore: renew %s after it expired: %w", p.ID, errs.FailedPrecondition)
 	default:
-		return nil, fmt.Errorf("pgstore: renew %s past its max expire time: %w", p.ID, lease.ErrInvalidArgument)
+		return nil, fmt.Errorf("pgstore: renew %s past its max expire time: %w", p.ID, errs.InvalidArgument)
 	}
 }

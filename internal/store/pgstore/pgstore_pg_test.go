@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/ztbroker/ztbroker/internal/errs"
 	"github.com/ztbroker/ztbroker/internal/lease"
 	"github.com/ztbroker/ztbroker/internal/store"
 	"github.com/ztbroker/ztbroker/internal/store/migrate"
@@ -204,7 +205,7 @@ func TestCancelMidTransaction(t *testing.T) {
 
 	fresh, stop := context.WithTimeout(t.Context(), 30*time.Second)
 	defer stop()
-	if _, err := s.GetLease(fresh, store.GetLeaseParams{ID: p.ID}); !errors.Is(err, lease.ErrNotFound) {
+	if _, err := s.GetLease(fresh, store.GetLeaseParams{ID: p.ID}); !errors.Is(err, errs.NotFound) {
 		t.Errorf("GetLease after a cancelled create: %v, want ErrNotFound", err)
 	}
 	p2 := pendingParams()
@@ -215,7 +216,7 @@ func TestCancelMidTransaction(t *testing.T) {
 }
 
 // TestUnavailableWhileServerDown checks that a stopped server surfaces as
-// lease.ErrUnavailable, and that the store recovers when it returns.
+// errs.Unavailable, and that the store recovers when it returns.
 func TestUnavailableWhileServerDown(t *testing.T) {
 	t.Parallel()
 	c := pgtest.StartCluster(t)
@@ -252,7 +253,7 @@ func TestUnavailableWhileServerDown(t *testing.T) {
 		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		err := call(cctx)
 		cancel()
-		if !errors.Is(err, lease.ErrUnavailable) {
+		if !errors.Is(err, errs.Unavailable) {
 			t.Errorf("%s with the server down: %v, want ErrUnavailable", name, err)
 		}
 	}

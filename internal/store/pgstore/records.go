@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/ztbroker/ztbroker/internal/errs"
 	"github.com/ztbroker/ztbroker/internal/lease"
 	"github.com/ztbroker/ztbroker/internal/store"
 )
@@ -52,7 +53,7 @@ func (s *Store) RevokeMatching(ctx context.Context, p store.RevokeMatchingParams
 	}
 	f := p.Filter
 	if !f.All && f.Purpose == "" && f.Owner == "" && f.LabelKey == "" {
-		return nil, fmt.Errorf("pgstore: revoke matching: empty filter without All: %w", lease.ErrInvalidArgument)
+		return nil, fmt.Errorf("pgstore: revoke matching: empty filter without All: %w", errs.InvalidArgument)
 	}
 	var res store.RevokeMatchingResult
 	var done, remaining int64
@@ -124,7 +125,7 @@ func (s *Store) SealedSecret(ctx context.Context, p store.SealedSecretParams) ([
 	var sealed []byte
 	err := s.pool.QueryRow(ctx, sqlSealedSecret, p.ID, p.Now).Scan(&sealed)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("pgstore: sealed secret for %s: %w", p.ID, lease.ErrNotFound)
+		return nil, fmt.Errorf("pgstore: sealed secret for %s: %w", p.ID, errs.NotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: sealed secret for %s: %w", p.ID, mapErr(err))

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/ztbroker/ztbroker/internal/errs"
 	"github.com/ztbroker/ztbroker/internal/lease"
 	"github.com/ztbroker/ztbroker/internal/store"
 )
@@ -42,12 +43,12 @@ func (s *Store) BeginRevoke(ctx context.Context, p store.BeginRevokeParams) (*le
 		case err != nil:
 			return nil, false, fmt.Errorf("pgstore: begin revoke %s: %w", p.ID, mapErr(err))
 		case cur.State == lease.StatePending:
-			return nil, false, fmt.Errorf("pgstore: begin revoke %s while pending: %w", p.ID, lease.ErrFailedPrecondition)
+			return nil, false, fmt.Errorf("pgstore: begin revoke %s while pending: %w", p.ID, errs.FailedPrecondition)
 		case cur.State != lease.StateActive:
 			return cur, true, nil
 		}
 	}
-	return nil, false, fmt.Errorf("pgstore: begin revoke %s: %w", p.ID, lease.ErrConflict)
+	return nil, false, fmt.Errorf("pgstore: begin revoke %s: %w", p.ID, errs.Conflict)
 }
 
 // sqlClaimDue takes the most overdue leases of both kinds. Each branch is
@@ -108,7 +109,7 @@ func (s *Store) CompleteRevoke(ctx context.Context, p store.CompleteRevokeParams
 	}
 	l, err := scanLease(s.pool.QueryRow(ctx, sqlCompleteRevoke, audit, p.ID, p.Now))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, s.whyNot(ctx, "complete revoke of", p.ID, "", lease.ErrConflict)
+		return nil, s.whyNot(ctx, "complete revoke of", p.ID, "", errs.Conflict)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: complete revoke of %s: %w", p.ID, mapErr(err))
@@ -134,7 +135,7 @@ func (s *Store) RecordRevokeFailure(ctx context.Context, p store.RecordRevokeFai
 	l, err := scanLease(s.pool.QueryRow(ctx, sqlRecordRevokeFailure, audit, p.ID, p.Err,
 		p.NextAttemptAt, p.MarkFailed, p.Now))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, s.whyNot(ctx, "record revoke failure of", p.ID, "", lease.ErrConflict)
+		return nil, s.whyNot(ctx, "record revoke failure of", p.ID, "", errs.Conflict)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: record revoke failure of %s: %w", p.ID, mapErr(err))
@@ -199,7 +200,7 @@ func (s *Store) ForgetLease(ctx context.Context, p store.ForgetLeaseParams) (*le
 	}
 	l, err := scanLease(s.pool.QueryRow(ctx, sqlForgetLease, audit, p.ID, p.Reason, p.RevokedBy, p.Now))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, s.whyNot(ctx, "forget", p.ID, "", lease.ErrFailedPrecondition)
+		return nil, s.whyNot(ctx, "forget", p.ID, "", errs.FailedPrecondition)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: forget %s: %w", p.ID, mapErr(err))

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/ztbroker/ztbroker/internal/errs"
 	"github.com/ztbroker/ztbroker/internal/lease"
 	"github.com/ztbroker/ztbroker/internal/store"
 )
@@ -90,7 +91,7 @@ func testAuditList(t *testing.T, newStore NewStore) {
 		{PageSize: 1, Actor: "no-colon"},
 	} {
 		_, err := s.ListAudit(ctx(t), p)
-		wantErr(t, "ListAudit with bad params", err, lease.ErrInvalidArgument)
+		wantErr(t, "ListAudit with bad params", err, errs.InvalidArgument)
 	}
 }
 

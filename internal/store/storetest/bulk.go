@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/ztbroker/ztbroker/internal/errs"
 	"github.com/ztbroker/ztbroker/internal/lease"
 	"github.com/ztbroker/ztbroker/internal/store"
 )
@@ -83,7 +84,7 @@ func testRevokeMatching(t *testing.T, newStore NewStore) {
 		s := newStore(t)
 		l := active(t, s)
 		_, err := s.RevokeMatching(ctx(t), store.RevokeMatchingParams{Now: t0, Limit: 10})
-		wantErr(t, "RevokeMatching with an empty filter", err, lease.ErrInvalidArgument)
+		wantErr(t, "RevokeMatching with an empty filter", err, errs.InvalidArgument)
 		diffLease(t, "lease after refused RevokeMatching", get(t, s, l.ID), l)
 	})
 }
@@ -121,7 +122,7 @@ func testRevokeMatchingLimits(t *testing.T, newStore NewStore) {
 		t.Errorf("second batch (-want +got):\n%s", d)
 	}
 	_, err = s.RevokeMatching(ctx(t), store.RevokeMatchingParams{Filter: f, Now: t0})
-	wantErr(t, "RevokeMatching with limit 0", err, lease.ErrInvalidArgument)
+	wantErr(t, "RevokeMatching with limit 0", err, errs.InvalidArgument)
 }
 
 func testListUpstreamTokens(t *testing.T, newStore NewStore) {

@@ -13,12 +13,12 @@
 //     and ListUpstreamTokens are sorted by id.
 //   - A Limit or PageSize below 1, an unreadable page cursor, an audit
 //     actor filter without a colon, or an expire time past the max expire
-//     time is lease.ErrInvalidArgument.
+//     time is errs.InvalidArgument.
 //   - An audit event in a method's params is written only when that
 //     method's state change happens, with the method's Now when its Time
 //     is zero.
 //   - A sealed secret can be read only while its lease is active, and
 //     EraseSealedSecrets also erases those of leases no longer active.
 //   - ForgetLease on a lease that is not revoking or revoke_failed is
-//     lease.ErrFailedPrecondition.
+//     errs.FailedPrecondition.
 package storetest

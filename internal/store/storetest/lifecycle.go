@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ztbroker/ztbroker/internal/errs"
 	"github.com/ztbroker/ztbroker/internal/lease"
 	"github.com/ztbroker/ztbroker/internal/store"
 )
@@ -47,14 +48,14 @@ func testCreatePending(t *testing.T, newStore NewStore) {
 		p := p
 		p.IdempotencyKey = ""
 		_, err := s.CreatePending(ctx(t), p)
-		wantErr(t, "CreatePending with a used id", err, lease.ErrAlreadyExists)
+		wantErr(t, "CreatePending with a used id", err, errs.AlreadyExists)
 	})
 	t.Run("expire after max", func(t *testing.T) {
 		p := p
 		p.ID, p.IdempotencyKey = newID(), ""
 		p.ExpireTime = p.MaxExpireTime.Add(time.Second)
 		_, err := s.CreatePending(ctx(t), p)
-		wantErr(t, "CreatePending past max", err, lease.ErrInvalidArgument)
+		wantErr(t, "CreatePending past max", err, errs.InvalidArgument)
 	})
 	t.Run("nanoseconds are dropped", func(t *testing.T) {
 		l := pending(t, s, withNow(t0.Add(999)), withExpire(t0.Add(time.Hour+1)))
@@ -65,7 +66,7 @@ func testCreatePending(t *testing.T, newStore NewStore) {
 	})
 	t.Run("missing lease", func(t *testing.T) {
 		_, err := s.GetLease(ctx(t), store.GetLeaseParams{ID: newID()})
-		wantErr(t, "GetLease of unknown id", err, lease.ErrNotFound)
+		wantErr(t, "GetLease of unknown id", err, errs.NotFound)
 	})
 }
 
@@ -89,7 +90,7 @@ func testIdempotency(t *testing.T, newStore NewStore) {
 			p.Quota = nil
 		}
 		got, err := s.CreatePending(ctx(t), p)
-		wantErr(t, "CreatePending with a reused key", err, lease.ErrAlreadyExists)
+		wantErr(t, "CreatePending with a reused key", err, errs.AlreadyExists)
 		diffLease(t, "lease returned for a reused key", got, first)
 		if _, err := s.GetLease(ctx(t), store.GetLeaseParams{ID: p.ID}); err == nil {
 			t.Errorf("a reused key (quota %v) wrote lease %s", withQuota, p.ID)
@@ -132,13 +133,13 @@ func testActivateAndFail(t *testing.T, newStore NewStore) {
 	diffLease(t, "GetLease after Activate", get(t, s, l.ID), &want)
 
 	_, err = s.Activate(ctx(t), store.ActivateParams{ID: l.ID, Now: now})
-	wantErr(t, "Activate of an active lease", err, lease.ErrConflict)
+	wantErr(t, "Activate of an active lease", err, errs.Conflict)
 	_, err = s.FailPending(ctx(t), store.FailPendingParams{ID: l.ID, Reason: "x", Now: now})
-	wantErr(t, "FailPending of an active lease", err, lease.ErrConflict)
+	wantErr(t, "FailPending of an active lease", err, errs.Conflict)
 	_, err = s.Activate(ctx(t), store.ActivateParams{ID: newID(), Now: now})
-	wantErr(t, "Activate of an unknown lease", err, lease.ErrNotFound)
+	wantErr(t, "Activate of an unknown lease", err, errs.NotFound)
 	_, err = s.FailPending(ctx(t), store.FailPendingParams{ID: newID(), Now: now})
-	wantErr(t, "FailPending of an unknown lease", err, lease.ErrNotFound)
+	wantErr(t, "FailPending of an unknown lease", err, errs.NotFound)
 
 	p := pending(t, s)
 	failed, err := s.FailPending(ctx(t), store.FailPendingParams{ID: p.ID, Reason: lease.ReasonMintFailed, Now: now})
@@ -152,7 +153,7 @@ func testActivateAndFail(t *testing.T, newStore NewStore) {
 	wantFailed.UpdatedAt = now
 	diffLease(t, "FailPending result", failed, &wantFailed)
 	_, err = s.Activate(ctx(t), store.ActivateParams{ID: p.ID, Now: now})
-	wantErr(t, "Activate of a failed lease", err, lease.ErrConflict)
+	wantErr(t, "Activate of a failed lease", err, errs.Conflict)
 }
 
 func testOwnerIsolation(t *testing.T, newStore NewStore) {
@@ -162,11 +163,11 @@ func testOwnerIsolation(t *testing.T, newStore NewStore) {
 		t.Errorf("GetLease by its owner: %v", err)
 	}
 	_, err := s.GetLease(ctx(t), store.GetLeaseParams{ID: l.ID, Owner: "user:mallory"})
-	wantErr(t, "GetLease by another owner", err, lease.ErrNotFound)
+	wantErr(t, "GetLease by another owner", err, errs.NotFound)
 	_, err = s.RenewLease(ctx(t), store.RenewLeaseParams{ID: l.ID, Owner: "user:mallory", ExpireTime: t0.Add(2 * time.Hour), Now: t0})
-	wantErr(t, "RenewLease by another owner", err, lease.ErrNotFound)
+	wantErr(t, "RenewLease by another owner", err, errs.NotFound)
 	_, _, err = s.BeginRevoke(ctx(t), store.BeginRevokeParams{ID: l.ID, Owner: "user:mallory", Now: t0, ClaimUntil: t0})
-	wantErr(t, "BeginRevoke by another owner", err, lease.ErrNotFound)
+	wantErr(t, "BeginRevoke by another owner", err, errs.NotFound)
 	diffLease(t, "lease after another owner's attempts", get(t, s, l.ID), l)
 
 	res, err := s.ListLeases(ctx(t), store.ListLeasesParams{Owner: "user:mallory", PageSize: 10})
@@ -192,20 +193,20 @@ func testRenew(t *testing.T, newStore NewStore) {
 	diffLease(t, "RenewLease result", got, &want)
 
 	_, err = s.RenewLease(ctx(t), store.RenewLeaseParams{ID: l.ID, ExpireTime: l.MaxExpireTime.Add(time.Microsecond), Now: now})
-	wantErr(t, "RenewLease past max", err, lease.ErrInvalidArgument)
+	wantErr(t, "RenewLease past max", err, errs.InvalidArgument)
 	diffLease(t, "lease after refused renew", get(t, s, l.ID), &want)
 
 	for _, l := range []*lease.Lease{pending(t, s), revoking(t, s, t0)} {
 		_, err := s.RenewLease(ctx(t), store.RenewLeaseParams{ID: l.ID, ExpireTime: t0.Add(time.Hour), Now: now})
-		wantErr(t, "RenewLease of a "+string(l.State)+" lease", err, lease.ErrFailedPrecondition)
+		wantErr(t, "RenewLease of a "+string(l.State)+" lease", err, errs.FailedPrecondition)
 	}
 	_, err = s.RenewLease(ctx(t), store.RenewLeaseParams{ID: newID(), ExpireTime: t0, Now: now})
-	wantErr(t, "RenewLease of an unknown lease", err, lease.ErrNotFound)
+	wantErr(t, "RenewLease of an unknown lease", err, errs.NotFound)
 
 	// A lease past its expiry is the revoker's, even before it is claimed:
 	// renewing it would resurrect a lease whose end was already due.
 	_, err = s.RenewLease(ctx(t), store.RenewLeaseParams{ID: l.ID, ExpireTime: l.MaxExpireTime, Now: want.ExpireTime})
-	wantErr(t, "RenewLease at its expire time", err, lease.ErrFailedPrecondition)
+	wantErr(t, "RenewLease at its expire time", err, errs.FailedPrecondition)
 	diffLease(t, "lease after renew at expiry", get(t, s, l.ID), &want)
 }
 
@@ -246,9 +247,9 @@ func testBeginRevoke(t *testing.T, newStore NewStore) {
 	}
 
 	_, _, err = s.BeginRevoke(ctx(t), store.BeginRevokeParams{ID: pending(t, s).ID, Now: now, ClaimUntil: until})
-	wantErr(t, "BeginRevoke of a pending lease", err, lease.ErrFailedPrecondition)
+	wantErr(t, "BeginRevoke of a pending lease", err, errs.FailedPrecondition)
 	_, _, err = s.BeginRevoke(ctx(t), store.BeginRevokeParams{ID: newID(), Now: now, ClaimUntil: until})
-	wantErr(t, "BeginRevoke of an unknown lease", err, lease.ErrNotFound)
+	wantErr(t, "BeginRevoke of an unknown lease", err, errs.NotFound)
 }
 
 func testCompleteRevoke(t *testing.T, newStore NewStore) {
@@ -278,10 +279,10 @@ func testCompleteRevoke(t *testing.T, newStore NewStore) {
 
 	for _, l := range []*lease.Lease{active(t, s), pending(t, s), get(t, s, r.ID)} {
 		_, err := s.CompleteRevoke(ctx(t), store.CompleteRevokeParams{ID: l.ID, Now: now})
-		wantErr(t, "CompleteRevoke of a "+string(l.State)+" lease", err, lease.ErrConflict)
+		wantErr(t, "CompleteRevoke of a "+string(l.State)+" lease", err, errs.Conflict)
 	}
 	_, err = s.CompleteRevoke(ctx(t), store.CompleteRevokeParams{ID: newID(), Now: now})
-	wantErr(t, "CompleteRevoke of an unknown lease", err, lease.ErrNotFound)
+	wantErr(t, "CompleteRevoke of an unknown lease", err, errs.NotFound)
 }
 
 func testRecordRevokeFailure(t *testing.T, newStore NewStore) {
@@ -313,10 +314,10 @@ func testRecordRevokeFailure(t *testing.T, newStore NewStore) {
 	}
 	for _, l := range []*lease.Lease{active(t, s), pending(t, s)} {
 		_, err := s.RecordRevokeFailure(ctx(t), store.RecordRevokeFailureParams{ID: l.ID, Now: t0, NextAttemptAt: t0})
-		wantErr(t, "RecordRevokeFailure of a "+string(l.State)+" lease", err, lease.ErrConflict)
+		wantErr(t, "RecordRevokeFailure of a "+string(l.State)+" lease", err, errs.Conflict)
 	}
 	_, err := s.RecordRevokeFailure(ctx(t), store.RecordRevokeFailureParams{ID: newID(), Now: t0, NextAttemptAt: t0})
-	wantErr(t, "RecordRevokeFailure of an unknown lease", err, lease.ErrNotFound)
+	wantErr(t, "RecordRevokeFailure of an unknown lease", err, errs.NotFound)
 }
 
 func testForget(t *testing.T, newStore NewStore) {
@@ -350,10 +351,10 @@ func testForget(t *testing.T, newStore NewStore) {
 	}
 	for _, id := range []string{active(t, s).ID, pending(t, s).ID, failed.ID} {
 		_, err := s.ForgetLease(ctx(t), store.ForgetLeaseParams{ID: id, Now: now})
-		wantErr(t, "ForgetLease of a "+string(get(t, s, id).State)+" lease", err, lease.ErrFailedPrecondition)
+		wantErr(t, "ForgetLease of a "+string(get(t, s, id).State)+" lease", err, errs.FailedPrecondition)
 	}
 	_, err := s.ForgetLease(ctx(t), store.ForgetLeaseParams{ID: newID(), Now: now})
-	wantErr(t, "ForgetLease of an unknown lease", err, lease.ErrNotFound)
+	wantErr(t, "ForgetLease of an unknown lease", err, errs.NotFound)
 }
 
 func sortedIDs(ls ...*lease.Lease) []string {

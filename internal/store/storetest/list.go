@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/ztbroker/ztbroker/internal/errs"
 	"github.com/ztbroker/ztbroker/internal/lease"
 	"github.com/ztbroker/ztbroker/internal/store"
 )
@@ -54,7 +55,7 @@ func testListLeases(t *testing.T, newStore NewStore) {
 
 	for _, p := range []store.ListLeasesParams{{PageSize: 0}, {PageSize: 2, After: "!!not a cursor!!"}} {
 		_, err := s.ListLeases(ctx(t), p)
-		wantErr(t, "ListLeases with a bad page size or cursor", err, lease.ErrInvalidArgument)
+		wantErr(t, "ListLeases with a bad page size or cursor", err, errs.InvalidArgument)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/ztbroker/ztbroker/internal/errs"
 	"github.com/ztbroker/ztbroker/internal/lease"
 	"github.com/ztbroker/ztbroker/internal/store"
 )
@@ -38,7 +39,7 @@ func wantQuotaError(t *testing.T, err error, want *store.QuotaError) {
 	if d := cmp.Diff(want, qe); d != "" {
 		t.Errorf("QuotaError (-want +got):\n%s", d)
 	}
-	if !errors.Is(err, lease.ErrResourceExhausted) {
+	if !errors.Is(err, errs.ResourceExhausted) {
 		t.Errorf("quota error %v does not wrap ErrResourceExhausted", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ztbroker/ztbroker/internal/errs"
 	"github.com/ztbroker/ztbroker/internal/lease"
 	"github.com/ztbroker/ztbroker/internal/store"
 )
@@ -51,7 +52,7 @@ func testSealedSecrets(t *testing.T, newStore NewStore) {
 		{"of an unknown lease", newID(), t0},
 	} {
 		_, err := s.SealedSecret(ctx(t), store.SealedSecretParams{ID: c.id, Now: c.now})
-		wantErr(t, "SealedSecret "+c.what, err, lease.ErrNotFound)
+		wantErr(t, "SealedSecret "+c.what, err, errs.NotFound)
 	}
 
 	n, err := s.EraseSealedSecrets(ctx(t), t0.Add(time.Minute))
@@ -69,5 +70,5 @@ func testSealedSecrets(t *testing.T, newStore NewStore) {
 		t.Errorf("EraseSealedSecrets at the end of the window = %d, %v; want 1", n, err)
 	}
 	_, err = s.SealedSecret(ctx(t), store.SealedSecretParams{ID: live.ID, Now: t0})
-	wantErr(t, "SealedSecret after erase", err, lease.ErrNotFound)
+	wantErr(t, "SealedSecret after erase", err, errs.NotFound)
 }

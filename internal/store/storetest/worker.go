@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/ztbroker/ztbroker/internal/errs"
 	"github.com/ztbroker/ztbroker/internal/lease"
 	"github.com/ztbroker/ztbroker/internal/store"
 )
@@ -76,7 +77,7 @@ func testClaimDue(t *testing.T, newStore NewStore) {
 	}
 
 	_, err = s.ClaimDue(ctx(t), store.ClaimDueParams{Now: now, ClaimUntil: until, Limit: 0})
-	wantErr(t, "ClaimDue with limit 0", err, lease.ErrInvalidArgument)
+	wantErr(t, "ClaimDue with limit 0", err, errs.InvalidArgument)
 }
 
 func cmpString(a, b string) int {
@@ -216,5 +217,5 @@ func testClaimStalePending(t *testing.T, newStore NewStore) {
 		diffLease(t, "lease ClaimStalePending must not touch", get(t, s, l.ID), l)
 	}
 	_, err := s.ClaimStalePending(ctx(t), store.ClaimStalePendingParams{CreatedBefore: now, Now: now, ClaimUntil: now})
-	wantErr(t, "ClaimStalePending with limit 0", err, lease.ErrInvalidArgument)
+	wantErr(t, "ClaimStalePending with limit 0", err, errs.InvalidArgument)
 }

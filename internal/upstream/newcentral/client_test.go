@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/ztbroker/ztbroker/internal/errs"
 	"github.com/ztbroker/ztbroker/internal/lease"
 	"github.com/ztbroker/ztbroker/internal/upstream"
 	"github.com/ztbroker/ztbroker/internal/upstream/emulator"
@@ -285,8 +286,8 @@ func TestBadAdminKeyIsPermanent(t *testing.T) {
 	if !errors.As(err, &ue) || ue.StatusCode != 401 || ue.Retryable {
 		t.Fatalf("Mint with a bad admin key = %v, want a permanent 401", err)
 	}
-	if !errors.Is(err, lease.ErrFailedPrecondition) {
-		t.Errorf("%v does not wrap lease.ErrFailedPrecondition", err)
+	if !errors.Is(err, errs.FailedPrecondition) {
+		t.Errorf("%v does not wrap errs.FailedPrecondition", err)
 	}
 }
 

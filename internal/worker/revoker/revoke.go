@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/ztbroker/ztbroker/internal/errs"
 	"github.com/ztbroker/ztbroker/internal/lease"
 	"github.com/ztbroker/ztbroker/internal/store"
 	"github.com/ztbroker/ztbroker/internal/upstream"
@@ -44,7 +45,7 @@ const (
 // RevokeNow deletes the upstream token of l, which the caller has already
 // moved to revoking with store.BeginRevoke, and marks it revoked. On
 // failure it records the attempt, schedules the retry for the worker, and
-// returns an error wrapping lease.ErrUnavailable: the lease stays ending
+// returns an error wrapping errs.Unavailable: the lease stays ending
 // and the worker finishes it. The lease it returns is the row as the
 // store last wrote it (revoked, or carrying the failure), or nil when this
 // call wrote nothing, so callers need not read it back.
@@ -56,7 +57,7 @@ func (w *Worker) RevokeNow(ctx context.Context, l *lease.Lease) (*lease.Lease, e
 	case outcomeStoreError:
 		return nil, fmt.Errorf("revoke lease %s: %w", l.ID, err)
 	default:
-		return cur, fmt.Errorf("revoke lease %s: %w: %w", l.ID, lease.ErrUnavailable, err)
+		return cur, fmt.Errorf("revoke lease %s: %w: %w", l.ID, errs.Unavailable, err)
 	}
 }
 
@@ -97,7 +98,7 @@ func (w *Worker) complete(ctx context.Context, l *lease.Lease) (outcome, *lease.
 	cur, err := w.cfg.Store.CompleteRevoke(ctx, store.CompleteRevokeParams{
 		ID: l.ID, Now: now, Audit: w.audit(l, now, action, "ok", l.RevokeReason),
 	})
-	if errors.Is(err, lease.ErrConflict) {
+	if errors.Is(err, errs.Conflict) {
 		// Someone else (an expired claim's next owner, an operator's
 		// forget) ended it first; the token is gone either way.
 		w.log.DebugContext(ctx, "lease already ended", leaseAttrs(l)...)

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ztbroker/ztbroker/internal/errs"
 	"github.com/ztbroker/ztbroker/internal/lease"
 	"github.com/ztbroker/ztbroker/internal/store"
 	"github.com/ztbroker/ztbroker/internal/upstream"
@@ -311,8 +312,8 @@ func TestRevokeNow(t *testing.T) {
 		}
 		l, secret := b.Active(t, b.Legacy, "deploy", now.Add(time.Hour))
 		cur, err := b.w.RevokeNow(t.Context(), begin(t, b, l))
-		if !errors.Is(err, lease.ErrUnavailable) {
-			t.Fatalf("RevokeNow = %v, want an error wrapping lease.ErrUnavailable", err)
+		if !errors.Is(err, errs.Unavailable) {
+			t.Fatalf("RevokeNow = %v, want an error wrapping errs.Unavailable", err)
 		}
 		got := b.Lease(t, l.ID)
 		if diff := cmp.Diff(got, cur); diff != "" {

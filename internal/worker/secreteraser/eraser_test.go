@@ -10,7 +10,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/ztbroker/ztbroker/internal/lease"
+	"github.com/ztbroker/ztbroker/internal/errs"
 	"github.com/ztbroker/ztbroker/internal/store"
 	"github.com/ztbroker/ztbroker/internal/store/memstore"
 	"github.com/ztbroker/ztbroker/internal/worker/secreteraser"
@@ -57,7 +57,7 @@ func TestErasesOnlyPastTheWindow(t *testing.T) {
 	}
 }
 
-func isNotFound(err error) bool { return errors.Is(err, lease.ErrNotFound) }
+func isNotFound(err error) bool { return errors.Is(err, errs.NotFound) }
 
 func TestLoopRunsAndStops(t *testing.T) {
 	t.Parallel()

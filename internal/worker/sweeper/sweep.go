@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 
+	"github.com/ztbroker/ztbroker/internal/errs"
 	"github.com/ztbroker/ztbroker/internal/lease"
 	"github.com/ztbroker/ztbroker/internal/store"
 	"github.com/ztbroker/ztbroker/internal/upstream"
@@ -167,7 +168,7 @@ func (s *Sweeper) fail(ctx context.Context, l *lease.Lease, res *PassResult) {
 		res.Swept++
 		s.metrics.swept.WithLabelValues(l.Purpose).Inc()
 		s.log.InfoContext(ctx, "interrupted mint swept", leaseAttrs(l)...)
-	case errors.Is(err, lease.ErrConflict):
+	case errors.Is(err, errs.Conflict):
 		s.endActivated(ctx, l, now, res)
 	default:
 		if res.Err == nil {

@@ -1,21 +1,21 @@
-package lease
+package errs
 
 import "errors"
 
 // Sentinel errors. Layers wrap them with context; the gRPC boundary maps
 // them to status codes with fixed, client-safe messages.
 var (
-	ErrNotFound           = errors.New("not found")
-	ErrAlreadyExists      = errors.New("already exists")
-	ErrInvalidArgument    = errors.New("invalid argument")
-	ErrUnauthenticated    = errors.New("unauthenticated")
-	ErrPermissionDenied   = errors.New("permission denied")
-	ErrFailedPrecondition = errors.New("failed precondition")
-	ErrResourceExhausted  = errors.New("resource exhausted")
-	ErrUnavailable        = errors.New("unavailable")
-	// ErrConflict means a row was not in the state an update expected,
+	NotFound           = errors.New("not found")
+	AlreadyExists      = errors.New("already exists")
+	InvalidArgument    = errors.New("invalid argument")
+	Unauthenticated    = errors.New("unauthenticated")
+	PermissionDenied   = errors.New("permission denied")
+	FailedPrecondition = errors.New("failed precondition")
+	ResourceExhausted  = errors.New("resource exhausted")
+	Unavailable        = errors.New("unavailable")
+	// Conflict means a row was not in the state an update expected,
 	// usually because another replica or request got there first.
-	ErrConflict = errors.New("conflict")
+	Conflict = errors.New("conflict")
 )
 
 // PublicError carries a message that is safe to show the caller, wrapped
