@@ -17,7 +17,7 @@ func (s *Service) ListPurposes(ctx context.Context, _ *ztbrokerv1.ListPurposesRe
 	}
 	out := &ztbrokerv1.ListPurposesResponse{}
 	for _, p := range s.cfg.Purposes.All() {
-		if !id.Admin && !p.Policy.Admit(id).Allowed {
+		if !id.Admin && !p.Policy.Decide(id).Allowed {
 			continue
 		}
 		out.Purposes = append(out.Purposes, &ztbrokerv1.Purpose{

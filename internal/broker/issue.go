@@ -12,6 +12,7 @@ import (
 	"github.com/ztbroker/ztbroker/internal/auth"
 	"github.com/ztbroker/ztbroker/internal/errs"
 	"github.com/ztbroker/ztbroker/internal/lease"
+	"github.com/ztbroker/ztbroker/internal/policy"
 	"github.com/ztbroker/ztbroker/internal/store"
 	"github.com/ztbroker/ztbroker/internal/upstream"
 )
@@ -34,7 +35,7 @@ func (s *Service) issue(ctx context.Context, req *ztbrokerv1.IssueTokenRequest) 
 	if !ok {
 		return nil, errs.Public(errs.NotFound, fmt.Sprintf("purpose %q does not exist", truncate(req.GetPurpose(), 70)))
 	}
-	adm := p.Policy.Admit(id)
+	adm := p.Policy.Decide(id)
 	if !adm.Allowed {
 		s.cfg.Metrics.denied.WithLabelValues(p.Name, "policy").Inc()
 		s.appendAudit(ctx, s.event(id, ActionDeny, p.Name, "", "denied", "no rule admitted the caller"))
@@ -88,7 +89,7 @@ func (s *Service) issue(ctx context.Context, req *ztbrokerv1.IssueTokenRequest) 
 
 // grantTTL returns the lease's TTL and the hard maximum it may be renewed
 // to, after the purpose's and the admitting rule's limits.
-func grantTTL(p *Purpose, adm Admission, req *ztbrokerv1.IssueTokenRequest) (ttl, max time.Duration, err error) {
+func grantTTL(p *Purpose, adm policy.Decision, req *ztbrokerv1.IssueTokenRequest) (ttl, max time.Duration, err error) {
 	max = p.MaxTTL
 	if adm.MaxTTL > 0 && adm.MaxTTL < max {
 		max = adm.MaxTTL

@@ -6,22 +6,14 @@ import (
 	"time"
 
 	"github.com/ztbroker/ztbroker/internal/auth"
+	"github.com/ztbroker/ztbroker/internal/policy"
 	"github.com/ztbroker/ztbroker/internal/store"
 	"github.com/ztbroker/ztbroker/internal/upstream"
 )
 
-// Admission is a policy's answer for one caller.
-type Admission struct {
-	Allowed bool
-	// Rule names what admitted the caller, for the audit trail.
-	Rule string
-	// MaxTTL, when positive, lowers the purpose's max TTL for this caller.
-	MaxTTL time.Duration
-}
-
-// Policy decides who may request a purpose.
+// Policy decides who may request a purpose; *policy.Policy is one.
 type Policy interface {
-	Admit(id *auth.Identity) Admission
+	Decide(id *auth.Identity) policy.Decision
 }
 
 // Purpose is a named kind of token callers can ask for.
@@ -56,8 +48,6 @@ func NewPurposes(ps []*Purpose, extra ...upstream.Issuer) (*Purposes, error) {
 			return nil, fmt.Errorf("purpose %q defined twice", p.Name)
 		case p.Issuer == nil || p.Policy == nil:
 			return nil, fmt.Errorf("purpose %q needs an issuer and a policy", p.Name)
-		case p.DefaultTTL <= 0 || p.MaxTTL < p.DefaultTTL:
-			return nil, fmt.Errorf("purpose %q: need 0 < default_ttl <= max_ttl", p.Name)
 		}
 		out.byName[p.Name] = p
 		out.sorted = append(out.sorted, p)

@@ -120,7 +120,7 @@ func dev(ctx context.Context, args []string, io IO) int {
 		"DEV_LEGACY_TOKEN": adminToken,
 		"DEV_SEAL_KEY":     base64.StdEncoding.EncodeToString(randomBytes(32)),
 	}
-	cfg, err := config.ParseWith("broker dev", []byte(text), config.Options{
+	cfg, err := server.ParseConfig("broker dev", []byte(text), config.Options{
 		LookupEnv:  func(k string) (string, bool) { v, ok := secrets[k]; return v, ok },
 		NoDatabase: true, // dev passes the server an in-memory store
 	})

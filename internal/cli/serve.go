@@ -25,7 +25,7 @@ func loadConfig(name string, args []string, io IO) (*config.Config, *flag.FlagSe
 		fmt.Fprintf(io.Stderr, "broker %s: --config is required\n", name)
 		return nil, nil, 2
 	}
-	cfg, err := config.Load(*path)
+	cfg, err := server.LoadConfig(*path, config.Options{})
 	if err != nil {
 		fmt.Fprintf(io.Stderr, "broker %s: invalid configuration:\n%v\n", name, err)
 		return nil, nil, 2

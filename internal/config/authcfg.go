@@ -30,17 +30,10 @@ type OIDC struct {
 	// Audience is the aud every token must carry unless an issuer
 	// overrides it.
 	Audience string `json:"audience"`
-	// ClockSkew is allowed on exp and nbf; defaults to 60s, at most 5m.
+	// ClockSkew is allowed on exp and nbf; defaults to 60s.
 	ClockSkew time.Duration `json:"clock_skew"`
 	Issuers   []OIDCIssuer  `json:"issuers"`
 }
-
-// OIDC presets.
-const (
-	PresetGitHub     = "github"
-	PresetGitLab     = "gitlab"
-	PresetKubernetes = "kubernetes"
-)
 
 // OIDCIssuer is one trusted token issuer.
 type OIDCIssuer struct {

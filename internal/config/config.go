@@ -105,8 +105,10 @@ type Idempotency struct {
 	SealKeyFile  string        `json:"seal_key_file"`
 	ReplayWindow time.Duration `json:"replay_window"`
 
-	// SealKey is the decoded 32-byte key, unset when not configured.
-	SealKey Secret `json:"-"`
+	// SealKey is the key as written (package seal decodes it), unset when
+	// not configured; SealKeyPath is the field it came from, for errors.
+	SealKey     Secret `json:"-"`
+	SealKeyPath string `json:"-"`
 }
 
 // Tokens configures how upstream tokens are named.

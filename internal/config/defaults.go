@@ -20,7 +20,6 @@ const (
 	DefaultMaxTTL = time.Hour
 
 	DefaultClockSkew = 60 * time.Second
-	MaxClockSkew     = 5 * time.Minute
 
 	DefaultReplayWindow = 10 * time.Minute
 	DefaultNamePrefix   = "ztbroker"

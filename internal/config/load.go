@@ -31,6 +31,9 @@ type Options struct {
 	// that hand the server a store of their own (broker dev's in-memory
 	// one).
 	NoDatabase bool
+	// Checks run after the package's own validation, on the defaulted
+	// config, and add their problems to the same list.
+	Checks []Check
 }
 
 func (o Options) complete() Options {
@@ -80,6 +83,9 @@ func ParseWith(name string, data []byte, o Options) (*Config, error) {
 	c.applyDefaults()
 	v := &validator{c: c, fe: fe, o: o, name: name}
 	v.run()
+	for _, check := range o.Checks {
+		check(c, fe.add)
+	}
 	if len(fe.list) > 0 {
 		return nil, fe.err()
 	}

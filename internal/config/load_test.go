@@ -10,7 +10,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/ztbroker/ztbroker/internal/auth"
 	"github.com/ztbroker/ztbroker/internal/config"
 	"github.com/ztbroker/ztbroker/internal/lease"
 )
@@ -38,47 +37,40 @@ func TestExampleLoads(t *testing.T) {
 	}
 	type summary struct {
 		ClientCA, Legacy, AdminKey, DB string
-		SealKeyLen                     int
+		SealKey                        string
 		OpsHash                        string
 		Purposes                       []string
 		Accounts                       []string
 		Skew                           time.Duration
 	}
 	got := summary{
-		ClientCA:   c.Listen.TLS.ClientCAFile,
-		Legacy:     c.Upstreams.Legacy.Token.Reveal(),
-		AdminKey:   c.Upstreams.NewCentral.AdminKey.Reveal(),
-		DB:         c.Database.ConnString.Reveal(),
-		SealKeyLen: len(c.Idempotency.SealKey.Bytes()),
-		OpsHash:    c.Auth.APIKeys[1].Hash,
-		Skew:       c.Auth.OIDC.ClockSkew,
+		ClientCA: c.Listen.TLS.ClientCAFile,
+		Legacy:   c.Upstreams.Legacy.Token.Reveal(),
+		AdminKey: c.Upstreams.NewCentral.AdminKey.Reveal(),
+		DB:       c.Database.ConnString.Reveal(),
+		SealKey:  c.Idempotency.SealKey.Reveal(),
+		OpsHash:  c.Auth.APIKeys[1].Hash,
+		Skew:     c.Auth.OIDC.ClockSkew,
 	}
 	for i := range c.Purposes {
 		got.Purposes = append(got.Purposes, c.Purposes[i].Name)
 		got.Accounts = append(got.Accounts, c.Purposes[i].Account(c))
 	}
 	want := summary{
-		ClientCA:   filepath.Join("testdata", "tls", "clients-ca.crt"),
-		Legacy:     "legacy-admin-token-from-file",
-		AdminKey:   "central-admin-secret",
-		DB:         "postgres://broker:hunter2@db/ztbroker",
-		SealKeyLen: 32,
-		OpsHash:    lease.HashToken("ops-secret"),
-		Purposes:   []string{"ci-deploy", "network-audit"},
-		Accounts:   []string{"sa-deploy", "00000000-0000-0000-0000-000000000001"},
-		Skew:       time.Minute,
+		ClientCA: filepath.Join("testdata", "tls", "clients-ca.crt"),
+		Legacy:   "legacy-admin-token-from-file",
+		AdminKey: "central-admin-secret",
+		DB:       "postgres://broker:hunter2@db/ztbroker",
+		SealKey:  sealKeyB64,
+		OpsHash:  lease.HashToken("ops-secret"),
+		Purposes: []string{"ci-deploy", "network-audit"},
+		Accounts: []string{"sa-deploy", "00000000-0000-0000-0000-000000000001"},
+		Skew:     time.Minute,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("loaded config (-want +got):\n%s", diff)
 	}
 
-	// The compiled policies are the ones written in the file.
-	d := c.Purposes[0].Policy.Decide(&auth.Identity{Kind: auth.KindOIDC, Subject: "github/x", Claims: map[string]any{
-		"repository": "acme/infra", "ref": "refs/heads/main",
-	}})
-	if diff := cmp.Diff("infra-main", d.Rule); diff != "" || d.MaxTTL != 30*time.Minute {
-		t.Errorf("decision = %+v", d)
-	}
 }
 
 func TestLoadMissingFile(t *testing.T) {
@@ -167,8 +159,8 @@ func TestSkipSecrets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Upstreams.NewCentral.AdminKey.IsSet() || c.Purposes[1].Policy == nil {
-		t.Errorf("admin key set = %v, policy = %v", c.Upstreams.NewCentral.AdminKey.IsSet(), c.Purposes[1].Policy)
+	if c.Upstreams.NewCentral.AdminKey.IsSet() || len(c.Purposes) != 2 {
+		t.Errorf("admin key set = %v, purposes = %d", c.Upstreams.NewCentral.AdminKey.IsSet(), len(c.Purposes))
 	}
 }
 

@@ -1,10 +1,11 @@
 package config
 
-import (
-	"time"
+import "time"
 
-	"github.com/ztbroker/ztbroker/internal/lease"
-	"github.com/ztbroker/ztbroker/internal/policy"
+// Upstream kinds, as written in purposes[].upstream.kind.
+const (
+	UpstreamNewCentral = "new_central"
+	UpstreamLegacy     = "legacy"
 )
 
 // Purpose is a named kind of token callers may ask for.
@@ -19,9 +20,6 @@ type Purpose struct {
 	Upstream   PurposeUpstream `json:"upstream"`
 	Allow      Allow           `json:"allow"`
 	Quota      Quota           `json:"quota"`
-
-	// Policy is Allow compiled.
-	Policy *policy.Policy `json:"-"`
 }
 
 // PurposeUpstream says which account mints this purpose's tokens.
@@ -36,7 +34,7 @@ type PurposeUpstream struct {
 // account id, or the configured legacy user id (empty when discovered at
 // start-up).
 func (p *Purpose) Account(c *Config) string {
-	if p.Upstream.Kind == lease.UpstreamLegacy && c.Upstreams.Legacy != nil {
+	if p.Upstream.Kind == UpstreamLegacy && c.Upstreams.Legacy != nil {
 		return c.Upstreams.Legacy.UserID
 	}
 	return p.Upstream.ServiceAccountID
@@ -66,12 +64,3 @@ type Quota struct {
 
 // IsZero reports whether no limit is set.
 func (q Quota) IsZero() bool { return q == Quota{} }
-
-// Spec converts Allow to policy's input.
-func (a Allow) Spec() policy.Spec {
-	s := policy.Spec{APIKeys: a.APIKeys, Subjects: a.Subjects}
-	for _, r := range a.Rules {
-		s.Rules = append(s.Rules, policy.RuleSpec{Name: r.Name, Expr: r.Expr, MaxTTL: r.MaxTTL})
-	}
-	return s
-}

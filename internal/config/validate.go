@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/ztbroker/ztbroker/internal/seal"
 )
 
 // validator checks a decoded, defaulted Config, resolves its secrets and
@@ -182,16 +180,7 @@ func (v *validator) idempotency() {
 	if i.SealKeyEnv == "" && i.SealKeyFile == "" {
 		return
 	}
-	path, s := v.secret("idempotency.seal_key", i.SealKeyEnv, &i.SealKeyFile)
-	if !s.IsSet() {
-		return
-	}
-	key, err := seal.ParseKey(s.Reveal())
-	if err != nil {
-		v.add(path, "%v", err)
-		return
-	}
-	i.SealKey = NewSecret(key)
+	i.SealKeyPath, i.SealKey = v.secret("idempotency.seal_key", i.SealKeyEnv, &i.SealKeyFile)
 }
 
 func (v *validator) tokens() {

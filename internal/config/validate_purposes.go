@@ -1,12 +1,8 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"slices"
-
-	"github.com/ztbroker/ztbroker/internal/lease"
-	"github.com/ztbroker/ztbroker/internal/policy"
 )
 
 func (v *validator) purposes() {
@@ -50,14 +46,14 @@ func (v *validator) ttls(path string, p *Purpose) {
 
 func (v *validator) purposeUpstream(path string, u *PurposeUpstream) {
 	switch u.Kind {
-	case lease.UpstreamNewCentral:
+	case UpstreamNewCentral:
 		if v.c.Upstreams.NewCentral == nil {
 			v.add(path+".kind", "is new_central but upstreams.new_central is not configured")
 		}
 		if u.ServiceAccountID == "" {
 			v.add(path+".service_account_id", "is required for new_central")
 		}
-	case lease.UpstreamLegacy:
+	case UpstreamLegacy:
 		if v.c.Upstreams.Legacy == nil {
 			v.add(path+".kind", "is legacy but upstreams.legacy is not configured")
 		}
@@ -81,41 +77,6 @@ func (v *validator) allow(path string, p *Purpose) {
 		if !slices.ContainsFunc(v.c.Auth.APIKeys, func(c APIKey) bool { return c.Name == k }) {
 			v.add(fmt.Sprintf("%s.allow.api_keys[%d]", path, j), "api key %q is not configured in auth.api_keys", k)
 		}
-	}
-	for j, s := range a.Subjects {
-		if policy.CheckOwner(s) == nil {
-			v.ownerKnown(fmt.Sprintf("%s.allow.subjects[%d]", path, j), s)
-		}
-	}
-	pol, err := policy.Compile(p.Name, a.Spec())
-	if err != nil {
-		v.compileErrors(path+".allow", err)
-		return
-	}
-	p.Policy = pol
-}
-
-// compileErrors turns policy's errors into field errors at the entry they
-// are about.
-func (v *validator) compileErrors(path string, err error) {
-	var errs []error
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		errs = j.Unwrap()
-	} else {
-		errs = []error{err}
-	}
-	for _, e := range errs {
-		var ce *policy.CompileError
-		if !errors.As(e, &ce) {
-			v.add(path, "%v", e)
-			continue
-		}
-		at := fmt.Sprintf("%s.%s[%d]", path, ce.Section, ce.Index)
-		if ce.Field == "" {
-			v.add(at, "%s", ce.Msg)
-			continue
-		}
-		v.add(at+"."+ce.Field, "rule %q of purpose %q: %s", ce.Rule, ce.Purpose, ce.Msg)
 	}
 }
 

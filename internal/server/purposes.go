@@ -1,9 +1,9 @@
 package server
 
 import (
+	"fmt"
 	"time"
 
-	"github.com/ztbroker/ztbroker/internal/auth"
 	"github.com/ztbroker/ztbroker/internal/broker"
 	"github.com/ztbroker/ztbroker/internal/config"
 	"github.com/ztbroker/ztbroker/internal/policy"
@@ -11,13 +11,22 @@ import (
 	"github.com/ztbroker/ztbroker/internal/upstream"
 )
 
-// policyAdapter lets the broker ask a compiled policy without importing
-// the policy package's types.
-type policyAdapter struct{ p *policy.Policy }
+// CompilePolicy compiles a purpose's allow section. LoadConfig has already
+// reported any problem with it at its field; this is for its users.
+func CompilePolicy(p config.Purpose) (*policy.Policy, error) {
+	pol, err := policy.Compile(p.Name, policySpec(p.Allow))
+	if err != nil {
+		return nil, fmt.Errorf("purpose %q: %w", p.Name, err)
+	}
+	return pol, nil
+}
 
-func (a policyAdapter) Admit(id *auth.Identity) broker.Admission {
-	d := a.p.Decide(id)
-	return broker.Admission{Allowed: d.Allowed, Rule: d.Rule, MaxTTL: d.MaxTTL}
+func policySpec(a config.Allow) policy.Spec {
+	s := policy.Spec{APIKeys: a.APIKeys, Subjects: a.Subjects}
+	for _, r := range a.Rules {
+		s.Rules = append(s.Rules, policy.RuleSpec{Name: r.Name, Expr: r.Expr, MaxTTL: r.MaxTTL})
+	}
+	return s
 }
 
 func buildPurposes(cfg *config.Config, is *issuers) (*broker.Purposes, error) {
@@ -27,13 +36,17 @@ func buildPurposes(cfg *config.Config, is *issuers) (*broker.Purposes, error) {
 		if err != nil {
 			return nil, err
 		}
+		pol, err := CompilePolicy(p)
+		if err != nil {
+			return nil, err
+		}
 		bp := &broker.Purpose{
 			Name:        p.Name,
 			Description: p.Description,
 			DefaultTTL:  p.DefaultTTL,
 			MaxTTL:      p.MaxTTL,
 			Issuer:      iss,
-			Policy:      policyAdapter{p.Policy},
+			Policy:      pol,
 		}
 		if !p.Quota.IsZero() {
 			bp.Quota = &store.Quota{

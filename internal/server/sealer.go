@@ -11,5 +11,9 @@ func buildSealer(f *config.Config) (*seal.Sealer, error) {
 	if !f.Idempotency.SealKey.IsSet() {
 		return nil, nil
 	}
-	return seal.New(f.Idempotency.SealKey.Bytes())
+	key, err := seal.ParseKey(f.Idempotency.SealKey.Reveal())
+	if err != nil {
+		return nil, err
+	}
+	return seal.New(key)
 }

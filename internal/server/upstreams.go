@@ -11,7 +11,6 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ztbroker/ztbroker/internal/config"
-	"github.com/ztbroker/ztbroker/internal/lease"
 	"github.com/ztbroker/ztbroker/internal/upstream"
 	"github.com/ztbroker/ztbroker/internal/upstream/legacy"
 	"github.com/ztbroker/ztbroker/internal/upstream/newcentral"
@@ -39,7 +38,7 @@ func buildIssuers(ctx context.Context, cfg *config.Config, reg prometheus.Regist
 	if nc := cfg.Upstreams.NewCentral; nc != nil {
 		lim := upstream.NewLimiter(nc.RateLimit, 0, nil)
 		for _, p := range cfg.Purposes {
-			if p.Upstream.Kind != lease.UpstreamNewCentral || out.newCentral[p.Upstream.ServiceAccountID] != nil {
+			if p.Upstream.Kind != config.UpstreamNewCentral || out.newCentral[p.Upstream.ServiceAccountID] != nil {
 				continue
 			}
 			c, err := newcentral.New(newcentral.Config{
@@ -96,11 +95,11 @@ func buildIssuers(ctx context.Context, cfg *config.Config, reg prometheus.Regist
 
 func (is *issuers) forPurpose(p config.Purpose) (upstream.Issuer, error) {
 	switch p.Upstream.Kind {
-	case lease.UpstreamNewCentral:
+	case config.UpstreamNewCentral:
 		if c := is.newCentral[p.Upstream.ServiceAccountID]; c != nil {
 			return c, nil
 		}
-	case lease.UpstreamLegacy:
+	case config.UpstreamLegacy:
 		if is.legacy != nil {
 			return is.legacy, nil
 		}

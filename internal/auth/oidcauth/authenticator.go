@@ -23,23 +23,21 @@ var _ auth.Authenticator = (*Authenticator)(nil)
 
 // New checks cfg and returns an Authenticator. It makes no network calls.
 func New(cfg Config) (*Authenticator, error) {
-	if err := cfg.complete(); err != nil {
+	var errs []error
+	for _, p := range Check(cfg) {
+		errs = append(errs, errors.New(p.String()))
+	}
+	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("oidc config: %w", err)
 	}
+	cfg.complete()
 	a := &Authenticator{cfg: cfg, byURL: make(map[string]*issuer, len(cfg.Issuers))}
-	names := map[string]bool{}
-	var errs []error
 	for i, is := range cfg.Issuers {
 		r, err := cfg.resolve(is)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("issuers[%d]: %w", i, err))
 			continue
 		}
-		if names[r.name] || a.byURL[r.url] != nil {
-			errs = append(errs, fmt.Errorf("issuers[%d]: issuer %q or URL %s configured twice", i, r.name, r.url))
-			continue
-		}
-		names[r.name] = true
 		a.byURL[r.url] = &issuer{cfg: r, a: a}
 	}
 	if err := errors.Join(errs...); err != nil {

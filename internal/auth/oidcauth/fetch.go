@@ -56,8 +56,8 @@ func discover(ctx context.Context, client *http.Client, issuer string) (string, 
 	if doc.Issuer != issuer {
 		return "", fmt.Errorf("discovery document names issuer %q, want %q", doc.Issuer, issuer)
 	}
-	if err := checkHTTPS(doc.JWKSURI); err != nil {
-		return "", fmt.Errorf("discovery jwks_uri: %w", err)
+	if !isHTTPS(doc.JWKSURI) {
+		return "", fmt.Errorf("discovery jwks_uri %q is not an https URL", doc.JWKSURI)
 	}
 	return doc.JWKSURI, nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ztbroker/ztbroker/internal/config"
 	"github.com/ztbroker/ztbroker/internal/policy"
+	"github.com/ztbroker/ztbroker/internal/server"
 )
 
 // Exit codes.
@@ -48,7 +49,7 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, usage)
 		return ExitUsage
 	}
-	cfg, err := config.LoadWith(*cfgPath, config.Options{SkipSecrets: true})
+	cfg, err := server.LoadConfig(*cfgPath, config.Options{SkipSecrets: true})
 	if err != nil {
 		printErrors(stderr, err)
 		return ExitUsage
@@ -63,7 +64,12 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return ExitUsage
 	}
-	return report(stdout, p, id.Owner(), p.Policy.Decide(id), p.Policy.Explain(id))
+	pol, err := server.CompilePolicy(*p)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return ExitUsage
+	}
+	return report(stdout, p, id.Owner(), pol.Decide(id), pol.Explain(id))
 }
 
 func findPurpose(cfg *config.Config, name string) *config.Purpose {

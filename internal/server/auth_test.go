@@ -1,4 +1,4 @@
-package authsetup_test
+package server
 
 import (
 	"context"
@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/ztbroker/ztbroker/internal/auth"
-	"github.com/ztbroker/ztbroker/internal/auth/authsetup"
 	"github.com/ztbroker/ztbroker/internal/config"
 	"github.com/ztbroker/ztbroker/internal/errs"
 	"github.com/ztbroker/ztbroker/internal/testing/certtest"
@@ -35,7 +34,7 @@ purposes:
     allow: {api_keys: [ops]}
 `
 
-func TestBuild(t *testing.T) {
+func TestNewAuthSetup(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	serverCA, clientCA := certtest.NewCA(t, "server-ca"), certtest.NewCA(t, "client-ca")
@@ -52,7 +51,7 @@ func TestBuild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := authsetup.Build(cfg, authsetup.Options{})
+	res, err := newAuthSetup(cfg, authOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +79,7 @@ func TestBuild(t *testing.T) {
 	}
 }
 
-func TestBuildRefusesConfigWithoutSecrets(t *testing.T) {
+func TestNewAuthSetupRefusesConfigWithoutSecrets(t *testing.T) {
 	t.Parallel()
 	noTLS := strings.NewReplacer(
 		"  tls: {cert_file: tls.crt, key_file: tls.key, client_ca_file: ca.crt, client_auth: request}\n", "",
@@ -91,7 +90,7 @@ func TestBuildRefusesConfigWithoutSecrets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := authsetup.Build(cfg, authsetup.Options{}); err == nil {
+	if _, err := newAuthSetup(cfg, authOptions{}); err == nil {
 		t.Fatal("Build accepted API keys without hashes")
 	}
 }

@@ -1,9 +1,12 @@
-package authsetup
+package server
 
 import (
+	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/ztbroker/ztbroker/internal/auth"
@@ -13,8 +16,8 @@ import (
 	"github.com/ztbroker/ztbroker/internal/config"
 )
 
-// Options are process-wide dependencies.
-type Options struct {
+// authOptions are the process-wide dependencies of authentication.
+type authOptions struct {
 	// Logger receives key refresh and TLS reload notices; nil discards.
 	Logger *slog.Logger
 	// HTTPClient fetches OIDC discovery documents and keys; nil means a
@@ -24,18 +27,36 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Result is what the server needs.
-type Result struct {
+// authSetup is the credential chain and the reloading server TLS config
+// that client certificates arrive through; TLS is nil without listen.tls.
+type authSetup struct {
 	Authenticator auth.Authenticator
-	// TLS is nil when listen.tls is not configured. Use TLS.TLSConfig()
-	// for both listeners and call TLS.Reload on SIGHUP.
-	TLS *tlsreload.Reloader
+	TLS           *tlsreload.Reloader
 }
 
-// Build assembles authentication from cfg, which must have been loaded
-// with its secrets (not SkipSecrets). It makes no network calls.
-func Build(cfg *config.Config, o Options) (*Result, error) {
-	res := &Result{}
+// buildAuth assembles authentication and reloads the certificates on
+// SIGHUP as well as when their files change.
+func buildAuth(ctx context.Context, f *config.Config, log *slog.Logger, sighup <-chan os.Signal, closers *closers) (auth.Authenticator, *tls.Config, error) {
+	res, err := newAuthSetup(f, authOptions{Logger: log})
+	if err != nil {
+		return nil, nil, err
+	}
+	if res.TLS == nil {
+		return res.Authenticator, nil, nil
+	}
+	if sighup != nil {
+		done := make(chan struct{})
+		closers.push(func() error { close(done); return nil })
+		go reloadOnSignal(ctx, res.TLS, sighup, done, log)
+	}
+	return res.Authenticator, res.TLS.TLSConfig(), nil
+}
+
+// newAuthSetup maps the config onto the authenticators: API keys, then
+// OIDC, then client certificates. cfg must have been loaded with its
+// secrets. It makes no network calls.
+func newAuthSetup(cfg *config.Config, o authOptions) (*authSetup, error) {
+	res := &authSetup{}
 	if t := cfg.Listen.TLS; t != nil {
 		r, err := tlsreload.New(tlsreload.Config{
 			CertFile: t.CertFile, KeyFile: t.KeyFile, ClientCAFile: t.ClientCAFile,
@@ -76,7 +97,7 @@ func Build(cfg *config.Config, o Options) (*Result, error) {
 	return res, nil
 }
 
-func oidcConfig(oc *config.OIDC, o Options) oidcauth.Config {
+func oidcConfig(oc *config.OIDC, o authOptions) oidcauth.Config {
 	c := oidcauth.Config{
 		Audience:   oc.Audience,
 		ClockSkew:  oc.ClockSkew,
@@ -91,4 +112,21 @@ func oidcConfig(oc *config.OIDC, o Options) oidcauth.Config {
 		})
 	}
 	return c
+}
+
+func reloadOnSignal(ctx context.Context, r *tlsreload.Reloader, sig <-chan os.Signal, done <-chan struct{}, log *slog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-done:
+			return
+		case <-sig:
+			if err := r.Reload(); err != nil {
+				log.Error("TLS reload on SIGHUP failed; keeping the previous certificates", "err", err)
+				continue
+			}
+			log.Info("TLS certificates reloaded on SIGHUP")
+		}
+	}
 }
