@@ -59,12 +59,14 @@ func (s *Store) emit(ctx context.Context, e *store.AuditEvent, l *lease.Lease) {
 	s.log.LogAttrs(ctx, slog.LevelInfo, "audit", attrs...)
 }
 
-func (s *Store) CreatePending(ctx context.Context, p store.CreatePendingParams) (*lease.Lease, error) {
-	l, err := s.Store.CreatePending(ctx, p)
-	if err == nil {
-		s.emit(ctx, p.Audit, l)
+// CreatePending logs only when it wrote the lease: a replay of an
+// idempotency key wrote no event.
+func (s *Store) CreatePending(ctx context.Context, p store.CreatePendingParams) (*store.CreatePendingResult, error) {
+	res, err := s.Store.CreatePending(ctx, p)
+	if err == nil && !res.Existing {
+		s.emit(ctx, p.Audit, res.Lease)
 	}
-	return l, err
+	return res, err
 }
 
 func (s *Store) Activate(ctx context.Context, p store.ActivateParams) (*lease.Lease, error) {

@@ -9,7 +9,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ztbroker/ztbroker/internal/errs"
-	"github.com/ztbroker/ztbroker/internal/lease"
 	"github.com/ztbroker/ztbroker/internal/store"
 )
 
@@ -17,7 +16,7 @@ func withQuota(q store.Quota) func(*store.CreatePendingParams) {
 	return func(p *store.CreatePendingParams) { p.Quota = &q }
 }
 
-func create(t *testing.T, s store.Store, mods ...func(*store.CreatePendingParams)) (*lease.Lease, error) {
+func create(t *testing.T, s store.Store, mods ...func(*store.CreatePendingParams)) (*store.CreatePendingResult, error) {
 	t.Helper()
 	p := store.CreatePendingParams{
 		ID: newID(), Purpose: purpose, Owner: owner, Upstream: upstream, UpstreamAccount: account,
@@ -119,8 +118,12 @@ func testQuotas(t *testing.T, newStore NewStore) {
 		q := withQuota(store.Quota{MaxActivePerPurpose: 1})
 		pending(t, s, q)
 		audit := func(p *store.CreatePendingParams) { p.Audit = &store.AuditEvent{Action: "issue"} }
-		if _, err := create(t, s, q, audit); err == nil {
+		refused, err := create(t, s, q, audit)
+		if err == nil {
 			t.Fatal("CreatePending over quota succeeded")
+		}
+		if refused != nil {
+			t.Errorf("CreatePending over quota returned %+v beside its error", refused)
 		}
 		res, err := s.ListLeases(ctx(t), store.ListLeasesParams{PageSize: 10})
 		if err != nil || len(res.Leases) != 1 {
