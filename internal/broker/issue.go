@@ -57,7 +57,7 @@ func (s *Service) issue(ctx context.Context, req *ztbrokerv1.IssueTokenRequest) 
 	// equal to what a later read returns.
 	now := s.now().UTC().Truncate(time.Microsecond)
 	leaseID := uuid.Must(uuid.NewV7()).String()
-	pending, err := s.cfg.Store.CreatePending(ctx, store.CreatePendingParams{
+	created, err := s.cfg.Store.CreatePending(ctx, store.CreatePendingParams{
 		ID:              leaseID,
 		Purpose:         p.Name,
 		Owner:           id.Owner(),
@@ -72,19 +72,19 @@ func (s *Service) issue(ctx context.Context, req *ztbrokerv1.IssueTokenRequest) 
 		Quota:           p.Quota,
 	})
 	switch {
-	case errors.Is(err, errs.AlreadyExists) && pending != nil:
-		return s.replay(ctx, id, p, pending)
 	case errors.Is(err, errs.ResourceExhausted):
 		return nil, s.quotaRejected(ctx, id, p, err)
 	case err != nil:
 		return nil, err
+	case created.Existing:
+		return s.replay(ctx, id, p, created.Lease)
 	}
 
 	// From here on a token may exist upstream, so the caller hanging up
 	// must not stop the sequence halfway.
 	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.MintTimeout)
 	defer cancel()
-	return s.mint(mctx, id, p, pending, adm.Rule)
+	return s.mint(mctx, id, p, created.Lease, adm.Rule)
 }
 
 // grantTTL returns the lease's TTL and the hard maximum it may be renewed

@@ -12,11 +12,12 @@ import (
 type Store interface {
 	// CreatePending writes a new lease in state pending, before anything is
 	// minted upstream. When IdempotencyKey is set and a lease with the same
-	// (owner, purpose, key) exists, it returns that lease together with
-	// errs.AlreadyExists and writes nothing. When a quota in the params
-	// would be exceeded it returns a *QuotaError and writes nothing. The
-	// quota check and the insert are atomic across replicas.
-	CreatePending(ctx context.Context, p CreatePendingParams) (*lease.Lease, error)
+	// (owner, purpose, key) exists, it writes nothing and returns that lease
+	// with Existing set; that is a replay, not an error. A lease with the
+	// same ID is errs.AlreadyExists. When a quota in the params would be
+	// exceeded it returns a *QuotaError and writes nothing. The quota check
+	// and the insert are atomic across replicas.
+	CreatePending(ctx context.Context, p CreatePendingParams) (*CreatePendingResult, error)
 	// Activate moves a pending lease to active and records the upstream
 	// token's id and hash. errs.Conflict if the lease is no longer
 	// pending (for example the stale-pending sweeper got it first).
@@ -111,6 +112,18 @@ type CreatePendingParams struct {
 	Quota *Quota
 	// Audit, when non-nil, is appended in the same transaction.
 	Audit *AuditEvent
+}
+
+// CreatePendingResult says what CreatePending did. A replayed request is
+// an outcome the caller handles, not a failure, so it is reported here
+// rather than as an error that comes with a lease.
+type CreatePendingResult struct {
+	// Lease is the lease just written or, when Existing, the one already
+	// holding the idempotency key.
+	Lease *lease.Lease
+	// Existing reports that the idempotency key was taken: nothing was
+	// written, not even the params' audit event.
+	Existing bool
 }
 
 // Quota bounds leases per purpose and per owner. Zero fields are unlimited.

@@ -8,17 +8,20 @@ import (
 	"github.com/ztbroker/ztbroker/internal/store"
 )
 
-// Store logs each audit event its inner store commits.
+// Store logs each audit event its inner store commits. It wraps every
+// method by hand rather than embedding store.Store, so a method added to
+// the interface does not compile here until someone decides whether it
+// logs (logged.go) or passes through (passthrough.go).
 type Store struct {
-	store.Store
-	log *slog.Logger
+	inner store.Store
+	log   *slog.Logger
 }
 
 var _ store.Store = (*Store)(nil)
 
 // Wrap returns st logging audit events to log.
 func Wrap(st store.Store, log *slog.Logger) *Store {
-	return &Store{Store: st, log: log}
+	return &Store{inner: st, log: log}
 }
 
 func (s *Store) emit(ctx context.Context, e *store.AuditEvent, l *lease.Lease) {
@@ -57,78 +60,4 @@ func (s *Store) emit(ctx context.Context, e *store.AuditEvent, l *lease.Lease) {
 		attrs = append(attrs, slog.Group("actor_claims", claims...))
 	}
 	s.log.LogAttrs(ctx, slog.LevelInfo, "audit", attrs...)
-}
-
-func (s *Store) CreatePending(ctx context.Context, p store.CreatePendingParams) (*lease.Lease, error) {
-	l, err := s.Store.CreatePending(ctx, p)
-	if err == nil {
-		s.emit(ctx, p.Audit, l)
-	}
-	return l, err
-}
-
-func (s *Store) Activate(ctx context.Context, p store.ActivateParams) (*lease.Lease, error) {
-	l, err := s.Store.Activate(ctx, p)
-	if err == nil {
-		s.emit(ctx, p.Audit, l)
-	}
-	return l, err
-}
-
-func (s *Store) FailPending(ctx context.Context, p store.FailPendingParams) (*lease.Lease, error) {
-	l, err := s.Store.FailPending(ctx, p)
-	if err == nil {
-		s.emit(ctx, p.Audit, l)
-	}
-	return l, err
-}
-
-func (s *Store) RenewLease(ctx context.Context, p store.RenewLeaseParams) (*lease.Lease, error) {
-	l, err := s.Store.RenewLease(ctx, p)
-	if err == nil {
-		s.emit(ctx, p.Audit, l)
-	}
-	return l, err
-}
-
-// BeginRevoke logs only when it changed the lease: an already-ended lease
-// wrote no event.
-func (s *Store) BeginRevoke(ctx context.Context, p store.BeginRevokeParams) (*lease.Lease, bool, error) {
-	l, already, err := s.Store.BeginRevoke(ctx, p)
-	if err == nil && !already {
-		s.emit(ctx, p.Audit, l)
-	}
-	return l, already, err
-}
-
-func (s *Store) CompleteRevoke(ctx context.Context, p store.CompleteRevokeParams) (*lease.Lease, error) {
-	l, err := s.Store.CompleteRevoke(ctx, p)
-	if err == nil {
-		s.emit(ctx, p.Audit, l)
-	}
-	return l, err
-}
-
-func (s *Store) RecordRevokeFailure(ctx context.Context, p store.RecordRevokeFailureParams) (*lease.Lease, error) {
-	l, err := s.Store.RecordRevokeFailure(ctx, p)
-	if err == nil {
-		s.emit(ctx, p.Audit, l)
-	}
-	return l, err
-}
-
-func (s *Store) ForgetLease(ctx context.Context, p store.ForgetLeaseParams) (*lease.Lease, error) {
-	l, err := s.Store.ForgetLease(ctx, p)
-	if err == nil {
-		s.emit(ctx, p.Audit, l)
-	}
-	return l, err
-}
-
-func (s *Store) AppendAudit(ctx context.Context, e *store.AuditEvent) error {
-	err := s.Store.AppendAudit(ctx, e)
-	if err == nil {
-		s.emit(ctx, e, nil)
-	}
-	return err
 }

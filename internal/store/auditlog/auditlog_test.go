@@ -48,13 +48,14 @@ func TestLogsCommittedEventsWithLeaseFields(t *testing.T) {
 	t.Parallel()
 	s, buf := setup(t)
 	ctx := t.Context()
-	l, err := s.CreatePending(ctx, store.CreatePendingParams{
+	res, err := s.CreatePending(ctx, store.CreatePendingParams{
 		ID: "01", Purpose: "netops", Owner: "api_key:a", Now: t0,
 		ExpireTime: t0.Add(time.Minute), MaxExpireTime: t0.Add(time.Hour),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	l := res.Lease
 	if _, err := s.Activate(ctx, store.ActivateParams{ID: l.ID, UpstreamTokenID: "k1", TokenSHA256: "abc", Now: t0,
 		Audit: &store.AuditEvent{Action: "issue", ActorKind: "api_key", ActorSubject: "a", Result: "ok", TokenSHA256: "abc",
 			ActorClaims: map[string]string{"repo": "acme/infra"}},
@@ -77,6 +78,33 @@ func TestLogsCommittedEventsWithLeaseFields(t *testing.T) {
 		{"msg": "audit", "action": "issue", "actor_kind": "api_key", "actor_subject": "a", "purpose": "netops",
 			"lease_id": "01", "result": "ok", "token_sha256": "abc", "actor_claims": map[string]any{"repo": "acme/infra"}},
 		{"msg": "audit", "action": "revoke", "actor_kind": "api_key", "actor_subject": "a", "purpose": "netops",
+			"lease_id": "01", "result": "ok"},
+	}
+	if diff := cmp.Diff(want, lines(t, buf)); diff != "" {
+		t.Errorf("audit log lines (-want +got):\n%s", diff)
+	}
+}
+
+// A replayed idempotency key writes no audit event, so it must log none,
+// though the event is in the params and the call succeeds.
+func TestReplayedCreateLogsNothing(t *testing.T) {
+	t.Parallel()
+	s, buf := setup(t)
+	p := store.CreatePendingParams{
+		ID: "01", Purpose: "netops", Owner: "api_key:a", Now: t0,
+		ExpireTime: t0.Add(time.Minute), MaxExpireTime: t0.Add(time.Hour), IdempotencyKey: "k",
+		Audit: &store.AuditEvent{Action: "create", ActorKind: "api_key", ActorSubject: "a", Result: "ok"},
+	}
+	if _, err := s.CreatePending(t.Context(), p); err != nil {
+		t.Fatal(err)
+	}
+	p.ID = "02"
+	res, err := s.CreatePending(t.Context(), p)
+	if err != nil || !res.Existing {
+		t.Fatalf("replayed CreatePending = %+v, %v; want an existing lease", res, err)
+	}
+	want := []map[string]any{
+		{"msg": "audit", "action": "create", "actor_kind": "api_key", "actor_subject": "a", "purpose": "netops",
 			"lease_id": "01", "result": "ok"},
 	}
 	if diff := cmp.Diff(want, lines(t, buf)); diff != "" {

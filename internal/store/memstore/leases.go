@@ -11,7 +11,7 @@ import (
 	"github.com/ztbroker/ztbroker/internal/store"
 )
 
-func (s *Store) CreatePending(_ context.Context, p store.CreatePendingParams) (*lease.Lease, error) {
+func (s *Store) CreatePending(_ context.Context, p store.CreatePendingParams) (*store.CreatePendingResult, error) {
 	if p.ExpireTime.After(p.MaxExpireTime) {
 		return nil, fmt.Errorf("memstore: create: expire time after max: %w", errs.InvalidArgument)
 	}
@@ -20,7 +20,7 @@ func (s *Store) CreatePending(_ context.Context, p store.CreatePendingParams) (*
 	if p.IdempotencyKey != "" {
 		for _, l := range s.leases {
 			if l.Owner == p.Owner && l.Purpose == p.Purpose && l.IdempotencyKey == p.IdempotencyKey {
-				return clone(l), fmt.Errorf("memstore: create: idempotency key reused: %w", errs.AlreadyExists)
+				return &store.CreatePendingResult{Lease: clone(l), Existing: true}, nil
 			}
 		}
 	}
@@ -51,7 +51,7 @@ func (s *Store) CreatePending(_ context.Context, p store.CreatePendingParams) (*
 	}
 	s.leases[l.ID] = l
 	s.maybeAudit(p.Audit, l, now)
-	return clone(l), nil
+	return &store.CreatePendingResult{Lease: clone(l)}, nil
 }
 
 // checkQuota applies p.Quota. Callers hold s.mu, which is what makes the

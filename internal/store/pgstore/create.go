@@ -63,7 +63,7 @@ const sqlEarliestHolding = `SELECT min(expire_time) FROM leases
 // which takes a moment.
 const minActiveRetry = time.Second
 
-func (s *Store) CreatePending(ctx context.Context, p store.CreatePendingParams) (*lease.Lease, error) {
+func (s *Store) CreatePending(ctx context.Context, p store.CreatePendingParams) (*store.CreatePendingResult, error) {
 	audit, err := auditParam(p.Audit, p.Now)
 	if err != nil {
 		return nil, err
@@ -71,20 +71,14 @@ func (s *Store) CreatePending(ctx context.Context, p store.CreatePendingParams) 
 	args := []any{audit, p.ID, p.Purpose, p.Owner, labelsParam(p.Labels), p.Upstream, p.UpstreamAccount,
 		p.UpstreamName, p.Now, p.ExpireTime, p.MaxExpireTime, p.IdempotencyKey}
 	if p.Quota == nil {
-		l, err := scanLease(s.pool.QueryRow(ctx, sqlInsertPending, args...))
-		if errors.Is(err, pgx.ErrNoRows) {
-			l, err = existing(ctx, s.pool, p)
-		}
-		if err != nil && !errors.Is(err, errs.AlreadyExists) {
-			l = nil
-		}
+		res, err := insertPending(ctx, s.pool, p, args)
 		if err != nil {
-			return l, fmt.Errorf("pgstore: create lease: %w", mapErr(err))
+			return nil, fmt.Errorf("pgstore: create lease: %w", mapErr(err))
 		}
-		return l, nil
+		return res, nil
 	}
 
-	var l *lease.Lease
+	var res *store.CreatePendingResult
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		lock, lockArgs := sqlLockOwner, []any{p.Purpose, p.Owner}
 		if p.Quota.MaxActivePerPurpose > 0 {
@@ -100,16 +94,13 @@ func (s *Store) CreatePending(ctx context.Context, p store.CreatePendingParams) 
 			return err
 		}
 		if found != nil {
-			l = found
-			return fmt.Errorf("idempotency key reused: %w", errs.AlreadyExists)
+			res = &store.CreatePendingResult{Lease: found, Existing: true}
+			return nil
 		}
 		if err := checkQuota(ctx, tx, p); err != nil {
 			return err
 		}
-		l, err = scanLease(tx.QueryRow(ctx, sqlInsertPending, args...))
-		if errors.Is(err, pgx.ErrNoRows) {
-			l, err = existing(ctx, tx, p)
-		}
+		res, err = insertPending(ctx, tx, p, args)
 		return err
 	})
 	if err != nil {
@@ -117,17 +108,27 @@ func (s *Store) CreatePending(ctx context.Context, p store.CreatePendingParams) 
 		if errors.As(err, &qe) {
 			return nil, err
 		}
-		if !errors.Is(err, errs.AlreadyExists) {
-			l = nil
-		}
-		return l, fmt.Errorf("pgstore: create lease: %w", mapErr(err))
+		return nil, fmt.Errorf("pgstore: create lease: %w", mapErr(err))
 	}
-	return l, nil
+	return res, nil
 }
 
 // querier is what both the pool and a transaction offer.
 type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// insertPending runs sqlInsertPending with args, built from p. An insert
+// skipped for a taken idempotency key answers with the key's holder.
+func insertPending(ctx context.Context, q querier, p store.CreatePendingParams, args []any) (*store.CreatePendingResult, error) {
+	l, err := scanLease(q.QueryRow(ctx, sqlInsertPending, args...))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return existing(ctx, q, p)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &store.CreatePendingResult{Lease: l}, nil
 }
 
 // byKey returns the lease holding p's idempotency key, or nil.
@@ -142,9 +143,9 @@ func byKey(ctx context.Context, q querier, p store.CreatePendingParams) (*lease.
 	return l, err
 }
 
-// existing answers an insert that hit a taken idempotency key: the lease
-// holding the key, with errs.AlreadyExists.
-func existing(ctx context.Context, q querier, p store.CreatePendingParams) (*lease.Lease, error) {
+// existing answers an insert that hit a taken idempotency key with the
+// lease holding the key.
+func existing(ctx context.Context, q querier, p store.CreatePendingParams) (*store.CreatePendingResult, error) {
 	l, err := byKey(ctx, q, p)
 	if err != nil {
 		return nil, err
@@ -154,7 +155,7 @@ func existing(ctx context.Context, q querier, p store.CreatePendingParams) (*lea
 		// skipped insert means a committed row that was since removed.
 		return nil, fmt.Errorf("idempotency key holder vanished: %w", errs.Conflict)
 	}
-	return l, fmt.Errorf("idempotency key reused: %w", errs.AlreadyExists)
+	return &store.CreatePendingResult{Lease: l, Existing: true}, nil
 }
 
 // checkQuota returns a *store.QuotaError when p would exceed its quota.

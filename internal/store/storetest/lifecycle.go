@@ -26,9 +26,12 @@ func testCreatePending(t *testing.T, newStore NewStore) {
 		MaxExpireTime:   t0.Add(4 * time.Hour),
 		IdempotencyKey:  "k1",
 	}
-	got, err := s.CreatePending(ctx(t), p)
+	res, err := s.CreatePending(ctx(t), p)
 	if err != nil {
 		t.Fatalf("CreatePending: %v", err)
+	}
+	if res.Existing {
+		t.Errorf("CreatePending of a new lease says it found an existing one")
 	}
 	want := &lease.Lease{
 		ID: id, Purpose: purpose, Owner: owner, State: lease.StatePending,
@@ -37,7 +40,7 @@ func testCreatePending(t *testing.T, newStore NewStore) {
 		IssueTime: t0, ExpireTime: t0.Add(time.Hour), MaxExpireTime: t0.Add(4 * time.Hour),
 		IdempotencyKey: "k1", CreatedAt: t0, UpdatedAt: t0,
 	}
-	diffLease(t, "CreatePending result", got, want)
+	diffLease(t, "CreatePending result", res.Lease, want)
 	diffLease(t, "GetLease after CreatePending", get(t, s, id), want)
 
 	// The store keeps its own copy of the labels.
@@ -47,8 +50,11 @@ func testCreatePending(t *testing.T, newStore NewStore) {
 	t.Run("duplicate id", func(t *testing.T) {
 		p := p
 		p.IdempotencyKey = ""
-		_, err := s.CreatePending(ctx(t), p)
+		res, err := s.CreatePending(ctx(t), p)
 		wantErr(t, "CreatePending with a used id", err, errs.AlreadyExists)
+		if res != nil {
+			t.Errorf("CreatePending with a used id returned %+v beside its error", res)
+		}
 	})
 	t.Run("expire after max", func(t *testing.T) {
 		p := p
@@ -89,9 +95,13 @@ func testIdempotency(t *testing.T, newStore NewStore) {
 		if !withQuota {
 			p.Quota = nil
 		}
+		// A replay is an outcome, not an error, and holds even when the
+		// quota is full.
 		got, err := s.CreatePending(ctx(t), p)
-		wantErr(t, "CreatePending with a reused key", err, errs.AlreadyExists)
-		diffLease(t, "lease returned for a reused key", got, first)
+		if err != nil || !got.Existing {
+			t.Fatalf("CreatePending with a reused key (quota %v) = %+v, %v; want the existing lease", withQuota, got, err)
+		}
+		diffLease(t, "lease returned for a reused key", got.Lease, first)
 		if _, err := s.GetLease(ctx(t), store.GetLeaseParams{ID: p.ID}); err == nil {
 			t.Errorf("a reused key (quota %v) wrote lease %s", withQuota, p.ID)
 		}

@@ -9,7 +9,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ztbroker/ztbroker/internal/errs"
-	"github.com/ztbroker/ztbroker/internal/lease"
 	"github.com/ztbroker/ztbroker/internal/store"
 )
 
@@ -17,7 +16,7 @@ func withQuota(q store.Quota) func(*store.CreatePendingParams) {
 	return func(p *store.CreatePendingParams) { p.Quota = &q }
 }
 
-func create(t *testing.T, s store.Store, mods ...func(*store.CreatePendingParams)) (*lease.Lease, error) {
+func create(t *testing.T, s store.Store, mods ...func(*store.CreatePendingParams)) (*store.CreatePendingResult, error) {
 	t.Helper()
 	p := store.CreatePendingParams{
 		ID: newID(), Purpose: purpose, Owner: owner, Upstream: upstream, UpstreamAccount: account,
@@ -113,14 +112,35 @@ func testQuotas(t *testing.T, newStore NewStore) {
 		_, err = create(t, s, perOwner, withNow(t0.Add(20*time.Minute-time.Microsecond)))
 		wantQuotaError(t, err, &store.QuotaError{Limit: "active_per_owner", Max: 2, RetryAfter: time.Second})
 	})
+	// Both stores check in this order; the caller sees only the first
+	// limit reached, so the order is part of the contract.
+	t.Run("purpose limit first, then owner, then rate", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		pending(t, s)
+		all := store.Quota{MaxActivePerPurpose: 1, MaxActivePerOwner: 1, MaxIssuesPerWindow: 1, Window: 30 * time.Minute}
+		at := withNow(t0.Add(time.Minute))
+		_, err := create(t, s, withQuota(all), at)
+		wantQuotaError(t, err, &store.QuotaError{Limit: "active_per_purpose", Max: 1, RetryAfter: 59 * time.Minute})
+		all.MaxActivePerPurpose = 0
+		_, err = create(t, s, withQuota(all), at)
+		wantQuotaError(t, err, &store.QuotaError{Limit: "active_per_owner", Max: 1, RetryAfter: 59 * time.Minute})
+		all.MaxActivePerOwner = 0
+		_, err = create(t, s, withQuota(all), at)
+		wantQuotaError(t, err, &store.QuotaError{Limit: "issue_rate", Max: 1, RetryAfter: 29 * time.Minute})
+	})
 	t.Run("refused create writes nothing", func(t *testing.T) {
 		t.Parallel()
 		s := newStore(t)
 		q := withQuota(store.Quota{MaxActivePerPurpose: 1})
 		pending(t, s, q)
 		audit := func(p *store.CreatePendingParams) { p.Audit = &store.AuditEvent{Action: "issue"} }
-		if _, err := create(t, s, q, audit); err == nil {
+		refused, err := create(t, s, q, audit)
+		if err == nil {
 			t.Fatal("CreatePending over quota succeeded")
+		}
+		if refused != nil {
+			t.Errorf("CreatePending over quota returned %+v beside its error", refused)
 		}
 		res, err := s.ListLeases(ctx(t), store.ListLeasesParams{PageSize: 10})
 		if err != nil || len(res.Leases) != 1 {
@@ -149,6 +169,9 @@ func testQuotaIssueRate(t *testing.T, newStore NewStore) {
 	if _, err := create(t, s, withQuota(q), at(5*time.Minute), withOwner("user:bob")); err != nil {
 		t.Errorf("another owner has their own rate: %v", err)
 	}
+	if _, err := create(t, s, withQuota(q), at(5*time.Minute), withPurpose("other")); err != nil {
+		t.Errorf("another purpose has its own rate: %v", err)
+	}
 	// The first issue leaves the window at t0+10m.
 	_, err = create(t, s, withQuota(q), at(10*time.Minute-time.Microsecond))
 	wantQuotaError(t, err, &store.QuotaError{Limit: "issue_rate", Max: 3, RetryAfter: time.Microsecond})
@@ -157,40 +180,59 @@ func testQuotaIssueRate(t *testing.T, newStore NewStore) {
 	}
 }
 
-// testQuotaConcurrent checks the quota is atomic with the insert: of many
-// simultaneous creates against a limit of 10, exactly 10 succeed.
+// testQuotaConcurrent checks each limit is atomic with the insert: of
+// many simultaneous creates against a limit of 10, exactly 10 succeed.
+// pgstore serialises a purpose limit on a purpose-wide lock and the
+// others on an owner lock, so both paths are raced.
 func testQuotaConcurrent(t *testing.T, newStore NewStore) {
-	s := newStore(t)
 	const callers, limit = 50, 10
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var ok, refused int
-	start := make(chan struct{})
-	for i := range callers {
-		wg.Go(func() {
-			<-start
-			_, err := create(t, s, withQuota(store.Quota{MaxActivePerPurpose: limit}),
-				withOwner("user:"+string(rune('a'+i%26))))
-			mu.Lock()
-			defer mu.Unlock()
-			var qe *store.QuotaError
-			switch {
-			case err == nil:
-				ok++
-			case errors.As(err, &qe):
-				refused++
-			default:
-				t.Errorf("CreatePending: %v", err)
+	tests := []struct {
+		name       string
+		quota      store.Quota
+		manyOwners bool
+	}{
+		{"active per purpose", store.Quota{MaxActivePerPurpose: limit}, true},
+		{"active per owner", store.Quota{MaxActivePerOwner: limit}, false},
+		{"issue rate", store.Quota{MaxIssuesPerWindow: limit, Window: time.Hour}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := newStore(t)
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			var ok, refused int
+			start := make(chan struct{})
+			for i := range callers {
+				who := owner
+				if tt.manyOwners {
+					who = "user:" + string(rune('a'+i%26))
+				}
+				wg.Go(func() {
+					<-start
+					_, err := create(t, s, withQuota(tt.quota), withOwner(who))
+					mu.Lock()
+					defer mu.Unlock()
+					var qe *store.QuotaError
+					switch {
+					case err == nil:
+						ok++
+					case errors.As(err, &qe):
+						refused++
+					default:
+						t.Errorf("CreatePending: %v", err)
+					}
+				})
+			}
+			close(start)
+			wg.Wait()
+			if ok != limit || refused != callers-limit {
+				t.Errorf("%d succeeded and %d were refused, want %d and %d", ok, refused, limit, callers-limit)
+			}
+			counts, err := s.ListLeases(ctx(t), store.ListLeasesParams{PageSize: 100})
+			if err != nil || len(counts.Leases) != limit {
+				t.Errorf("store holds %d leases (%v), want %d", len(counts.Leases), err, limit)
 			}
 		})
-	}
-	close(start)
-	wg.Wait()
-	if ok != limit || refused != callers-limit {
-		t.Errorf("%d succeeded and %d were refused, want %d and %d", ok, refused, limit, callers-limit)
-	}
-	counts, err := s.ListLeases(ctx(t), store.ListLeasesParams{PageSize: 100})
-	if err != nil || len(counts.Leases) != limit {
-		t.Errorf("store holds %d leases (%v), want %d", len(counts.Leases), err, limit)
 	}
 }

@@ -98,11 +98,14 @@ func pending(t *testing.T, s store.Store, mods ...func(*store.CreatePendingParam
 	for _, m := range mods {
 		m(&p)
 	}
-	l, err := s.CreatePending(ctx(t), p)
+	res, err := s.CreatePending(ctx(t), p)
 	if err != nil {
 		t.Fatalf("CreatePending: %v", err)
 	}
-	return l
+	if res.Existing {
+		t.Fatalf("CreatePending of %s returned existing lease %s", p.ID, res.Lease.ID)
+	}
+	return res.Lease
 }
 
 // active creates and activates a lease.

@@ -69,7 +69,7 @@ func (e *Env) Pending(t testing.TB, is upstream.Issuer, purpose string, expire t
 	t.Helper()
 	id := uuid.NewString()
 	now := e.Clock.Now()
-	l, err := e.Store.CreatePending(context.Background(), store.CreatePendingParams{
+	res, err := e.Store.CreatePending(context.Background(), store.CreatePendingParams{
 		ID: id, Purpose: purpose, Owner: Owner,
 		Upstream: is.Kind(), UpstreamAccount: is.Account(),
 		UpstreamName: lease.UpstreamNameFor(Prefix, purpose, id),
@@ -78,7 +78,7 @@ func (e *Env) Pending(t testing.TB, is upstream.Issuer, purpose string, expire t
 	if err != nil {
 		t.Fatalf("create pending: %v", err)
 	}
-	return l
+	return res.Lease
 }
 
 // MintUpstream mints the token for a pending lease without activating it,
