@@ -61,7 +61,7 @@ func (s *Store) checkQuota(p store.CreatePendingParams) error {
 	now := ts(p.Now)
 	windowStart := now.Add(-q.Window)
 	var perPurpose, perOwner, inWindow int
-	var oldest = now
+	var oldest time.Time
 	// The earliest expiry among the leases each active limit counts.
 	var purposeFrees, ownerFrees time.Time
 	for _, l := range s.leases {
@@ -82,9 +82,10 @@ func (s *Store) checkQuota(p store.CreatePendingParams) error {
 		}
 		if l.CreatedAt.After(windowStart) {
 			inWindow++
-			if l.CreatedAt.Before(oldest) {
-				oldest = l.CreatedAt
-			}
+			// As PostgreSQL's min(created_at): a lease stamped later
+			// than now by another replica's clock still counts from its
+			// own time.
+			oldest = earlier(oldest, l.CreatedAt)
 		}
 	}
 	switch {
