@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -20,6 +19,7 @@ import (
 	ztbrokerv1 "github.com/ztbroker/ztbroker/gen/ztbroker/v1"
 	"github.com/ztbroker/ztbroker/internal/apidocs"
 	"github.com/ztbroker/ztbroker/internal/broker"
+	"github.com/ztbroker/ztbroker/internal/httperr"
 )
 
 type httpDeps struct {
@@ -73,7 +73,7 @@ func newHTTPHandler(ctx context.Context, d httpDeps) (http.Handler, error) {
 		mux.Handle(pattern, h)
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeJSONError(w, http.StatusNotFound, codes.NotFound, "no route for "+r.Method+" "+r.URL.Path)
+		httperr.Write(w, http.StatusNotFound, codes.NotFound, "no route for "+r.Method+" "+r.URL.Path)
 	})
 	return otelhttp.NewHandler(recoverHTTP(mux), "http",
 		otelhttp.WithTracerProvider(d.tracer),
@@ -93,9 +93,9 @@ func outgoingHeader(key string) (string, bool) {
 func routingError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, status int) {
 	switch status {
 	case http.StatusMethodNotAllowed:
-		writeJSONError(w, status, codes.Unimplemented, "method "+r.Method+" not allowed on "+r.URL.Path)
+		httperr.Write(w, status, codes.Unimplemented, "method "+r.Method+" not allowed on "+r.URL.Path)
 	default:
-		writeJSONError(w, http.StatusNotFound, codes.NotFound, "no route for "+r.Method+" "+r.URL.Path)
+		httperr.Write(w, http.StatusNotFound, codes.NotFound, "no route for "+r.Method+" "+r.URL.Path)
 	}
 }
 
@@ -105,7 +105,7 @@ func routingError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshale
 func limitBody(max int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > max {
-			writeJSONError(w, http.StatusRequestEntityTooLarge, codes.InvalidArgument, "request body exceeds the limit")
+			httperr.Write(w, http.StatusRequestEntityTooLarge, codes.InvalidArgument, "request body exceeds the limit")
 			return
 		}
 		if r.Body != nil && r.Body != http.NoBody {
@@ -113,10 +113,10 @@ func limitBody(max int64, next http.Handler) http.Handler {
 			var tooBig *http.MaxBytesError
 			switch {
 			case errors.As(err, &tooBig):
-				writeJSONError(w, http.StatusRequestEntityTooLarge, codes.InvalidArgument, "request body exceeds the limit")
+				httperr.Write(w, http.StatusRequestEntityTooLarge, codes.InvalidArgument, "request body exceeds the limit")
 				return
 			case err != nil:
-				writeJSONError(w, http.StatusBadRequest, codes.InvalidArgument, "could not read request body")
+				httperr.Write(w, http.StatusBadRequest, codes.InvalidArgument, "could not read request body")
 				return
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))
@@ -132,18 +132,9 @@ func recoverHTTP(next http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				writeJSONError(w, http.StatusInternalServerError, codes.Internal, "internal error")
+				httperr.Write(w, http.StatusInternalServerError, codes.Internal, "internal error")
 			}
 		}()
 		next.ServeHTTP(w, r)
 	})
-}
-
-func writeJSONError(w http.ResponseWriter, httpStatus int, code codes.Code, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(httpStatus)
-	_ = json.NewEncoder(w).Encode(struct {
-		Code    codes.Code `json:"code"`
-		Message string     `json:"message"`
-	}{code, msg})
 }
