@@ -20,6 +20,7 @@ import (
 	"github.com/ztbroker/ztbroker/internal/apidocs"
 	"github.com/ztbroker/ztbroker/internal/broker"
 	"github.com/ztbroker/ztbroker/internal/httperr"
+	"github.com/ztbroker/ztbroker/internal/panics"
 )
 
 type httpDeps struct {
@@ -30,6 +31,7 @@ type httpDeps struct {
 	ready        func(context.Context) error
 	extra        map[string]http.Handler
 	tracer       trace.TracerProvider
+	panics       *panics.Policy
 }
 
 // newHTTPHandler serves the REST gateway under /v1/ plus the operational
@@ -75,7 +77,7 @@ func newHTTPHandler(ctx context.Context, d httpDeps) (http.Handler, error) {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		httperr.Write(w, http.StatusNotFound, codes.NotFound, "no route for "+r.Method+" "+r.URL.Path)
 	})
-	return otelhttp.NewHandler(recoverHTTP(mux), "http",
+	return otelhttp.NewHandler(d.panics.HTTP(mux), "http",
 		otelhttp.WithTracerProvider(d.tracer),
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }),
 	), nil
@@ -121,20 +123,6 @@ func limitBody(max int64, next http.Handler) http.Handler {
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))
 		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-func recoverHTTP(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer func() {
-			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler {
-					panic(v)
-				}
-				httperr.Write(w, http.StatusInternalServerError, codes.Internal, "internal error")
-			}
-		}()
 		next.ServeHTTP(w, r)
 	})
 }
