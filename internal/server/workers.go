@@ -19,6 +19,7 @@ func (s *Server) buildWorkers(f *config.Config, ps *broker.Purposes, now func() 
 		Store:      s.store,
 		Registry:   ps.Registry(),
 		Logger:     s.log,
+		Panics:     s.panics,
 		Registerer: s.registry,
 		Now:        now,
 	}
@@ -54,7 +55,7 @@ func (s *Server) buildWorkers(f *config.Config, ps *broker.Purposes, now func() 
 	if err != nil {
 		return err
 	}
-	s.eraser, err = secreteraser.New(secreteraser.Config{Store: s.store, Logger: s.log, Now: now})
+	s.eraser, err = secreteraser.New(secreteraser.Config{Store: s.store, Logger: s.log, Panics: s.panics, Now: now})
 	return err
 }
 

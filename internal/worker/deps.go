@@ -7,16 +7,21 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ztbroker/ztbroker/internal/panics"
 	"github.com/ztbroker/ztbroker/internal/store"
 	"github.com/ztbroker/ztbroker/internal/upstream"
 )
 
-// Deps is embedded in each worker's Config. Store, Registry and Logger are
-// required.
+// Deps is embedded in each worker's Config. Store, Registry, Logger and
+// Panics are required.
 type Deps struct {
 	Store    store.Store
 	Registry *upstream.Registry
 	Logger   *slog.Logger
+	// Panics handles a pass that panics: the worker fails the pass and
+	// carries on. Share the server's, so that the doors and the workers
+	// count panics in one place.
+	Panics *panics.Policy
 	// Registerer receives the worker's metrics. Nil keeps them private.
 	Registerer prometheus.Registerer
 	// Now is the clock for every time the worker writes to the store or
@@ -46,6 +51,9 @@ func (d *Deps) Validate() []error {
 	}
 	if d.Logger == nil {
 		errs = append(errs, errors.New("Logger is required"))
+	}
+	if d.Panics == nil {
+		errs = append(errs, errors.New("Panics is required"))
 	}
 	return errs
 }

@@ -11,6 +11,9 @@ import (
 	"github.com/ztbroker/ztbroker/internal/worker/startstop"
 )
 
+// workerName labels the worker's log lines and panics.
+const workerName = "reconcile"
+
 // Reconciler is the periodic reconciliation pass. Create it with New.
 type Reconciler struct {
 	cfg     Config
@@ -39,7 +42,7 @@ func New(cfg Config) (*Reconciler, error) {
 	}
 	return &Reconciler{
 		cfg:     cfg,
-		log:     cfg.Logger.With(slog.String("worker", "reconcile")),
+		log:     cfg.Logger.With(slog.String("worker", workerName)),
 		metrics: m,
 		tracer:  otel.Tracer("github.com/ztbroker/ztbroker/internal/worker/reconcile"),
 		flagged: map[string]bool{},

@@ -17,6 +17,9 @@ import (
 // its claim will commit in moments.
 const busyRetry = 100 * time.Millisecond
 
+// workerName labels the worker's log lines and panics.
+const workerName = "revoker"
+
 // Worker is the revocation worker. Create it with New.
 type Worker struct {
 	cfg     Config
@@ -39,7 +42,7 @@ func New(cfg Config) (*Worker, error) {
 	}
 	return &Worker{
 		cfg:     cfg,
-		log:     cfg.Logger.With(slog.String("worker", "revoker")),
+		log:     cfg.Logger.With(slog.String("worker", workerName)),
 		metrics: m,
 		tracer:  otel.Tracer("github.com/ztbroker/ztbroker/internal/worker/revoker"),
 		alarm:   newAlarm(),

@@ -10,6 +10,9 @@ import (
 	"github.com/ztbroker/ztbroker/internal/worker/startstop"
 )
 
+// workerName labels the worker's log lines and panics.
+const workerName = "sweeper"
+
 // Sweeper is the stale-pending sweeper. Create it with New.
 type Sweeper struct {
 	cfg     Config
@@ -31,7 +34,7 @@ func New(cfg Config) (*Sweeper, error) {
 	}
 	return &Sweeper{
 		cfg:     cfg,
-		log:     cfg.Logger.With(slog.String("worker", "sweeper")),
+		log:     cfg.Logger.With(slog.String("worker", workerName)),
 		metrics: m,
 		tracer:  otel.Tracer("github.com/ztbroker/ztbroker/internal/worker/sweeper"),
 	}, nil
