@@ -47,9 +47,10 @@ type Config struct {
 	Now func() time.Time
 	// SIGHUP, when set, triggers a reload of the TLS certificates.
 	SIGHUP <-chan os.Signal
-	// TracerProvider, when set, makes the server's and the upstream
-	// clients' spans instead of the OTLP exporter or otel's global, so a
-	// test can inspect every span without touching process state.
+	// TracerProvider, when set, makes the server's, the upstream clients'
+	// and the workers' spans instead of the OTLP exporter or otel's
+	// global, so a test can inspect every span without touching process
+	// state.
 	TracerProvider trace.TracerProvider
 }
 
@@ -133,7 +134,7 @@ func (c Config) Complete(ctx context.Context) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.buildWorkers(f, purposes, now); err != nil {
+	if err := s.buildWorkers(f, purposes, now, tp); err != nil {
 		return nil, err
 	}
 	authn, tlsCfg, err := buildAuth(ctx, f, c.Logger, c.SIGHUP, &s.closers)

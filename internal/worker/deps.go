@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/ztbroker/ztbroker/internal/panics"
 	"github.com/ztbroker/ztbroker/internal/store"
@@ -24,18 +26,25 @@ type Deps struct {
 	Panics *panics.Policy
 	// Registerer receives the worker's metrics. Nil keeps them private.
 	Registerer prometheus.Registerer
+	// TracerProvider makes the span of each pass; pass the server's. Nil
+	// traces nothing: a worker never reaches for otel's global.
+	TracerProvider trace.TracerProvider
 	// Now is the clock for every time the worker writes to the store or
 	// compares with lease times. Default time.Now.
 	Now func() time.Time
 }
 
-// SetDefaults fills Now and Registerer when they are unset.
+// SetDefaults fills Now, Registerer and TracerProvider when they are
+// unset.
 func (d *Deps) SetDefaults() {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
 	if d.Registerer == nil {
 		d.Registerer = prometheus.NewRegistry()
+	}
+	if d.TracerProvider == nil {
+		d.TracerProvider = noop.NewTracerProvider()
 	}
 }
 

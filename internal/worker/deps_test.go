@@ -46,8 +46,8 @@ func TestSetDefaults(t *testing.T) {
 	t.Parallel()
 	var d worker.Deps
 	d.SetDefaults()
-	if d.Now == nil || d.Registerer == nil {
-		t.Fatalf("SetDefaults left Now or Registerer nil: %+v", d)
+	if d.Now == nil || d.Registerer == nil || d.TracerProvider == nil {
+		t.Fatalf("SetDefaults left Now, Registerer or TracerProvider nil: %+v", d)
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"sync"
 
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ztbroker/ztbroker/internal/worker/startstop"
@@ -44,7 +43,7 @@ func New(cfg Config) (*Reconciler, error) {
 		cfg:     cfg,
 		log:     cfg.Logger.With(slog.String("worker", workerName)),
 		metrics: m,
-		tracer:  otel.Tracer("github.com/ztbroker/ztbroker/internal/worker/reconcile"),
+		tracer:  cfg.TracerProvider.Tracer("github.com/ztbroker/ztbroker/internal/worker/reconcile"),
 		flagged: map[string]bool{},
 	}, nil
 }

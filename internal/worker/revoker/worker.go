@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"time"
 
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ztbroker/ztbroker/internal/worker/startstop"
@@ -44,7 +43,7 @@ func New(cfg Config) (*Worker, error) {
 		cfg:     cfg,
 		log:     cfg.Logger.With(slog.String("worker", workerName)),
 		metrics: m,
-		tracer:  otel.Tracer("github.com/ztbroker/ztbroker/internal/worker/revoker"),
+		tracer:  cfg.TracerProvider.Tracer("github.com/ztbroker/ztbroker/internal/worker/revoker"),
 		alarm:   newAlarm(),
 	}, nil
 }

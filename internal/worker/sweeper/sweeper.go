@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ztbroker/ztbroker/internal/worker/startstop"
@@ -36,7 +35,7 @@ func New(cfg Config) (*Sweeper, error) {
 		cfg:     cfg,
 		log:     cfg.Logger.With(slog.String("worker", workerName)),
 		metrics: m,
-		tracer:  otel.Tracer("github.com/ztbroker/ztbroker/internal/worker/sweeper"),
+		tracer:  cfg.TracerProvider.Tracer("github.com/ztbroker/ztbroker/internal/worker/sweeper"),
 	}, nil
 }
 
