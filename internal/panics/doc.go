@@ -9,7 +9,7 @@
 //     "internal error"), never the value or the stack; a worker gets an
 //     error wrapping ErrPanic instead, and treats the pass as failed.
 //
-// Without it a panic in a request handler kills the process on gRPC and
-// goes silent on HTTP, and a panic in a worker ends the broker, taking
-// every in-flight request with it.
+// Left alone, a panic in a gRPC handler or in any worker ends the
+// process, taking every in-flight request with it, and net/http's own
+// recovery only drops the connection.
 package panics
