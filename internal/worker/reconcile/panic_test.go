@@ -3,7 +3,6 @@ package reconcile_test
 import (
 	"context"
 	"errors"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,17 +17,13 @@ import (
 	"github.com/ztbroker/ztbroker/internal/worker/workertest"
 )
 
-// listPanics panics on the first read of the store only, like a bug that
-// one run's data trips.
 type listPanics struct {
 	store.Store
-	done atomic.Bool
+	workertest.PanicOnce
 }
 
 func (s *listPanics) ListUpstreamTokens(ctx context.Context, p store.ListUpstreamTokensParams) ([]*lease.Lease, error) {
-	if s.done.CompareAndSwap(false, true) {
-		panic("bug")
-	}
+	s.Trip()
 	return s.Store.ListUpstreamTokens(ctx, p)
 }
 

@@ -3,7 +3,6 @@ package revoker_test
 import (
 	"context"
 	"errors"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,33 +14,23 @@ import (
 	"github.com/ztbroker/ztbroker/internal/worker/workertest"
 )
 
-// panicOnce panics the first time it is called and never again, like a
-// bug that one lease's data trips.
-type panicOnce struct{ done atomic.Bool }
-
-func (p *panicOnce) maybe() {
-	if p.done.CompareAndSwap(false, true) {
-		panic("bug")
-	}
-}
-
 type claimPanics struct {
 	store.Store
-	*panicOnce
+	workertest.PanicOnce
 }
 
-func (s claimPanics) ClaimDue(ctx context.Context, p store.ClaimDueParams) ([]*lease.Lease, error) {
-	s.maybe()
+func (s *claimPanics) ClaimDue(ctx context.Context, p store.ClaimDueParams) ([]*lease.Lease, error) {
+	s.Trip()
 	return s.Store.ClaimDue(ctx, p)
 }
 
 type deletePanics struct {
 	upstream.Issuer
-	*panicOnce
+	workertest.PanicOnce
 }
 
-func (is deletePanics) Delete(ctx context.Context, id string) error {
-	is.maybe()
+func (is *deletePanics) Delete(ctx context.Context, id string) error {
+	is.Trip()
 	return is.Issuer.Delete(ctx, id)
 }
 
@@ -56,10 +45,10 @@ func TestPassPanic(t *testing.T) {
 		mod  func(*revoker.Config, *workertest.Env)
 	}{
 		{"InClaim", func(c *revoker.Config, env *workertest.Env) {
-			c.Store = claimPanics{c.Store, &panicOnce{}}
+			c.Store = &claimPanics{Store: c.Store}
 		}},
 		{"InDelete", func(c *revoker.Config, env *workertest.Env) {
-			c.Registry = upstream.NewRegistry(deletePanics{env.NewCentral, &panicOnce{}}, env.Legacy)
+			c.Registry = upstream.NewRegistry(&deletePanics{Issuer: env.NewCentral}, env.Legacy)
 		}},
 	}
 	for _, tt := range tests {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,19 +13,16 @@ import (
 	"github.com/ztbroker/ztbroker/internal/store"
 	"github.com/ztbroker/ztbroker/internal/store/memstore"
 	"github.com/ztbroker/ztbroker/internal/worker/secreteraser"
+	"github.com/ztbroker/ztbroker/internal/worker/workertest"
 )
 
-// erasePanics panics on the first erase only, like a bug that one pass's
-// data trips.
 type erasePanics struct {
 	store.Store
-	done atomic.Bool
+	workertest.PanicOnce
 }
 
 func (s *erasePanics) EraseSealedSecrets(ctx context.Context, now time.Time) (int, error) {
-	if s.done.CompareAndSwap(false, true) {
-		panic("bug")
-	}
+	s.Trip()
 	return s.Store.EraseSealedSecrets(ctx, now)
 }
 

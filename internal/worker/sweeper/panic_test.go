@@ -3,7 +3,6 @@ package sweeper_test
 import (
 	"context"
 	"errors"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,17 +13,13 @@ import (
 	"github.com/ztbroker/ztbroker/internal/worker/workertest"
 )
 
-// claimPanics panics on the first claim only, like a bug that one pass's
-// data trips.
 type claimPanics struct {
 	store.Store
-	done atomic.Bool
+	workertest.PanicOnce
 }
 
 func (s *claimPanics) ClaimStalePending(ctx context.Context, p store.ClaimStalePendingParams) ([]*lease.Lease, error) {
-	if s.done.CompareAndSwap(false, true) {
-		panic("bug")
-	}
+	s.Trip()
 	return s.Store.ClaimStalePending(ctx, p)
 }
 
