@@ -2,12 +2,13 @@ package auth
 
 import (
 	"crypto/x509"
-	"encoding/json"
 	"log/slog"
 	"net/http"
 	"strings"
 
 	"google.golang.org/grpc/codes"
+
+	"github.com/ztbroker/ztbroker/internal/httperr"
 )
 
 // DefaultExemptPaths are the HTTP paths served without authentication.
@@ -53,12 +54,15 @@ func Middleware(a Authenticator, o HTTPOptions) func(http.Handler) http.Handler 
 			}
 			log.LogAttrs(r.Context(), slog.LevelWarn, "authentication failed",
 				slog.String("path", r.URL.Path), slog.String("error", err.Error()))
+			// A rejection depends on the credential presented, so no cache
+			// may replay it to the next caller.
+			w.Header().Set("Cache-Control", "no-store")
 			if unavailable(err) {
-				writeError(w, http.StatusServiceUnavailable, codes.Unavailable, msgUnavailable)
+				httperr.Write(w, http.StatusServiceUnavailable, codes.Unavailable, msgUnavailable)
 				return
 			}
 			w.Header().Set("WWW-Authenticate", "Bearer")
-			writeError(w, http.StatusUnauthorized, codes.Unauthenticated, msgUnauthenticated)
+			httperr.Write(w, http.StatusUnauthorized, codes.Unauthenticated, msgUnauthenticated)
 		})
 	}
 }
@@ -77,17 +81,4 @@ func requestChain(r *http.Request) []*x509.Certificate {
 		return nil
 	}
 	return r.TLS.VerifiedChains[0]
-}
-
-type errorBody struct {
-	Code    codes.Code `json:"code"`
-	Message string     `json:"message"`
-}
-
-func writeError(w http.ResponseWriter, httpStatus int, code codes.Code, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(httpStatus)
-	// The client may have gone; there is no one left to tell.
-	_ = json.NewEncoder(w).Encode(errorBody{Code: code, Message: msg})
 }

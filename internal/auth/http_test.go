@@ -68,6 +68,9 @@ func TestMiddleware(t *testing.T) {
 			if tt.wantStatus == http.StatusUnauthorized && rec.Header().Get("WWW-Authenticate") != "Bearer" {
 				t.Errorf("WWW-Authenticate = %q", rec.Header().Get("WWW-Authenticate"))
 			}
+			if tt.wantBody != "" && rec.Header().Get("Cache-Control") != "no-store" {
+				t.Errorf("Cache-Control = %q on a rejection, want no-store", rec.Header().Get("Cache-Control"))
+			}
 		})
 	}
 }

@@ -4,23 +4,21 @@ import (
 	"context"
 	"crypto/tls"
 	"log/slog"
-	"runtime/debug"
 	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
-	"google.golang.org/grpc/status"
 
 	ztbrokerv1 "github.com/ztbroker/ztbroker/gen/ztbroker/v1"
 	"github.com/ztbroker/ztbroker/internal/auth"
 	"github.com/ztbroker/ztbroker/internal/broker"
+	"github.com/ztbroker/ztbroker/internal/panics"
 )
 
 type grpcDeps struct {
@@ -30,16 +28,18 @@ type grpcDeps struct {
 	log     *slog.Logger
 	health  *health.Server
 	tracer  trace.TracerProvider
+	panics  *panics.Policy
 }
 
 func newGRPCServer(d grpcDeps) *grpc.Server {
 	opts := []grpc.ServerOption{
 		grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(d.tracer))),
 		grpc.ChainUnaryInterceptor(
-			recoverUnary(d.log),
+			d.panics.UnaryServerInterceptor(),
 			auth.UnaryServerInterceptor(d.authn, auth.GRPCOptions{Logger: d.log}),
 		),
 		grpc.ChainStreamInterceptor(
+			d.panics.StreamServerInterceptor(),
 			auth.StreamServerInterceptor(d.authn, auth.GRPCOptions{Logger: d.log}),
 		),
 		grpc.MaxRecvMsgSize(1 << 20),
@@ -54,20 +54,6 @@ func newGRPCServer(d grpcDeps) *grpc.Server {
 	healthpb.RegisterHealthServer(s, d.health)
 	reflection.Register(s)
 	return s
-}
-
-// recoverUnary turns a handler panic into INTERNAL with a fixed message;
-// the stack goes to the log, never to the caller.
-func recoverUnary(log *slog.Logger) grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (resp any, err error) {
-		defer func() {
-			if v := recover(); v != nil {
-				log.ErrorContext(ctx, "handler panic", "method", info.FullMethod, "panic", v, "stack", string(debug.Stack()))
-				err = status.Error(codes.Internal, "internal error")
-			}
-		}()
-		return h(ctx, req)
-	}
 }
 
 // watchHealth reports SERVING only while the store answers, so load

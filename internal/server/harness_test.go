@@ -27,6 +27,8 @@ import (
 	ztbrokerv1 "github.com/ztbroker/ztbroker/gen/ztbroker/v1"
 	"github.com/ztbroker/ztbroker/internal/config"
 	"github.com/ztbroker/ztbroker/internal/server"
+	"github.com/ztbroker/ztbroker/internal/store"
+	"github.com/ztbroker/ztbroker/internal/store/pgstore"
 	"github.com/ztbroker/ztbroker/internal/testing/pgtest"
 	"github.com/ztbroker/ztbroker/internal/upstream/emulator"
 	"github.com/ztbroker/ztbroker/internal/upstream/emulator/emulatortest"
@@ -111,6 +113,10 @@ type params struct {
 	// clientTLS is how the harness's own clients dial a server that
 	// serves TLS; nil means plaintext.
 	clientTLS *tls.Config
+	// wrapStore, when set, wraps the server's PostgreSQL store.
+	wrapStore func(store.Store) store.Store
+	// extraHTTP is server.Config.ExtraHTTP.
+	extraHTTP map[string]http.Handler
 }
 
 type option func(*params)
@@ -129,6 +135,22 @@ func withYAML(listen, auth, purposes string) option {
 
 func withAdmins(owners ...string) option {
 	return func(p *params) { p.admins = append(p.admins, owners...) }
+}
+
+// withStore has the server use wrap(its store), for faults no real store
+// produces.
+func withStore(wrap func(store.Store) store.Store) option {
+	return func(p *params) { p.wrapStore = wrap }
+}
+
+// withHTTP mounts h on the server's HTTP port at pattern.
+func withHTTP(pattern string, h http.Handler) option {
+	return func(p *params) {
+		if p.extraHTTP == nil {
+			p.extraHTTP = map[string]http.Handler{}
+		}
+		p.extraHTTP[pattern] = h
+	}
 }
 
 // withClientTLS dials the server over TLS with c (which must trust the
@@ -199,11 +221,26 @@ func setup(t testing.TB, opts ...option) *harness {
 	}
 	h.cfg = cfg
 
+	// Opened before the server so that it closes after the server stops:
+	// a wrapped store runs on it.
+	h.db, err = pgxpool.New(context.Background(), dsn)
+	if err != nil {
+		t.Fatalf("pool: %v", err)
+	}
+	t.Cleanup(h.db.Close)
+	var st store.Store
+	if p.wrapStore != nil {
+		st = p.wrapStore(pgstore.New(h.db))
+	}
+
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
 	tp := trace.NewTracerProvider(trace.WithSpanProcessor(h.spans))
 	log := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h.srv, err = server.Config{File: cfg, Logger: log, TracerProvider: tp, ShutdownTimeout: p.shutdown}.Complete(ctx)
+	h.srv, err = server.Config{
+		File: cfg, Logger: log, TracerProvider: tp, ShutdownTimeout: p.shutdown,
+		Store: st, ExtraHTTP: p.extraHTTP,
+	}.Complete(ctx)
 	if err != nil {
 		cancel()
 		t.Fatalf("complete: %v", err)
@@ -219,12 +256,6 @@ func setup(t testing.TB, opts ...option) *harness {
 
 	h.clientTLS = p.clientTLS
 	h.dial(t, p.clientTLS)
-
-	h.db, err = pgxpool.New(context.Background(), dsn)
-	if err != nil {
-		t.Fatalf("pool: %v", err)
-	}
-	t.Cleanup(h.db.Close)
 	return h
 }
 

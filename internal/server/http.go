@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -20,6 +19,8 @@ import (
 	ztbrokerv1 "github.com/ztbroker/ztbroker/gen/ztbroker/v1"
 	"github.com/ztbroker/ztbroker/internal/apidocs"
 	"github.com/ztbroker/ztbroker/internal/broker"
+	"github.com/ztbroker/ztbroker/internal/httperr"
+	"github.com/ztbroker/ztbroker/internal/panics"
 )
 
 type httpDeps struct {
@@ -30,6 +31,7 @@ type httpDeps struct {
 	ready        func(context.Context) error
 	extra        map[string]http.Handler
 	tracer       trace.TracerProvider
+	panics       *panics.Policy
 }
 
 // newHTTPHandler serves the REST gateway under /v1/ plus the operational
@@ -73,9 +75,9 @@ func newHTTPHandler(ctx context.Context, d httpDeps) (http.Handler, error) {
 		mux.Handle(pattern, h)
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeJSONError(w, http.StatusNotFound, codes.NotFound, "no route for "+r.Method+" "+r.URL.Path)
+		httperr.Write(w, http.StatusNotFound, codes.NotFound, "no route for "+r.Method+" "+r.URL.Path)
 	})
-	return otelhttp.NewHandler(recoverHTTP(mux), "http",
+	return otelhttp.NewHandler(d.panics.HTTP(mux), "http",
 		otelhttp.WithTracerProvider(d.tracer),
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }),
 	), nil
@@ -93,9 +95,9 @@ func outgoingHeader(key string) (string, bool) {
 func routingError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, status int) {
 	switch status {
 	case http.StatusMethodNotAllowed:
-		writeJSONError(w, status, codes.Unimplemented, "method "+r.Method+" not allowed on "+r.URL.Path)
+		httperr.Write(w, status, codes.Unimplemented, "method "+r.Method+" not allowed on "+r.URL.Path)
 	default:
-		writeJSONError(w, http.StatusNotFound, codes.NotFound, "no route for "+r.Method+" "+r.URL.Path)
+		httperr.Write(w, http.StatusNotFound, codes.NotFound, "no route for "+r.Method+" "+r.URL.Path)
 	}
 }
 
@@ -105,7 +107,7 @@ func routingError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshale
 func limitBody(max int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > max {
-			writeJSONError(w, http.StatusRequestEntityTooLarge, codes.InvalidArgument, "request body exceeds the limit")
+			httperr.Write(w, http.StatusRequestEntityTooLarge, codes.InvalidArgument, "request body exceeds the limit")
 			return
 		}
 		if r.Body != nil && r.Body != http.NoBody {
@@ -113,37 +115,14 @@ func limitBody(max int64, next http.Handler) http.Handler {
 			var tooBig *http.MaxBytesError
 			switch {
 			case errors.As(err, &tooBig):
-				writeJSONError(w, http.StatusRequestEntityTooLarge, codes.InvalidArgument, "request body exceeds the limit")
+				httperr.Write(w, http.StatusRequestEntityTooLarge, codes.InvalidArgument, "request body exceeds the limit")
 				return
 			case err != nil:
-				writeJSONError(w, http.StatusBadRequest, codes.InvalidArgument, "could not read request body")
+				httperr.Write(w, http.StatusBadRequest, codes.InvalidArgument, "could not read request body")
 				return
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-func recoverHTTP(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer func() {
-			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler {
-					panic(v)
-				}
-				writeJSONError(w, http.StatusInternalServerError, codes.Internal, "internal error")
-			}
-		}()
-		next.ServeHTTP(w, r)
-	})
-}
-
-func writeJSONError(w http.ResponseWriter, httpStatus int, code codes.Code, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(httpStatus)
-	_ = json.NewEncoder(w).Encode(struct {
-		Code    codes.Code `json:"code"`
-		Message string     `json:"message"`
-	}{code, msg})
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/ztbroker/ztbroker/internal/auth"
 	"github.com/ztbroker/ztbroker/internal/broker"
 	"github.com/ztbroker/ztbroker/internal/config"
+	"github.com/ztbroker/ztbroker/internal/panics"
 	"github.com/ztbroker/ztbroker/internal/store"
 	"github.com/ztbroker/ztbroker/internal/store/auditlog"
 	"github.com/ztbroker/ztbroker/internal/worker/reconcile"
@@ -46,9 +47,10 @@ type Config struct {
 	Now func() time.Time
 	// SIGHUP, when set, triggers a reload of the TLS certificates.
 	SIGHUP <-chan os.Signal
-	// TracerProvider, when set, makes the server's and the upstream
-	// clients' spans instead of the OTLP exporter or otel's global, so a
-	// test can inspect every span without touching process state.
+	// TracerProvider, when set, makes the server's, the upstream clients'
+	// and the workers' spans instead of the OTLP exporter or otel's
+	// global, so a test can inspect every span without touching process
+	// state.
 	TracerProvider trace.TracerProvider
 }
 
@@ -67,6 +69,7 @@ type Server struct {
 	reconcil *reconcile.Reconciler
 	eraser   *secreteraser.Eraser
 	registry *prometheus.Registry
+	panics   *panics.Policy
 	tls      *tls.Config
 	closers  closers
 	shutdown time.Duration
@@ -97,6 +100,10 @@ func (c Config) Complete(ctx context.Context) (_ *Server, err error) {
 
 	s.registry = prometheus.NewRegistry()
 	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// One policy for both doors and every worker, so ztbroker_panics_total
+	// counts them all.
+	s.panics = panics.New(c.Logger)
+	s.registry.MustRegister(s.panics)
 
 	tp := c.TracerProvider
 	if tp == nil {
@@ -127,7 +134,7 @@ func (c Config) Complete(ctx context.Context) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.buildWorkers(f, purposes, now); err != nil {
+	if err := s.buildWorkers(f, purposes, now, tp); err != nil {
 		return nil, err
 	}
 	authn, tlsCfg, err := buildAuth(ctx, f, c.Logger, c.SIGHUP, &s.closers)
@@ -173,7 +180,7 @@ func (c Config) Complete(ctx context.Context) (_ *Server, err error) {
 	}
 
 	s.health = health.NewServer()
-	s.grpc = newGRPCServer(grpcDeps{service: s.service, authn: authn, tls: tlsCfg, log: c.Logger, health: s.health, tracer: tp})
+	s.grpc = newGRPCServer(grpcDeps{service: s.service, authn: authn, tls: tlsCfg, log: c.Logger, health: s.health, tracer: tp, panics: s.panics})
 	handler, err := newHTTPHandler(ctx, httpDeps{
 		service:      s.service,
 		authenticate: auth.Middleware(authn, auth.HTTPOptions{Logger: c.Logger, ExemptPaths: append(auth.DefaultExemptPaths(), "/readyz")}),
@@ -182,6 +189,7 @@ func (c Config) Complete(ctx context.Context) (_ *Server, err error) {
 		ready:        s.store.Ping,
 		extra:        c.ExtraHTTP,
 		tracer:       tp,
+		panics:       s.panics,
 	})
 	if err != nil {
 		return nil, err

@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/ztbroker/ztbroker/internal/broker"
 	"github.com/ztbroker/ztbroker/internal/config"
 	"github.com/ztbroker/ztbroker/internal/worker"
@@ -13,14 +15,16 @@ import (
 	"github.com/ztbroker/ztbroker/internal/worker/sweeper"
 )
 
-func (s *Server) buildWorkers(f *config.Config, ps *broker.Purposes, now func() time.Time) (err error) {
+func (s *Server) buildWorkers(f *config.Config, ps *broker.Purposes, now func() time.Time, tp trace.TracerProvider) (err error) {
 	w := f.Workers
 	deps := worker.Deps{
-		Store:      s.store,
-		Registry:   ps.Registry(),
-		Logger:     s.log,
-		Registerer: s.registry,
-		Now:        now,
+		Store:          s.store,
+		Registry:       ps.Registry(),
+		Logger:         s.log,
+		Panics:         s.panics,
+		Registerer:     s.registry,
+		TracerProvider: tp,
+		Now:            now,
 	}
 	s.revoker, err = revoker.New(revoker.Config{
 		Deps:              deps,
@@ -54,7 +58,7 @@ func (s *Server) buildWorkers(f *config.Config, ps *broker.Purposes, now func() 
 	if err != nil {
 		return err
 	}
-	s.eraser, err = secreteraser.New(secreteraser.Config{Store: s.store, Logger: s.log, Now: now})
+	s.eraser, err = secreteraser.New(secreteraser.Config{Store: s.store, Logger: s.log, Panics: s.panics, Now: now})
 	return err
 }
 

@@ -6,31 +6,45 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
+	"github.com/ztbroker/ztbroker/internal/panics"
 	"github.com/ztbroker/ztbroker/internal/store"
 	"github.com/ztbroker/ztbroker/internal/upstream"
 )
 
-// Deps is embedded in each worker's Config. Store, Registry and Logger are
-// required.
+// Deps is embedded in each worker's Config. Store, Registry, Logger and
+// Panics are required.
 type Deps struct {
 	Store    store.Store
 	Registry *upstream.Registry
 	Logger   *slog.Logger
+	// Panics handles a pass that panics: the worker fails the pass and
+	// carries on. Share the server's, so that the doors and the workers
+	// count panics in one place.
+	Panics *panics.Policy
 	// Registerer receives the worker's metrics. Nil keeps them private.
 	Registerer prometheus.Registerer
+	// TracerProvider makes the span of each pass; pass the server's. Nil
+	// traces nothing: a worker never reaches for otel's global.
+	TracerProvider trace.TracerProvider
 	// Now is the clock for every time the worker writes to the store or
 	// compares with lease times. Default time.Now.
 	Now func() time.Time
 }
 
-// SetDefaults fills Now and Registerer when they are unset.
+// SetDefaults fills Now, Registerer and TracerProvider when they are
+// unset.
 func (d *Deps) SetDefaults() {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
 	if d.Registerer == nil {
 		d.Registerer = prometheus.NewRegistry()
+	}
+	if d.TracerProvider == nil {
+		d.TracerProvider = noop.NewTracerProvider()
 	}
 }
 
@@ -46,6 +60,9 @@ func (d *Deps) Validate() []error {
 	}
 	if d.Logger == nil {
 		errs = append(errs, errors.New("Logger is required"))
+	}
+	if d.Panics == nil {
+		errs = append(errs, errors.New("Panics is required"))
 	}
 	return errs
 }

@@ -1,7 +1,6 @@
 package worker_test
 
 import (
-	"io"
 	"log/slog"
 	"testing"
 
@@ -9,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
+	"github.com/ztbroker/ztbroker/internal/panics"
 	"github.com/ztbroker/ztbroker/internal/upstream"
 	"github.com/ztbroker/ztbroker/internal/worker"
 )
@@ -17,14 +17,15 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestValidate(t *testing.T) {
 	t.Parallel()
+	discard := slog.New(slog.DiscardHandler)
 	tests := []struct {
 		name string
 		deps worker.Deps
 		want []string
 	}{
-		{"Empty", worker.Deps{}, []string{"Store is required", "Registry is required", "Logger is required"}},
+		{"Empty", worker.Deps{}, []string{"Store is required", "Registry is required", "Logger is required", "Panics is required"}},
 		{"OnlyStoreMissing", worker.Deps{
-			Registry: upstream.NewRegistry(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			Registry: upstream.NewRegistry(), Logger: discard, Panics: panics.New(discard),
 		}, []string{"Store is required"}},
 	}
 	for _, tt := range tests {
@@ -45,8 +46,8 @@ func TestSetDefaults(t *testing.T) {
 	t.Parallel()
 	var d worker.Deps
 	d.SetDefaults()
-	if d.Now == nil || d.Registerer == nil {
-		t.Fatalf("SetDefaults left Now or Registerer nil: %+v", d)
+	if d.Now == nil || d.Registerer == nil || d.TracerProvider == nil {
+		t.Fatalf("SetDefaults left Now, Registerer or TracerProvider nil: %+v", d)
 	}
 }
 

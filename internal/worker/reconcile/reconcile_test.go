@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -275,5 +276,24 @@ func TestLeaseEndingDuringTheRunIsNotAnOrphan(t *testing.T) {
 	}
 	if !b.TokenWorks(t, b.NewCentral, duringSecret) {
 		t.Error("the token of a lease that ended during the run was deleted by the reconciler")
+	}
+}
+
+func TestRunSpan(t *testing.T) {
+	t.Parallel()
+	env := workertest.NewEnv(t)
+	tp, spans := workertest.Tracing(t)
+	deps := env.Deps(nil)
+	deps.TracerProvider = tp
+	r, err := reconcile.New(reconcile.Config{Deps: deps, Prefix: workertest.Prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.RunOnce(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	// The upstream calls' spans end first, inside the run's.
+	if got := workertest.SpanNames(spans); !slices.Contains(got, "reconcile.run") {
+		t.Errorf("spans %q, want a reconcile.run", got)
 	}
 }

@@ -5,11 +5,13 @@ import (
 	"log/slog"
 	"sync"
 
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ztbroker/ztbroker/internal/worker/startstop"
 )
+
+// workerName labels the worker's log lines and panics.
+const workerName = "reconcile"
 
 // Reconciler is the periodic reconciliation pass. Create it with New.
 type Reconciler struct {
@@ -39,9 +41,9 @@ func New(cfg Config) (*Reconciler, error) {
 	}
 	return &Reconciler{
 		cfg:     cfg,
-		log:     cfg.Logger.With(slog.String("worker", "reconcile")),
+		log:     cfg.Logger.With(slog.String("worker", workerName)),
 		metrics: m,
-		tracer:  otel.Tracer("github.com/ztbroker/ztbroker/internal/worker/reconcile"),
+		tracer:  cfg.TracerProvider.Tracer("github.com/ztbroker/ztbroker/internal/worker/reconcile"),
 		flagged: map[string]bool{},
 	}, nil
 }

@@ -63,6 +63,7 @@ func (r *Reconciler) RunOnce(ctx context.Context) (rep Report, err error) {
 		r.metrics.runs.WithLabelValues(result).Inc()
 		span.End()
 	}()
+	defer r.cfg.Panics.Recover(ctx, workerName, &err)
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.RunTimeout)
 	defer cancel()
 

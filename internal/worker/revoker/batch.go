@@ -25,7 +25,8 @@ type BatchResult struct {
 	Failed int
 	// Aborted leases were left claimed because the worker stopped.
 	Aborted int
-	// Err is a store error that ended or spoiled the pass.
+	// Err is a store error, or a recovered panic, that ended or spoiled
+	// the pass.
 	Err error
 }
 
@@ -42,6 +43,7 @@ func (w *Worker) pass(life context.Context) (res BatchResult) {
 		}
 		span.End()
 	}()
+	defer w.cfg.Panics.Recover(ctx, workerName, &res.Err)
 
 	ctx, cancel := context.WithTimeout(ctx, w.cfg.BatchTimeout)
 	defer cancel()
@@ -66,8 +68,7 @@ func (w *Worker) pass(life context.Context) (res BatchResult) {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			w.noteExpiry(ctx, l)
-			out, _, err := w.revoke(ctx, l, life)
+			out, err := w.revokeClaimed(ctx, l, life)
 			mu.Lock()
 			defer mu.Unlock()
 			switch out {
@@ -79,7 +80,7 @@ func (w *Worker) pass(life context.Context) (res BatchResult) {
 				res.Failed++
 			case outcomeAborted:
 				res.Aborted++
-			case outcomeStoreError:
+			case outcomeStoreError, outcomePanicked:
 				if res.Err == nil {
 					res.Err = err
 				}
@@ -88,6 +89,20 @@ func (w *Worker) pass(life context.Context) (res BatchResult) {
 	}
 	wg.Wait()
 	return res
+}
+
+// revokeClaimed is one lease's share of a pass. It runs on a goroutine of
+// its own, out of reach of the pass's recovery, where a panic would end
+// the process.
+func (w *Worker) revokeClaimed(ctx context.Context, l *lease.Lease, life context.Context) (out outcome, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			out, err = outcomePanicked, w.cfg.Panics.Recovered(ctx, workerName, v, slog.String("lease_id", l.ID))
+		}
+	}()
+	w.noteExpiry(ctx, l)
+	out, _, err = w.revoke(ctx, l, life)
+	return out, err
 }
 
 // noteExpiry records, on the first claim of a lease that expired, that

@@ -24,5 +24,7 @@
 // only an operator can bring the account back.
 //
 // Store errors (PostgreSQL down) end the pass; the loop backs off and tries
-// again, never exiting, so the worker recovers when the database does.
+// again, never exiting, so the worker recovers when the database does. A
+// panic in a pass, or in one lease's revocation, fails the pass the same
+// way once Deps.Panics has logged and counted it.
 package revoker

@@ -40,6 +40,10 @@ const (
 	outcomeAborted
 	// outcomeStoreError means the store could not record the outcome.
 	outcomeStoreError
+	// outcomePanicked means the attempt panicked. What it did is unknown;
+	// the lease stays claimed, and the claim's expiry hands it to a later
+	// pass.
+	outcomePanicked
 )
 
 // RevokeNow deletes the upstream token of l, which the caller has already

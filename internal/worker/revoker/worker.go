@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"time"
 
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ztbroker/ztbroker/internal/worker/startstop"
@@ -16,6 +15,9 @@ import (
 // but the pass claimed none of it: another replica holds those rows, and
 // its claim will commit in moments.
 const busyRetry = 100 * time.Millisecond
+
+// workerName labels the worker's log lines and panics.
+const workerName = "revoker"
 
 // Worker is the revocation worker. Create it with New.
 type Worker struct {
@@ -39,9 +41,9 @@ func New(cfg Config) (*Worker, error) {
 	}
 	return &Worker{
 		cfg:     cfg,
-		log:     cfg.Logger.With(slog.String("worker", "revoker")),
+		log:     cfg.Logger.With(slog.String("worker", workerName)),
 		metrics: m,
-		tracer:  otel.Tracer("github.com/ztbroker/ztbroker/internal/worker/revoker"),
+		tracer:  cfg.TracerProvider.Tracer("github.com/ztbroker/ztbroker/internal/worker/revoker"),
 		alarm:   newAlarm(),
 	}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -113,6 +114,18 @@ func TestExpiryRevokesUpstream(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestPassSpan(t *testing.T) {
+	t.Parallel()
+	tp, spans := workertest.Tracing(t)
+	b := setup(t, workertest.NewEnv(t), func(c *revoker.Config) { c.TracerProvider = tp })
+	b.start(t)
+	b.batches.Wait(t, idle)
+	// The loop reports a pass after its span has ended.
+	if got := workertest.SpanNames(spans); !slices.Contains(got, "revoker.pass") {
+		t.Errorf("spans %q, want a revoker.pass", got)
 	}
 }
 

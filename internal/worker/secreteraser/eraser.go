@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/ztbroker/ztbroker/internal/panics"
 	"github.com/ztbroker/ztbroker/internal/store"
 	"github.com/ztbroker/ztbroker/internal/worker/startstop"
 )
@@ -13,10 +14,16 @@ import (
 // DefaultInterval is how often a pass runs when Config.Interval is zero.
 const DefaultInterval = 30 * time.Second
 
-// Config configures an Eraser. Store and Logger are required.
+// workerName labels the worker's panics.
+const workerName = "secreteraser"
+
+// Config configures an Eraser. Store, Logger and Panics are required.
 type Config struct {
-	Store    store.Store
-	Logger   *slog.Logger
+	Store  store.Store
+	Logger *slog.Logger
+	// Panics handles a pass that panics: it fails, and the next runs on
+	// schedule.
+	Panics   *panics.Policy
 	Now      func() time.Time
 	Interval time.Duration
 	// OnPass, when set, is called after every pass; it must not block.
@@ -31,8 +38,8 @@ type Eraser struct {
 
 // New checks cfg and returns an Eraser.
 func New(cfg Config) (*Eraser, error) {
-	if cfg.Store == nil || cfg.Logger == nil {
-		return nil, errors.New("secreteraser: Store and Logger are required")
+	if cfg.Store == nil || cfg.Logger == nil || cfg.Panics == nil {
+		return nil, errors.New("secreteraser: Store, Logger and Panics are required")
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -55,7 +62,8 @@ func (e *Eraser) Start(ctx context.Context) error {
 func (e *Eraser) Stop() { e.runner.Stop() }
 
 // RunOnce erases what is due now.
-func (e *Eraser) RunOnce(ctx context.Context) (int, error) {
+func (e *Eraser) RunOnce(ctx context.Context) (n int, err error) {
+	defer e.cfg.Panics.Recover(ctx, workerName, &err)
 	ctx, cancel := context.WithTimeout(ctx, e.cfg.Interval)
 	defer cancel()
 	return e.cfg.Store.EraseSealedSecrets(ctx, e.cfg.Now().UTC())

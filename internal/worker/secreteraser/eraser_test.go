@@ -2,7 +2,6 @@ package secreteraser_test
 
 import (
 	"errors"
-	"io"
 	"log/slog"
 	"sync/atomic"
 	"testing"
@@ -11,6 +10,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/ztbroker/ztbroker/internal/errs"
+	"github.com/ztbroker/ztbroker/internal/panics"
 	"github.com/ztbroker/ztbroker/internal/store"
 	"github.com/ztbroker/ztbroker/internal/store/memstore"
 	"github.com/ztbroker/ztbroker/internal/worker/secreteraser"
@@ -19,6 +19,8 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+var discard = slog.New(slog.DiscardHandler)
 
 func sealed(t *testing.T, st store.Store, id string, until time.Time) {
 	t.Helper()
@@ -39,7 +41,7 @@ func TestErasesOnlyPastTheWindow(t *testing.T) {
 	sealed(t, st, "old", t0.Add(time.Minute))
 	sealed(t, st, "fresh", t0.Add(time.Hour))
 	now := t0.Add(10 * time.Minute)
-	e, err := secreteraser.New(secreteraser.Config{Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	e, err := secreteraser.New(secreteraser.Config{Store: st, Logger: discard, Panics: panics.New(discard),
 		Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +67,7 @@ func TestLoopRunsAndStops(t *testing.T) {
 	sealed(t, st, "old", t0)
 	var passes atomic.Int32
 	done := make(chan int, 1)
-	e, err := secreteraser.New(secreteraser.Config{Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	e, err := secreteraser.New(secreteraser.Config{Store: st, Logger: discard, Panics: panics.New(discard),
 		Now: func() time.Time { return t0.Add(time.Hour) },
 		OnPass: func(n int, err error) {
 			if passes.Add(1) == 1 {

@@ -52,6 +52,8 @@ type issuerKey struct{ kind, account string }
 func (s *Sweeper) RunOnce(ctx context.Context) (res PassResult, err error) {
 	ctx, span := s.tracer.Start(ctx, "sweeper.pass")
 	defer func() {
+		// A recovered panic has set res.Err alone.
+		err = res.Err
 		span.SetAttributes(attribute.Int("claimed", res.Claimed), attribute.Int("swept", res.Swept),
 			attribute.Int("tokens_deleted", res.TokensDeleted), attribute.Int("deferred", res.Deferred))
 		result := "ok"
@@ -63,6 +65,7 @@ func (s *Sweeper) RunOnce(ctx context.Context) (res PassResult, err error) {
 		s.metrics.runs.WithLabelValues(result).Inc()
 		span.End()
 	}()
+	defer s.cfg.Panics.Recover(ctx, workerName, &res.Err)
 
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.PassTimeout)
 	defer cancel()

@@ -4,11 +4,13 @@ import (
 	"context"
 	"log/slog"
 
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ztbroker/ztbroker/internal/worker/startstop"
 )
+
+// workerName labels the worker's log lines and panics.
+const workerName = "sweeper"
 
 // Sweeper is the stale-pending sweeper. Create it with New.
 type Sweeper struct {
@@ -31,9 +33,9 @@ func New(cfg Config) (*Sweeper, error) {
 	}
 	return &Sweeper{
 		cfg:     cfg,
-		log:     cfg.Logger.With(slog.String("worker", "sweeper")),
+		log:     cfg.Logger.With(slog.String("worker", workerName)),
 		metrics: m,
-		tracer:  otel.Tracer("github.com/ztbroker/ztbroker/internal/worker/sweeper"),
+		tracer:  cfg.TracerProvider.Tracer("github.com/ztbroker/ztbroker/internal/worker/sweeper"),
 	}, nil
 }
 

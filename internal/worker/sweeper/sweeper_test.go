@@ -234,3 +234,15 @@ func TestUnconfiguredAccountFailsLease(t *testing.T) {
 		t.Errorf("state %q, want failed", s)
 	}
 }
+
+func TestPassSpan(t *testing.T) {
+	t.Parallel()
+	tp, spans := workertest.Tracing(t)
+	b := setup(t, workertest.NewEnv(t), func(c *sweeper.Config) { c.TracerProvider = tp })
+	if _, err := b.s.RunOnce(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"sweeper.pass"}, workertest.SpanNames(spans)); diff != "" {
+		t.Errorf("spans (-want +got):\n%s", diff)
+	}
+}

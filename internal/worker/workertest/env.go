@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ztbroker/ztbroker/internal/lease"
+	"github.com/ztbroker/ztbroker/internal/panics"
 	"github.com/ztbroker/ztbroker/internal/store"
 	"github.com/ztbroker/ztbroker/internal/store/pgstore"
 	"github.com/ztbroker/ztbroker/internal/testing/pgtest"
@@ -58,9 +59,14 @@ func NewEnvOn(t testing.TB, st store.Store, opts ...emulator.Option) *Env {
 	}
 }
 
-// Deps is what a worker on this Env takes, with its metrics on reg.
+// Deps is what a worker on this Env takes, with its metrics, and those of
+// a panic policy of its own, on reg.
 func (e *Env) Deps(reg prometheus.Registerer) worker.Deps {
-	return worker.Deps{Store: e.Store, Registry: e.Registry, Logger: e.Logger, Registerer: reg, Now: e.Clock.Now}
+	p := panics.New(e.Logger)
+	if reg != nil {
+		reg.MustRegister(p)
+	}
+	return worker.Deps{Store: e.Store, Registry: e.Registry, Logger: e.Logger, Panics: p, Registerer: reg, Now: e.Clock.Now}
 }
 
 // Pending writes a pending lease on is, as the broker does before it
