@@ -99,9 +99,3 @@ func HashToken(secret string) string {
 	sum := sha256.Sum256([]byte(secret))
 	return hex.EncodeToString(sum[:])
 }
-
-// UpstreamName is the name (Legacy) or description (New Central) given to the
-// token minted for a lease, so that any upstream token can be traced back.
-func UpstreamNameFor(prefix, purpose, id string) string {
-	return prefix + "-" + purpose + "-" + id
-}

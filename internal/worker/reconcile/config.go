@@ -21,7 +21,8 @@ type Config struct {
 	worker.Deps
 
 	// Prefix is the broker's token name prefix (lease.UpstreamNameFor).
-	// Only tokens named Prefix+"-…" are ever considered.
+	// Only tokens named exactly as lease.ParseUpstreamName accepts are ever
+	// considered ours.
 	Prefix string
 	// PendingTimeout is the age below which a pending lease is a mint in
 	// flight. Use the sweeper's value.

@@ -4,8 +4,9 @@
 // hand, a forgotten lease whose token the operator could not delete.
 //
 // For each configured issuer a run lists the account's tokens, keeps only
-// those whose name starts with the broker's prefix and a dash (anything
-// else belongs to someone else and is never touched), and matches them to
+// those named exactly "<prefix>-<purpose>-<lease id>" with a well-formed
+// purpose and lease id (lease.ParseUpstreamName; anything else belongs to
+// someone else and is never deleted as an orphan), and matches them to
 // the store's leases on that account: by token id, or by name for a lease
 // that has not recorded an id yet. A token is an orphan, and is deleted,
 // unless its lease is live. A pending lease younger than PendingTimeout is

@@ -7,10 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 
@@ -108,12 +106,11 @@ func (r *Reconciler) reconcile(ctx context.Context, is upstream.Issuer, rep *Rep
 		return fmt.Errorf("list leases: %w", err)
 	}
 	m := newMatcher(leases)
-	prefix := r.cfg.Prefix + "-"
 	present := make(map[string]bool, len(tokens))
 	var errs []error
 	for _, t := range tokens {
 		present[t.ID] = true
-		if !strings.HasPrefix(t.Name, prefix) {
+		if _, _, ours := lease.ParseUpstreamName(r.cfg.Prefix, t.Name); !ours {
 			continue
 		}
 		rep.Tokens++
@@ -186,7 +183,7 @@ func (r *Reconciler) hasVanished(l *lease.Lease, present map[string]bool, listed
 // listed and its lease's own revocation deletes it; deleting it here too
 // would only raise a false orphan alarm (seen with two replicas).
 func (r *Reconciler) endedAfterListing(ctx context.Context, name string, listedAt time.Time) bool {
-	id, ok := leaseIDFromName(name)
+	_, id, ok := lease.ParseUpstreamName(r.cfg.Prefix, name)
 	if !ok {
 		return false
 	}
@@ -195,21 +192,6 @@ func (r *Reconciler) endedAfterListing(ctx context.Context, name string, listedA
 		return false
 	}
 	return !l.UpdatedAt.Before(listedAt)
-}
-
-// leaseIDFromName takes the lease id off the end of a broker token name,
-// "<prefix>-<purpose>-<lease id>"; purposes may contain dashes, lease ids
-// are UUIDs of fixed length.
-func leaseIDFromName(name string) (string, bool) {
-	const uuidLen = 36
-	if len(name) <= uuidLen {
-		return "", false
-	}
-	id := name[len(name)-uuidLen:]
-	if _, err := uuid.Parse(id); err != nil {
-		return "", false
-	}
-	return id, true
 }
 
 func (r *Reconciler) deleteOrphan(ctx context.Context, is upstream.Issuer, t upstream.Token, l *lease.Lease, rep *Report) error {

@@ -73,7 +73,7 @@ func (e *Env) Deps(reg prometheus.Registerer) worker.Deps {
 // mints, and returns it.
 func (e *Env) Pending(t testing.TB, is upstream.Issuer, purpose string, expire time.Time) *lease.Lease {
 	t.Helper()
-	id := uuid.NewString()
+	id := uuid.Must(uuid.NewV7()).String()
 	now := e.Clock.Now()
 	res, err := e.Store.CreatePending(context.Background(), store.CreatePendingParams{
 		ID: id, Purpose: purpose, Owner: Owner,
