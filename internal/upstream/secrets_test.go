@@ -74,8 +74,11 @@ func TestNoSecretsEscape(t *testing.T) {
 	}
 	nc := e.NewCentralIssuer(t, func(c *newcentral.Config) { opts(&c.Upstream) })
 	lg := e.LegacyIssuer(t, func(c *legacy.Config) { opts(&c.Upstream) })
-	ncBad := e.NewCentralIssuer(t, func(c *newcentral.Config) { opts(&c.Upstream); c.AdminKey = badAdmin })
-	lgBad := e.LegacyIssuer(t, func(c *legacy.Config) { opts(&c.Upstream); c.AdminToken, c.UserID = badAdmin, "" })
+	ncBad := e.NewCentralIssuer(t, func(c *newcentral.Config) { opts(&c.Upstream); c.Credential = upstream.NewAdminCredential(badAdmin) })
+	lgBad := e.LegacyIssuer(t, func(c *legacy.Config) {
+		opts(&c.Upstream)
+		c.Credential, c.UserID = upstream.NewAdminCredential(badAdmin), ""
+	})
 
 	echo := &echoServer{}
 	echoSrv := httptest.NewServer(echo)

@@ -14,13 +14,17 @@ const (
 	RouteV2GetKey            = "v2.apiKey.get"
 	RouteV2DeleteKey         = "v2.apiKey.delete"
 
+	RouteV2ListServiceAccounts  = "v2.serviceAccount.list"
+	RouteV2CreateServiceAccount = "v2.serviceAccount.create"
+
 	RouteV1Status      = "v1.status"
 	RouteV1GetUser     = "v1.user.get"
 	RouteV1CreateToken = "v1.token.create"
 	RouteV1DeleteToken = "v1.token.delete"
 	RouteV1RandomToken = "v1.randomToken"
 
-	// RouteUnhandled counts requests no route matched (answered 501).
+	// RouteUnhandled counts requests no route matched (answered 404, or
+	// 501 when so configured).
 	RouteUnhandled = "unhandled"
 	// RouteAll, as a fault's route, applies it to every API route.
 	RouteAll = "*"
@@ -32,6 +36,8 @@ var apiRoutes = []struct{ name, pattern string }{
 	{RouteV2CreateKey, "POST /api/v2/service-account/{id}/api-key"},
 	{RouteV2GetKey, "GET /api/v2/api-key/{id}"},
 	{RouteV2DeleteKey, "DELETE /api/v2/api-key/{id}"},
+	{RouteV2ListServiceAccounts, "GET /api/v2/org/{id}/service-account"},
+	{RouteV2CreateServiceAccount, "POST /api/v2/org/{id}/service-account"},
 	{RouteV1Status, "GET /api/v1/status"},
 	{RouteV1GetUser, "GET /api/v1/user/{id}"},
 	{RouteV1CreateToken, "POST /api/v1/user/{id}/token"},

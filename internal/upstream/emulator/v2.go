@@ -66,15 +66,20 @@ func (s *Server) v2GetServiceAccount(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	writeJSON(w, http.StatusOK, s.accountResponseLocked(sa, now))
+}
+
+func (s *Server) accountResponseLocked(sa *serviceAccount, now time.Time) serviceAccountResponse {
 	keys := s.st.liveKeys(sa, now, s.cfg.removeExpired)
 	resp := serviceAccountResponse{
-		ID: sa.id, OrgID: s.cfg.orgID, Name: sa.id, APIKeys: make([]apiKeyResponse, 0, len(keys)),
+		ID: sa.id, OrgID: s.cfg.orgID, Name: sa.name, Description: sa.description,
+		APIKeys:      make([]apiKeyResponse, 0, len(keys)),
 		CreationTime: sa.created.UTC(), LastModified: sa.created.UTC(),
 	}
 	for _, k := range keys {
 		resp.APIKeys = append(resp.APIKeys, keyResponse(k))
 	}
-	writeJSON(w, http.StatusOK, resp)
+	return resp
 }
 
 func (s *Server) v2CreateKey(w http.ResponseWriter, r *http.Request) {
