@@ -372,6 +372,13 @@ func TestActivateFailure(t *testing.T) {
 			if diff := cmp.Diff(tt.actions, b.actions(t)); diff != "" {
 				t.Errorf("audit actions (-want +got):\n%s", diff)
 			}
+			// The failure is the caller's request ending, so the trail
+			// says whose, as it does when the upstream fails.
+			for _, ev := range b.audit(t) {
+				if ev.Action == ActionMintFailed && (ev.ActorKind != alice.Kind || ev.ActorSubject != alice.Subject) {
+					t.Errorf("mint_failed event names actor %q:%q, want %s", ev.ActorKind, ev.ActorSubject, alice.Owner())
+				}
+			}
 			if n := len(b.tokens()); n != 1 {
 				t.Errorf("emulator created %d tokens, want 1", n)
 			}
