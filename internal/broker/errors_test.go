@@ -72,6 +72,12 @@ func TestToStatus(t *testing.T) {
 			codes.Unavailable, "the service is temporarily unavailable; retry", -1,
 		},
 		{"a status passes through", status.Error(codes.OutOfRange, "out of range"), codes.OutOfRange, "out of range", -1},
+		{
+			// Wrapped, a status's Error text would carry the wrapping
+			// text with it; nothing says either part is client-safe.
+			"a wrapped status is an unknown error", wrap(status.Error(codes.Unavailable, "backend down")),
+			codes.Internal, "internal error", -1,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
