@@ -20,6 +20,7 @@ import (
 
 	"github.com/ztbroker/ztbroker/internal/auth"
 	"github.com/ztbroker/ztbroker/internal/lease"
+	"github.com/ztbroker/ztbroker/internal/panics"
 	"github.com/ztbroker/ztbroker/internal/policy"
 	"github.com/ztbroker/ztbroker/internal/seal"
 	"github.com/ztbroker/ztbroker/internal/store"
@@ -266,7 +267,7 @@ func setup(t *testing.T, opts ...benchOption) *bench {
 		}
 	})
 	w, err := revoker.New(revoker.Config{Deps: worker.Deps{
-		Store: st, Registry: ps.Registry(), Logger: log, Now: clk.Now,
+		Store: st, Registry: ps.Registry(), Logger: log, Panics: panics.New(log), Now: clk.Now,
 	}})
 	if err != nil {
 		t.Fatal(err)
