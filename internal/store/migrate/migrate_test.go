@@ -49,7 +49,8 @@ func TestUpDownUp(t *testing.T) {
 	if n, err := migrate.Up(ctx, pool); err != nil || n != 0 {
 		t.Fatalf("second Up = %d, %v; want 0, nil", n, err)
 	}
-	for _, table := range []string{"leases", "lease_secrets", "audit_events"} {
+	tables := []string{"leases", "lease_secrets", "audit_events", "upstream_credentials", "upstream_rotations", "upstream_sightings"}
+	for _, table := range tables {
 		if !tableExists(t, pool, table) {
 			t.Errorf("after Up, table %s missing", table)
 		}
@@ -58,13 +59,13 @@ func TestUpDownUp(t *testing.T) {
 	if err := migrate.Down(ctx, pool, 1); err != nil {
 		t.Fatalf("Down(1): %v", err)
 	}
-	if tableExists(t, pool, "audit_events") || !tableExists(t, pool, "leases") {
+	if tableExists(t, pool, "upstream_rotations") || !tableExists(t, pool, "audit_events") {
 		t.Error("Down(1) should revert only the newest migration")
 	}
 	if err := migrate.Down(ctx, pool, len(migs)+5); err != nil {
 		t.Fatalf("Down(all): %v", err)
 	}
-	for _, table := range []string{"leases", "lease_secrets", "audit_events"} {
+	for _, table := range tables {
 		if tableExists(t, pool, table) {
 			t.Errorf("after Down(all), table %s remains", table)
 		}
