@@ -8,6 +8,10 @@ CREATE TABLE upstream_credentials (
     key_id      text NOT NULL CHECK (key_id <> ''),
     account     text NOT NULL,
     key_sha256  text NOT NULL,
+    -- The configured key this one replaced, directly or through earlier
+    -- rotations: while the configuration still names it, the stored key
+    -- wins; a configuration naming any other key supersedes it.
+    config_sha256 text NOT NULL DEFAULT '',
     sealed      bytea NOT NULL,
     expires     timestamptz,
     rotation_id text COLLATE "C" NOT NULL,

@@ -58,6 +58,10 @@ type Config struct {
 	// IssueToken with the same idempotency key.
 	Sealer       Sealer
 	ReplayWindow time.Duration
+	// Rotator, when set, serves RotateUpstreamKey; Credentials, when set,
+	// ListUpstreams.
+	Rotator     Rotator
+	Credentials func() []CredentialStatus
 }
 
 // Service implements ztbrokerv1.TokenBrokerServer and AdminServiceServer.

@@ -29,9 +29,11 @@ type httpDeps struct {
 	gatherer     prometheus.Gatherer
 	maxBody      int64
 	ready        func(context.Context) error
-	extra        map[string]http.Handler
-	tracer       trace.TracerProvider
-	panics       *panics.Policy
+	// readyDetail, when set, adds lines to /readyz and can make it fail.
+	readyDetail func() (lines []string, ok bool)
+	extra       map[string]http.Handler
+	tracer      trace.TracerProvider
+	panics      *panics.Policy
 }
 
 // newHTTPHandler serves the REST gateway under /v1/ plus the operational
@@ -65,11 +67,18 @@ func newHTTPHandler(ctx context.Context, d httpDeps) (http.Handler, error) {
 		_, _ = io.WriteString(w, "ok\n")
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if err := d.ready(r.Context()); err != nil {
-			http.Error(w, "not ready", http.StatusServiceUnavailable)
+		var lines []string
+		ok := true
+		if d.readyDetail != nil {
+			lines, ok = d.readyDetail()
+		}
+		if err := d.ready(r.Context()); err != nil || !ok {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, "not ready\n"+strings.Join(append(lines, ""), "\n"))
 			return
 		}
-		_, _ = io.WriteString(w, "ok\n")
+		_, _ = io.WriteString(w, "ok\n"+strings.Join(append(lines, ""), "\n"))
 	})
 	for pattern, h := range d.extra {
 		mux.Handle(pattern, h)

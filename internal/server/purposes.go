@@ -8,7 +8,6 @@ import (
 	"github.com/ztbroker/ztbroker/internal/config"
 	"github.com/ztbroker/ztbroker/internal/policy"
 	"github.com/ztbroker/ztbroker/internal/store"
-	"github.com/ztbroker/ztbroker/internal/upstream"
 )
 
 // CompilePolicy compiles a purpose's allow section. LoadConfig has already
@@ -29,7 +28,7 @@ func policySpec(a config.Allow) policy.Spec {
 	return s
 }
 
-func buildPurposes(cfg *config.Config, is *issuers) (*broker.Purposes, error) {
+func buildPurposes(cfg *config.Config, is *upstreams) (*broker.Purposes, error) {
 	var ps []*broker.Purpose
 	for _, p := range cfg.Purposes {
 		iss, err := is.forPurpose(p)
@@ -58,12 +57,5 @@ func buildPurposes(cfg *config.Config, is *issuers) (*broker.Purposes, error) {
 		}
 		ps = append(ps, bp)
 	}
-	var extra []upstream.Issuer
-	for _, c := range is.newCentral {
-		extra = append(extra, c)
-	}
-	if is.legacy != nil {
-		extra = append(extra, is.legacy)
-	}
-	return broker.NewPurposes(ps, extra...)
+	return broker.NewPurposes(ps, is.issuers()...)
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/ztbroker/ztbroker/internal/panics"
 	"github.com/ztbroker/ztbroker/internal/store"
 	"github.com/ztbroker/ztbroker/internal/store/auditlog"
+	"github.com/ztbroker/ztbroker/internal/worker/adminkey"
 	"github.com/ztbroker/ztbroker/internal/worker/reconcile"
 	"github.com/ztbroker/ztbroker/internal/worker/revoker"
 	"github.com/ztbroker/ztbroker/internal/worker/secreteraser"
@@ -45,7 +46,8 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// Now overrides the clock for tests.
 	Now func() time.Time
-	// SIGHUP, when set, triggers a reload of the TLS certificates.
+	// SIGHUP, when set, triggers a reload of the TLS certificates and of
+	// the upstream credentials read from files.
 	SIGHUP <-chan os.Signal
 	// TracerProvider, when set, makes the server's, the upstream clients'
 	// and the workers' spans instead of the OTLP exporter or otel's
@@ -68,6 +70,7 @@ type Server struct {
 	sweeper  *sweeper.Sweeper
 	reconcil *reconcile.Reconciler
 	eraser   *secreteraser.Eraser
+	keeper   *adminkey.Keeper
 	registry *prometheus.Registry
 	panics   *panics.Policy
 	tls      *tls.Config
@@ -126,22 +129,36 @@ func (c Config) Complete(ctx context.Context) (_ *Server, err error) {
 	}
 	s.store = auditlog.Wrap(s.store, c.Logger)
 
-	is, err := buildIssuers(ctx, f, s.registry, c.Logger, newHTTPBase(), tp)
+	sealer, err := buildSealer(f)
 	if err != nil {
 		return nil, err
 	}
-	purposes, err := buildPurposes(f, is)
+	us, err := buildUpstreams(ctx, f, upstreamDeps{reg: s.registry, log: c.Logger, base: newHTTPBase(), tp: tp, now: now})
 	if err != nil {
 		return nil, err
 	}
-	if err := s.buildWorkers(f, purposes, now, tp); err != nil {
+	purposes, err := buildPurposes(f, us)
+	if err != nil {
 		return nil, err
 	}
-	authn, tlsCfg, err := buildAuth(ctx, f, c.Logger, c.SIGHUP, &s.closers)
+	if err := s.buildWorkers(f, purposes, us, sealer, now, tp); err != nil {
+		return nil, err
+	}
+	// Every upstream's credential is checked before anything is served:
+	// a refused, unknown or expiring key stops start-up, naming the
+	// upstream and the problem.
+	if err := s.keeper.Init(ctx); err != nil {
+		return nil, err
+	}
+	tlsHUP, credHUP := fanOut(ctx, c.SIGHUP, &s.closers)
+	authn, tlsCfg, err := buildAuth(ctx, f, c.Logger, tlsHUP, &s.closers)
 	if err != nil {
 		return nil, err
 	}
 	s.tls = tlsCfg
+	if credHUP != nil {
+		go reloadCredentials(credHUP, s.keeper, c.Logger)
+	}
 
 	names := make([]string, 0, len(f.Purposes))
 	for _, p := range f.Purposes {
@@ -151,11 +168,9 @@ func (c Config) Complete(ctx context.Context) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	sealer, err := buildSealer(f)
-	if err != nil {
-		return nil, err
-	}
 	bcfg := broker.Config{
+		Rotator:      s.keeper,
+		Credentials:  credentialStatus(s.keeper),
 		Store:        s.store,
 		Purposes:     purposes,
 		Revoker:      s.revoker,
@@ -187,6 +202,7 @@ func (c Config) Complete(ctx context.Context) (_ *Server, err error) {
 		gatherer:     s.registry,
 		maxBody:      f.Listen.MaxBodyBytes,
 		ready:        s.store.Ping,
+		readyDetail:  readyDetail(s.keeper),
 		extra:        c.ExtraHTTP,
 		tracer:       tp,
 		panics:       s.panics,

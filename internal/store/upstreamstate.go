@@ -60,14 +60,18 @@ type UpstreamState interface {
 // UpstreamCredential is an admin key the broker rotated to. Sealed is the
 // key sealed with the seal key; the store never sees it in clear.
 type UpstreamCredential struct {
-	Upstream   string
-	KeyID      string
-	Account    string
-	SHA256     string
-	Sealed     []byte
-	Expires    time.Time
-	RotationID string
-	UpdatedAt  time.Time
+	Upstream string
+	KeyID    string
+	Account  string
+	SHA256   string
+	// ConfigSHA256 is the hash of the configured key the rotations
+	// started from: while the configuration names it (or this key), this
+	// key is the one to use.
+	ConfigSHA256 string
+	Sealed       []byte
+	Expires      time.Time
+	RotationID   string
+	UpdatedAt    time.Time
 }
 
 // RotationState is where a rotation is.
@@ -155,10 +159,13 @@ type RecordRotationKeyParams struct {
 }
 
 type SwitchRotationParams struct {
-	ID          string
-	RetireAfter time.Time
-	Now         time.Time
-	Audit       *AuditEvent
+	ID string
+	// ConfigSHA256 is the hash of the configured key the rotations
+	// started from (see UpstreamCredential).
+	ConfigSHA256 string
+	RetireAfter  time.Time
+	Now          time.Time
+	Audit        *AuditEvent
 }
 
 type FinishRotationParams struct {
@@ -203,7 +210,9 @@ type CountSightingsParams struct {
 }
 
 type LeasesActiveBetweenParams struct {
-	Upstream        string
+	Upstream string
+	// UpstreamAccount limits the search to one account; empty means all
+	// of the upstream's (a New Central key may act on any account).
 	UpstreamAccount string
 	From, To        time.Time
 	Limit           int

@@ -55,3 +55,12 @@ type Issuer interface {
 	// token: "Bearer" or "token".
 	AuthScheme() string
 }
+
+// Principal is an identity upstream that can hold credentials: a New
+// Central service account.
+type Principal struct {
+	ID   string
+	Name string
+	// Created is zero when the API does not say.
+	Created time.Time
+}

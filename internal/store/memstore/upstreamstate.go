@@ -138,7 +138,7 @@ func (s *Store) SwitchRotation(_ context.Context, p store.SwitchRotationParams) 
 	}
 	s.upstream.creds[r.Upstream] = store.UpstreamCredential{
 		Upstream: r.Upstream, KeyID: r.NewKeyID, Account: r.Account, SHA256: r.NewSHA256,
-		Sealed: r.NewSealed, Expires: r.NewExpires, RotationID: r.ID, UpdatedAt: ts(p.Now),
+		ConfigSHA256: p.ConfigSHA256, Sealed: r.NewSealed, Expires: r.NewExpires, RotationID: r.ID, UpdatedAt: ts(p.Now),
 	}
 	r.State, r.NewSealed, r.SwitchedAt, r.RetireAfter = store.RotationSwitched, nil, ts(p.Now), ts(p.RetireAfter)
 	if p.Audit != nil {
@@ -224,7 +224,7 @@ func (s *Store) LeasesActiveBetween(_ context.Context, p store.LeasesActiveBetwe
 	defer s.mu.Unlock()
 	var ids []string
 	for _, l := range s.leases {
-		if l.Upstream != p.Upstream || l.UpstreamAccount != p.UpstreamAccount || l.State == "failed" {
+		if l.Upstream != p.Upstream || (p.UpstreamAccount != "" && l.UpstreamAccount != p.UpstreamAccount) || l.State == "failed" {
 			continue
 		}
 		if l.IssueTime.After(p.To) || (!l.RevokeTime.IsZero() && l.RevokeTime.Before(p.From)) {

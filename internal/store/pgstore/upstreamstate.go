@@ -25,7 +25,7 @@ const auditOnRowCTE = `aud AS (
 	WHERE $1::jsonb IS NOT NULL
 )`
 
-const sqlCurrentCredential = `SELECT upstream, key_id, account, key_sha256, sealed, expires, rotation_id, updated_at
+const sqlCurrentCredential = `SELECT upstream, key_id, account, key_sha256, config_sha256, sealed, expires, rotation_id, updated_at
 FROM upstream_credentials WHERE upstream = $1`
 
 func (s *Store) CurrentCredential(ctx context.Context, p store.CurrentCredentialParams) (*store.UpstreamCredential, error) {
@@ -34,7 +34,7 @@ func (s *Store) CurrentCredential(ctx context.Context, p store.CurrentCredential
 		expires pgtype.Timestamptz
 	)
 	err := s.pool.QueryRow(ctx, sqlCurrentCredential, p.Upstream).Scan(&c.Upstream, &c.KeyID, &c.Account,
-		&c.SHA256, &c.Sealed, &expires, &c.RotationID, &c.UpdatedAt)
+		&c.SHA256, &c.ConfigSHA256, &c.Sealed, &expires, &c.RotationID, &c.UpdatedAt)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: current credential of %s: %w", p.Upstream, mapErr(err))
 	}
@@ -186,11 +186,11 @@ const sqlSwitchRotation = `WITH upd AS (
 	WHERE id = $2 AND state = 'minted'
 	RETURNING ` + rotationCols + `, o.sealed
 ), cred AS (
-	INSERT INTO upstream_credentials (upstream, key_id, account, key_sha256, sealed, expires, rotation_id, updated_at)
-	SELECT upstream, new_key_id, account, new_sha256, sealed, new_expires, id, $3 FROM upd
+	INSERT INTO upstream_credentials (upstream, key_id, account, key_sha256, config_sha256, sealed, expires, rotation_id, updated_at)
+	SELECT upstream, new_key_id, account, new_sha256, $5, sealed, new_expires, id, $3 FROM upd
 	ON CONFLICT (upstream) DO UPDATE SET key_id = EXCLUDED.key_id, account = EXCLUDED.account,
-		key_sha256 = EXCLUDED.key_sha256, sealed = EXCLUDED.sealed, expires = EXCLUDED.expires,
-		rotation_id = EXCLUDED.rotation_id, updated_at = EXCLUDED.updated_at
+		key_sha256 = EXCLUDED.key_sha256, config_sha256 = EXCLUDED.config_sha256, sealed = EXCLUDED.sealed,
+		expires = EXCLUDED.expires, rotation_id = EXCLUDED.rotation_id, updated_at = EXCLUDED.updated_at
 ), ` + auditOnRowCTE + `
 SELECT ` + rotationCols + ` FROM upd`
 
@@ -199,7 +199,7 @@ func (s *Store) SwitchRotation(ctx context.Context, p store.SwitchRotationParams
 	if err != nil {
 		return nil, err
 	}
-	r, err := scanRotation(s.pool.QueryRow(ctx, sqlSwitchRotation, audit, p.ID, p.Now, p.RetireAfter))
+	r, err := scanRotation(s.pool.QueryRow(ctx, sqlSwitchRotation, audit, p.ID, p.Now, p.RetireAfter, p.ConfigSHA256))
 	if err != nil {
 		return nil, s.rotationConflict(ctx, "switch", p.ID, err)
 	}
@@ -296,7 +296,7 @@ func (s *Store) CountSightings(ctx context.Context, p store.CountSightingsParams
 // issued by to and had not ended before from. Failed leases never held a
 // token anyone could use.
 const sqlLeasesActiveBetween = `SELECT id FROM leases
-WHERE upstream = $1 AND upstream_account = $2 AND issue_time <= $4
+WHERE upstream = $1 AND ($2 = '' OR upstream_account = $2) AND issue_time <= $4
 	AND (revoke_time IS NULL OR revoke_time >= $3) AND state <> 'failed'
 ORDER BY id LIMIT $5`
 

@@ -73,7 +73,7 @@ func testRotationLifecycle(t *testing.T, newStore NewStore) {
 	wantErr(t, "second key", err, errs.Conflict)
 
 	r, err = s.SwitchRotation(c, store.SwitchRotationParams{
-		ID: r.ID, RetireAfter: t0.Add(time.Minute), Now: t0.Add(2 * time.Second),
+		ID: r.ID, ConfigSHA256: "config-sha", RetireAfter: t0.Add(time.Minute), Now: t0.Add(2 * time.Second),
 		Audit: &store.AuditEvent{Action: "admin_key_rotated", ActorKind: "system", ActorSubject: "rotation", Result: "ok"},
 	})
 	if err != nil {
@@ -84,7 +84,7 @@ func testRotationLifecycle(t *testing.T, newStore NewStore) {
 	}
 	cred, err := s.CurrentCredential(c, store.CurrentCredentialParams{Upstream: upstreamName})
 	wantCred := &store.UpstreamCredential{Upstream: upstreamName, KeyID: "new-key", Account: account, SHA256: "new-sha",
-		Sealed: sealed, Expires: t0.Add(30 * 24 * time.Hour), RotationID: r.ID, UpdatedAt: t0.Add(2 * time.Second)}
+		ConfigSHA256: "config-sha", Sealed: sealed, Expires: t0.Add(30 * 24 * time.Hour), RotationID: r.ID, UpdatedAt: t0.Add(2 * time.Second)}
 	if d := cmp.Diff(wantCred, cred); err != nil || d != "" {
 		t.Errorf("CurrentCredential = %v (-want +got):\n%s", err, d)
 	}
@@ -226,12 +226,11 @@ func testLeasesActiveBetween(t *testing.T, newStore NewStore) {
 	}
 	live := active(t, s, withNow(t0.Add(10*time.Second)), withExpire(t0.Add(time.Hour)))
 	later := active(t, s, withNow(t0.Add(time.Hour)), withExpire(t0.Add(2*time.Hour)))
-	elsewhere := active(t, s, func(p *store.CreatePendingParams) { p.UpstreamAccount = "acct-2" })
+	elsewhere := active(t, s, func(p *store.CreatePendingParams) { p.UpstreamAccount = "acct-2" }, withNow(t0.Add(10*time.Minute)))
 	failed := pending(t, s)
 	if _, err := s.FailPending(c, store.FailPendingParams{ID: failed.ID, Reason: "mint_failed", Now: t0.Add(time.Second)}); err != nil {
 		t.Fatal(err)
 	}
-	_ = elsewhere
 	for _, tt := range []struct {
 		name     string
 		from, to time.Time
@@ -252,7 +251,12 @@ func testLeasesActiveBetween(t *testing.T, newStore NewStore) {
 			t.Errorf("%s (-want +got):\n%s", tt.name, d)
 		}
 	}
-	got, err := s.LeasesActiveBetween(c, store.LeasesActiveBetweenParams{Upstream: upstream, UpstreamAccount: account,
+	// Any account of the upstream.
+	got, err := s.LeasesActiveBetween(c, store.LeasesActiveBetweenParams{Upstream: upstream, From: t0.Add(5 * time.Minute), To: t0.Add(15 * time.Minute), Limit: 10})
+	if d := cmp.Diff([]string{live.ID, elsewhere.ID}, got); err != nil || d != "" {
+		t.Errorf("any account = %v (-want +got):\n%s", err, d)
+	}
+	got, err = s.LeasesActiveBetween(c, store.LeasesActiveBetweenParams{Upstream: upstream, UpstreamAccount: account,
 		From: t0, To: t0.Add(2 * time.Hour), Limit: 1})
 	if err != nil || len(got) != 1 || got[0] != ended.ID {
 		t.Errorf("limited = %v, %v", got, err)

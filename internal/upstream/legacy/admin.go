@@ -2,6 +2,7 @@ package legacy
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -69,4 +70,27 @@ func describeAdminError(err error) error {
 		return fmt.Errorf("the admin token was refused: it is wrong or deleted: %w", err)
 	}
 	return fmt.Errorf("checking the admin token: %w", err)
+}
+
+// CheckSecret reports whether secret is a working token of the client's
+// user, without touching the client's own credential.
+func (c *Client) CheckSecret(ctx context.Context, secret string) error {
+	const op = "check_key"
+	resp, err := upstream.Send(ctx, c.hc, upstream.Request{
+		Op: op, Method: http.MethodGet, URL: c.cfg.BaseURL + c.cfg.StatusPath,
+		Authorization: c.cfg.AdminScheme + " " + secret, MaxBytes: c.cfg.MaxResponseBytes,
+	})
+	if err != nil {
+		return err
+	}
+	if !resp.OK() {
+		return resp.Error(op, c.cfg.Now())
+	}
+	var st struct {
+		User *user `json:"user"`
+	}
+	if json.Unmarshal(resp.Body, &st) != nil || st.User == nil || st.User.ID != c.Account() {
+		return upstream.StatusError(op, http.StatusUnauthorized, 0)
+	}
+	return nil
 }

@@ -32,6 +32,10 @@ type Config struct {
 	// RunTimeout bounds one run.
 	RunTimeout time.Duration
 
+	// Guards watch each upstream's accounts for foreign credentials;
+	// accounts no guard names are only reconciled.
+	Guards []Guard
+
 	// OnRun, when set, is called after every run the loop makes. It runs
 	// on the reconciler goroutine and must not block.
 	OnRun func(Report, error)
@@ -65,6 +69,14 @@ func (c *Config) validate() error {
 	} {
 		if f.v <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive, got %s", f.name, f.v))
+		}
+	}
+	for i, g := range c.Guards {
+		switch {
+		case g.Upstream == "" || g.Kind == "":
+			errs = append(errs, fmt.Errorf("Guards[%d]: Upstream and Kind are required", i))
+		case g.ForeignKeys != "" && g.ForeignKeys != ForeignAlarm && g.ForeignKeys != ForeignDelete:
+			errs = append(errs, fmt.Errorf("Guards[%d]: ForeignKeys must be %q or %q", i, ForeignAlarm, ForeignDelete))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {

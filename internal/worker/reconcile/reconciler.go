@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"time"
 
 	"go.opentelemetry.io/otel/trace"
 
@@ -27,6 +28,14 @@ type Reconciler struct {
 	// flagged holds the leases reported vanished by the previous run, so
 	// each is audited once rather than on every run until it expires.
 	flagged map[string]bool
+	// sighted holds the foreign credentials and service accounts already
+	// recorded by this process, so each costs the store one write.
+	sighted map[sightingKey]bool
+	// listedBefore is each account's previous listing: a credential
+	// first seen now appeared since then.
+	listedBefore map[string]time.Time
+	// disabledLogged holds the upstreams whose unwatched state was logged.
+	disabledLogged map[string]bool
 }
 
 // New validates cfg, fills in defaults and registers the metrics.
@@ -45,6 +54,7 @@ func New(cfg Config) (*Reconciler, error) {
 		metrics: m,
 		tracer:  cfg.TracerProvider.Tracer("github.com/ztbroker/ztbroker/internal/worker/reconcile"),
 		flagged: map[string]bool{},
+		sighted: map[sightingKey]bool{}, listedBefore: map[string]time.Time{}, disabledLogged: map[string]bool{},
 	}, nil
 }
 
