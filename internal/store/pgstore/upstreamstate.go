@@ -68,6 +68,7 @@ const lockWatchEvery = 2 * time.Second
 
 const (
 	sqlTryRotationLock = `SELECT pg_try_advisory_lock(hashtextextended('ztbroker/rotation/' || $1, 0))`
+	sqlRotationUnlock  = `SELECT pg_advisory_unlock(hashtextextended('ztbroker/rotation/' || $1, 0))`
 )
 
 // RotationLock holds a session-level advisory lock on a connection of its
@@ -115,6 +116,12 @@ func (s *Store) RotationLock(ctx context.Context, p store.RotationLockParams, fn
 	err = fn(fctx)
 	cancel(nil)
 	<-watchDone
+	// Unlock before closing: a closed session's locks are released only
+	// when its backend has finished exiting, which another replica's
+	// attempt right after could beat.
+	uctx, ucancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+	defer ucancel()
+	_, _ = conn.Exec(uctx, sqlRotationUnlock, p.Upstream)
 	return true, err
 }
 

@@ -38,11 +38,8 @@ const lastUsedSlack = 2 * time.Second
 // adds the upstream's name.
 func (a *API) InspectAdmin(ctx context.Context, chk AdminCheck) (upstream.AdminInfo, error) {
 	info := a.cred.Info()
-	skew := a.cfg.Skew
-	probe := time.Now()
-	if skew != nil {
-		probe = skew.Now()
-	}
+	// lastUsed comes back on the broker's clock (see key), as this does.
+	probe := a.cfg.Now()
 	if _, err := a.Orgs(ctx, "check_admin"); err != nil {
 		return info, describeAdminError(err, "")
 	}

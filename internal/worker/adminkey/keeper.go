@@ -2,6 +2,7 @@ package adminkey
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -187,8 +188,20 @@ func (k *Keeper) minPoll() time.Duration {
 	return p
 }
 
+// RunOnce does what the loop does on a poll, for every upstream at once,
+// and returns what failed.
+func (k *Keeper) RunOnce(ctx context.Context) error {
+	var all []error
+	for _, m := range k.ups {
+		if err := k.pass(ctx, m, false); err != nil {
+			all = append(all, fmt.Errorf("upstream %s: %w", m.u.Name, err))
+		}
+	}
+	return errors.Join(all...)
+}
+
 // pass syncs one upstream and takes any rotation step that is due.
-func (k *Keeper) pass(ctx context.Context, m *managed, readFile bool) {
+func (k *Keeper) pass(ctx context.Context, m *managed, readFile bool) error {
 	ctx, span := k.tracer.Start(ctx, "adminkey.pass")
 	defer span.End()
 	var err error
@@ -215,6 +228,7 @@ func (k *Keeper) pass(ctx context.Context, m *managed, readFile bool) {
 	if k.cfg.OnSync != nil {
 		k.cfg.OnSync(m.u.Name, err)
 	}
+	return err
 }
 
 func (m *managed) fileState() fileState {

@@ -133,9 +133,11 @@ func (k *Keeper) unseal(name string, c *store.UpstreamCredential) (string, error
 	return string(b), nil
 }
 
-// adoptLocked makes want the credential's secret. A new secret is tried
-// upstream first; a configured one is then inspected to learn its key id
-// and expiry. The first sync inspects whatever it holds.
+// adoptLocked makes want the credential's secret. A rotated key is tried
+// upstream first; its id and expiry are the store's (inspection could not
+// find it anyway: its name is the broker's own). A configured key is
+// inspected, which checks it and learns its id and expiry; on failure the
+// previous secret is restored.
 func (k *Keeper) adoptLocked(ctx context.Context, m *managed, want string, info upstream.AdminInfo) error {
 	u := m.u
 	cur, _ := u.Credential.Secret()
@@ -146,13 +148,14 @@ func (k *Keeper) adoptLocked(ctx context.Context, m *managed, want string, info 
 		}
 		return nil
 	}
-	if want != cur {
+	// A configured key's inspection checks it, with clearer words.
+	if info.Source == upstream.SourceRotated {
 		if err := u.Check(ctx, want); err != nil {
-			return fmt.Errorf("the %s admin key %s is refused upstream; keeping the one in use: %w", info.Source, keyName(info.KeyID), err)
+			return fmt.Errorf("the rotated admin key %s is refused upstream; keeping the one in use: %w", keyName(info.KeyID), err)
 		}
 	}
 	u.Credential.Set(want, info)
-	if info.Source == upstream.SourceConfig || !m.inspected() {
+	if info.Source == upstream.SourceConfig {
 		got, err := u.Inspect(ctx)
 		if err != nil && !acceptable(err) {
 			if want != cur {
@@ -164,14 +167,7 @@ func (k *Keeper) adoptLocked(ctx context.Context, m *managed, want string, info 
 			k.log.WarnContext(ctx, "the admin credential works, but which of the upstream's tokens it is is unknown",
 				slog.String("upstream", u.Name), slog.Any("error", err))
 		}
-		got.Source = info.Source
-		if info.Source == upstream.SourceRotated {
-			// The store's record of a rotated key is authoritative.
-			got.KeyID, got.Account = info.KeyID, info.Account
-			if got.Expires.IsZero() {
-				got.Expires = info.Expires
-			}
-		}
+		got.Source = upstream.SourceConfig
 		u.Credential.SetInfo(got)
 	}
 	m.setInspected()

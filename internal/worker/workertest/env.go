@@ -151,3 +151,13 @@ func (e *Env) TokenWorks(t testing.TB, is upstream.Issuer, secret string) bool {
 		return false
 	}
 }
+
+// MintUpstreamNamed mints a token named name with no lease behind it.
+func (e *Env) MintUpstreamNamed(t testing.TB, is upstream.Issuer, name string) *upstream.Minted {
+	t.Helper()
+	m, err := is.Mint(context.Background(), name, e.Clock.Now().Add(24*time.Hour))
+	if err != nil {
+		t.Fatalf("mint %q: %v", name, err)
+	}
+	return m
+}

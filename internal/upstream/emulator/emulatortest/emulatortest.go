@@ -177,3 +177,30 @@ func (e *Emulator) try(ctx context.Context, path, scheme, token string) (*http.R
 	req.Header.Set("Authorization", scheme+" "+token)
 	return e.srv.Client().Do(req)
 }
+
+// Call sends one request to the emulator as a credential's holder would,
+// with authorization as the whole Authorization header, and returns the
+// status and body.
+func (e *Emulator) Call(ctx context.Context, method, path, authorization, body string) (int, []byte, error) {
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, e.URL+path, rd)
+	if err != nil {
+		return 0, nil, err
+	}
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
+}
