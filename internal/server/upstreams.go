@@ -123,8 +123,8 @@ func buildNewCentral(cfg *config.Config, nc *config.NewCentral, d upstreamDeps) 
 	prefix := cfg.Tokens.NamePrefix
 	u.keeper = &adminkey.Upstream{
 		Name: name, Kind: u.kind, Credential: u.cred, SecretFile: nc.AdminKeyFile, API: api,
-		Inspect: func(ctx context.Context) (upstream.AdminInfo, error) {
-			return api.InspectAdmin(ctx, newcentral.AdminCheck{KeyID: nc.AdminKeyID, Accounts: search, Owned: ownedBy(prefix)})
+		Inspect: func(ctx context.Context, previous string) (upstream.AdminInfo, error) {
+			return api.InspectAdmin(ctx, newcentral.AdminCheck{KeyID: nc.AdminKeyID, Accounts: search, Owned: ownedBy(prefix), Previous: previous})
 		},
 		Check:         api.CheckSecret,
 		ExpiryWarning: nc.ExpiryWarning,
@@ -180,8 +180,8 @@ func buildLegacy(ctx context.Context, cfg *config.Config, lg *config.Legacy, d u
 	prefix := cfg.Tokens.NamePrefix
 	u.keeper = &adminkey.Upstream{
 		Name: name, Kind: u.kind, Credential: u.cred, SecretFile: lg.TokenFile,
-		Inspect: func(ctx context.Context) (upstream.AdminInfo, error) {
-			info, err := c.InspectAdmin(ctx, legacy.AdminCheck{TokenName: lg.AdminTokenName, Owned: ownedBy(prefix)})
+		Inspect: func(ctx context.Context, previous string) (upstream.AdminInfo, error) {
+			info, err := c.InspectAdmin(ctx, legacy.AdminCheck{TokenName: lg.AdminTokenName, Owned: ownedBy(prefix), Previous: previous})
 			if errors.Is(err, legacy.ErrAdminTokenUnknown) {
 				err = fmt.Errorf("%w: %w", adminkey.ErrKeyUnknown, err)
 			}

@@ -18,6 +18,10 @@ type AdminCheck struct {
 	TokenName string
 	// Owned reports whether a token name is the broker's own (a lease's).
 	Owned func(name string) bool
+	// Previous is the token the credential held before its secret
+	// changed: never a candidate, and a TokenName naming it is out of
+	// date.
+	Previous string
 }
 
 // ErrAdminTokenUnknown means the admin token works but which of the user's
@@ -43,7 +47,7 @@ func (c *Client) InspectAdmin(ctx context.Context, chk AdminCheck) (upstream.Adm
 	if err != nil {
 		return info, describeAdminError(err)
 	}
-	if chk.TokenName != "" {
+	if chk.TokenName != "" && chk.TokenName != chk.Previous {
 		if !slices.Contains(names, chk.TokenName) {
 			return info, fmt.Errorf("user %q has no token named %q (admin_token_name)", uid, chk.TokenName)
 		}
@@ -52,7 +56,7 @@ func (c *Client) InspectAdmin(ctx context.Context, chk AdminCheck) (upstream.Adm
 	}
 	var candidates []string
 	for _, n := range names {
-		if chk.Owned == nil || !chk.Owned(n) {
+		if (chk.Owned == nil || !chk.Owned(n)) && n != chk.Previous {
 			candidates = append(candidates, n)
 		}
 	}

@@ -22,6 +22,10 @@ type AdminCheck struct {
 	// Owned reports whether a key's description marks it as the broker's
 	// own (a lease's key, a rotated admin key): never a candidate.
 	Owned func(description string) bool
+	// Previous is the key the credential held before its secret changed
+	// (a key file replaced): never a candidate, and a KeyID naming it is
+	// out of date, so the key is found by elimination instead.
+	Previous string
 }
 
 // lastUsedSlack allows for Central stamping lastUsed a little before the
@@ -43,7 +47,7 @@ func (a *API) InspectAdmin(ctx context.Context, chk AdminCheck) (upstream.AdminI
 	if _, err := a.Orgs(ctx, "check_admin"); err != nil {
 		return info, describeAdminError(err, "")
 	}
-	if chk.KeyID != "" {
+	if chk.KeyID != "" && chk.KeyID != chk.Previous {
 		k, err := a.Key(ctx, "check_admin", chk.KeyID)
 		if err != nil {
 			return info, describeAdminError(err, fmt.Sprintf("reading admin key %q", chk.KeyID))
@@ -57,7 +61,7 @@ func (a *API) InspectAdmin(ctx context.Context, chk AdminCheck) (upstream.AdminI
 	var candidates []Key
 	for _, sa := range chk.Accounts {
 		err := a.ServiceAccountKeys(ctx, "check_admin", sa, func(k Key) error {
-			if chk.Owned == nil || !chk.Owned(k.Description) {
+			if (chk.Owned == nil || !chk.Owned(k.Description)) && k.ID != chk.Previous {
 				if k.ServiceAccountID == "" {
 					k.ServiceAccountID = sa
 				}

@@ -106,8 +106,8 @@ func (b *bench) newReplica(t *testing.T, secret string, mod func(*adminkey.Upstr
 	r.api = api
 	r.up = &adminkey.Upstream{
 		Name: name, Kind: lease.UpstreamNewCentral, Credential: r.cred, API: api,
-		Inspect: func(ctx context.Context) (upstream.AdminInfo, error) {
-			return api.InspectAdmin(ctx, newcentral.AdminCheck{Accounts: []string{emulator.DefaultServiceAccount}, Owned: owned})
+		Inspect: func(ctx context.Context, previous string) (upstream.AdminInfo, error) {
+			return api.InspectAdmin(ctx, newcentral.AdminCheck{Accounts: []string{emulator.DefaultServiceAccount}, Owned: owned, Previous: previous})
 		},
 		Check:         api.CheckSecret,
 		ExpiryMinimum: time.Hour,

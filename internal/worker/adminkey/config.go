@@ -42,7 +42,9 @@ type Upstream struct {
 	// secret is the Credential's initial one.
 	SecretFile string
 	// Inspect checks the current secret upstream and learns its key.
-	Inspect func(ctx context.Context) (upstream.AdminInfo, error)
+	// previous is the key the credential held before its secret changed,
+	// empty at start-up: it is not the new secret's key.
+	Inspect func(ctx context.Context, previous string) (upstream.AdminInfo, error)
 	// Check tells whether a secret works, before switching to it.
 	Check func(ctx context.Context, secret string) error
 	// API mints, finds and deletes New Central admin keys; nil for an

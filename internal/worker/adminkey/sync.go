@@ -156,7 +156,11 @@ func (k *Keeper) adoptLocked(ctx context.Context, m *managed, want string, info 
 	}
 	u.Credential.Set(want, info)
 	if info.Source == upstream.SourceConfig {
-		got, err := u.Inspect(ctx)
+		previous := ""
+		if want != cur {
+			previous = prevInfo.KeyID
+		}
+		got, err := u.Inspect(ctx, previous)
 		if err != nil && !acceptable(err) {
 			if want != cur {
 				u.Credential.Set(cur, prevInfo)
