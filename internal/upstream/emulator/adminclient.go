@@ -28,6 +28,16 @@ func (c *AdminClient) Tokens(ctx context.Context) (GroundTruth, error) {
 	return g, c.do(ctx, http.MethodGet, "/_emulator/tokens", nil, &g)
 }
 
+// SeedKeys adds keys to a service account in one call (see
+// Server.SeedKeys) and returns their ids.
+func (c *AdminClient) SeedKeys(ctx context.Context, account string, keys []SeedKey) ([]string, error) {
+	var out struct {
+		IDs []string `json:"ids"`
+	}
+	err := c.do(ctx, http.MethodPost, "/_emulator/keys", SeedKeysRequest{ServiceAccount: account, Keys: keys}, &out)
+	return out.IDs, err
+}
+
 // Counters fetches request counts by route and status.
 func (c *AdminClient) Counters(ctx context.Context) (map[string]map[int]int, error) {
 	var raw map[string]map[string]int
@@ -109,7 +119,7 @@ func (c *AdminClient) do(ctx context.Context, method, path string, in, out any) 
 		return fmt.Errorf("emulator admin: %s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
 		return fmt.Errorf("emulator admin: %s %s: reading: %w", method, path, err)
 	}

@@ -7,8 +7,8 @@ import (
 
 // SeedKey describes a key for SeedKeys.
 type SeedKey struct {
-	Description string
-	Expires     time.Time
+	Description string    `json:"description"`
+	Expires     time.Time `json:"expires"`
 }
 
 // SeedKeys adds keys to service account sa directly, without an HTTP call
