@@ -227,3 +227,38 @@ func TestSIGHUPReloadsTheAdminKeyFile(t *testing.T) {
 		t.Errorf("issue with the reloaded key: %v", err)
 	}
 }
+
+// TestKeyExpiryOnCentralsClock: with Central's clock ten minutes behind,
+// a key's expiry is sent on Central's clock, so it lasts as long as the
+// broker meant, not ten minutes more; and the skew is exported.
+func TestKeyExpiryOnCentralsClock(t *testing.T) {
+	t.Parallel()
+	h := setup(t, withEmulator(emulator.WithClockOffset(-10*time.Minute)))
+	ctx := testContext(t)
+	resp, err := h.tb.IssueToken(as(ctx, h.keyA), &ztbrokerv1.IssueTokenRequest{Purpose: purposeNC})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, upstreamExpire := h.dbLease(t, resp.GetLease().GetId())
+	var sent time.Time
+	for _, k := range h.emu.Tokens().ServiceAccounts[0].Keys {
+		if k.Description == "ztbroker-"+purposeNC+"-"+resp.GetLease().GetId() {
+			sent = k.Expires
+		}
+	}
+	// The broker's record is on its clock, Central's key on Central's.
+	if d := upstreamExpire.Sub(sent) - 10*time.Minute; d < -2*time.Second || d > 2*time.Second {
+		t.Errorf("lease upstream expiry %s, key expires %s on Central: want 10m apart", upstreamExpire, sent)
+	}
+	_, _, metrics, err := h.raw(ctx, http.MethodGet, "/metrics", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^ztbroker_upstream_clock_skew_seconds\{upstream="new_central"\} (\S+)$`).FindSubmatch(metrics)
+	if m == nil {
+		t.Fatal("no clock skew gauge")
+	}
+	if v, _ := strconv.ParseFloat(string(m[1]), 64); v > -599 || v < -601 {
+		t.Errorf("clock skew gauge = %s, want about -600", m[1])
+	}
+}
