@@ -75,6 +75,10 @@ func TestTwentyThousandKeys(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.NewPool(t)
 	env := workertest.NewEnvOn(t, pgstore.New(pool), emulator.WithDeleteMissingStatus(403))
+	// A loaded test machine may take longer than the default 10s to serve
+	// 6 MB; this test is about size, not speed.
+	env.NewCentral = env.Emu.NewCentralIssuer(t, func(c *newcentral.Config) { c.Upstream.Timeout = 2 * time.Minute })
+	env.Registry = upstream.NewRegistry(env.NewCentral, env.Legacy)
 	ctx := t.Context()
 	sa := env.NewCentral.Account()
 	lks := newLeaseKeys(scaleKeys)
