@@ -22,4 +22,15 @@
 // and an "upstream_vanished" audit event, once per lease per process); the
 // store has no state for them, and the revocation worker ends them at
 // expiry as usual.
+//
+// On accounts a Guard names, every other token is somebody else's: the
+// admin credential and a rotation's keys (marked Protected by the client,
+// which also refuses to delete them), a key a recorded rotation minted
+// (the rotation cleans up after itself), or else a foreign credential — a
+// lease holder's own key, made with the rights its lease gave it. Each
+// foreign credential is reported once across replicas (the store records
+// the sighting; the audit event rides in the same statement), naming its
+// creation time and the leases live then; in delete mode it is deleted
+// too. The org watch reports new service accounts the same way and never
+// deletes them.
 package reconcile
