@@ -15,10 +15,12 @@ import (
 func TestExpiry(t *testing.T) {
 	t.Parallel()
 	h := setup(t)
-	ctx := testContext(t)
 	for _, purpose := range []string{purposeNC, purposeLegacy} {
 		t.Run(purpose, func(t *testing.T) {
 			t.Parallel()
+			// A deadline of its own: a parallel subtest may wait long for a
+			// slot after the parent's deadline started.
+			ctx := testContext(t)
 			issued, err := grpcAPI{h}.issue(ctx, h.keyA, &ztbrokerv1.IssueTokenRequest{Purpose: purpose, Ttl: durationpb.New(time.Second)})
 			if err != nil {
 				t.Fatalf("issue: %v", err)
