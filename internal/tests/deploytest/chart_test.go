@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"regexp"
@@ -70,7 +71,7 @@ func TestChart(t *testing.T) {
 
 			t.Run("replicas and disruption budget", func(t *testing.T) { checkReplicas(t, objs, spec, v.replicas) })
 			t.Run("security context", func(t *testing.T) { checkSecurity(t, pod) })
-			t.Run("probes", func(t *testing.T) { checkProbes(t, broker) })
+			t.Run("probes", func(t *testing.T) { checkProbes(t, broker, scheme(t, objs)) })
 			t.Run("migration before the broker", func(t *testing.T) { checkMigrationFirst(t, pod, broker) })
 			t.Run("services", func(t *testing.T) { checkServices(t, objs, spec, broker) })
 			t.Run("configuration loads", func(t *testing.T) {
@@ -79,7 +80,7 @@ func TestChart(t *testing.T) {
 				}
 			})
 			t.Run("no secret in a ConfigMap", func(t *testing.T) { checkNoSecretsInConfigMaps(t, objs, pod) })
-			t.Run("monitoring objects", func(t *testing.T) { checkMonitoring(t, objs, v.monitoring) })
+			t.Run("monitoring objects", func(t *testing.T) { checkMonitoring(t, objs, v.monitoring, scheme(t, objs)) })
 		})
 	}
 }
@@ -176,7 +177,24 @@ func firstSet[T any](ps ...*T) *T {
 	return nil
 }
 
-func checkProbes(t *testing.T, broker container) {
+// scheme is HTTPS when the rendered configuration serves TLS.
+func scheme(t *testing.T, objs rendered) string {
+	t.Helper()
+	var cfg struct {
+		Listen struct {
+			TLS any `json:"tls"`
+		} `json:"listen"`
+	}
+	if err := yaml.Unmarshal([]byte(objs.named(t, "ConfigMap", releaseName).Data["broker.yaml"]), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listen.TLS != nil {
+		return "HTTPS"
+	}
+	return "HTTP"
+}
+
+func checkProbes(t *testing.T, broker container, scheme string) {
 	probes := []struct {
 		name string
 		p    *probe
@@ -197,8 +215,8 @@ func checkProbes(t *testing.T, broker container) {
 		if g.Path != pr.path {
 			t.Errorf("broker %s probe asks %s, want %s", pr.name, g.Path, pr.path)
 		}
-		if g.Scheme != "HTTP" {
-			t.Errorf("broker %s probe scheme %q, want HTTP for a plaintext listener", pr.name, g.Scheme)
+		if g.Scheme != scheme {
+			t.Errorf("broker %s probe scheme %q, want %s", pr.name, g.Scheme, scheme)
 		}
 		if port := containerPort(broker, g.Port); port == 0 || port != namedPort(broker, "http") {
 			t.Errorf("broker %s probe port %v is not the HTTP port %d", pr.name, g.Port, namedPort(broker, "http"))
@@ -257,7 +275,7 @@ func checkMigrationFirst(t *testing.T, pod podSpec, broker container) {
 }
 
 func checkServices(t *testing.T, objs rendered, spec deploymentSpec, broker container) {
-	want := map[string]string{releaseName + "-grpc": "grpc", releaseName + "-http": "http"}
+	want := map[string]string{releaseName: "grpc", releaseName + "-http": "http"}
 	for name, port := range want {
 		svc := decodeSpec[serviceSpec](t, objs.named(t, "Service", name))
 		if len(svc.Selector) == 0 || !subset(svc.Selector, spec.Template.Metadata.Labels) {
@@ -287,6 +305,17 @@ func checkConfigLoads(t *testing.T, objs rendered, pod podSpec, c container) {
 	}
 	if _, err := server.ParseConfig(path, data, config.Options{SkipSecrets: true}); err != nil {
 		t.Errorf("container %s: configuration refused with SkipSecrets:\n%v", c.Name, err)
+	}
+	// Every file the configuration names is mounted: secrets, and the
+	// certificates and CAs the loader does not read.
+	var tree any
+	if err := yaml.Unmarshal(data, &tree); err != nil {
+		t.Fatal(err)
+	}
+	for key, file := range fileKeys(tree, "") {
+		if err := view.mounted(file); err != nil {
+			t.Errorf("container %s: %s: %v", c.Name, key, err)
+		}
 	}
 	if c.Name != "broker" {
 		return
@@ -376,6 +405,26 @@ func checkNoSecretsInConfigMaps(t *testing.T, objs rendered, pod podSpec) {
 	}
 }
 
+// fileKeys returns the configuration's *_file keys that hold a path.
+func fileKeys(tree any, prefix string) map[string]string {
+	out := map[string]string{}
+	switch v := tree.(type) {
+	case map[string]any:
+		for k, child := range v {
+			p := strings.TrimPrefix(prefix+"."+k, ".")
+			if s, ok := child.(string); ok && strings.HasSuffix(k, "_file") && s != "" {
+				out[p] = s
+			}
+			maps.Copy(out, fileKeys(child, p))
+		}
+	case []any:
+		for i, child := range v {
+			maps.Copy(out, fileKeys(child, fmt.Sprintf("%s[%d]", prefix, i)))
+		}
+	}
+	return out
+}
+
 // keys lists the dotted paths of every mapping key in a YAML tree.
 func keys(tree any, prefix string) []string {
 	var out []string
@@ -397,7 +446,7 @@ func keys(tree any, prefix string) []string {
 	return out
 }
 
-func checkMonitoring(t *testing.T, objs rendered, want bool) {
+func checkMonitoring(t *testing.T, objs rendered, want bool, scheme string) {
 	sms, rules := objs.ofKind("ServiceMonitor"), objs.ofKind("PrometheusRule")
 	var dashboards []object
 	for _, cm := range objs.ofKind("ConfigMap") {
@@ -417,12 +466,13 @@ func checkMonitoring(t *testing.T, objs rendered, want bool) {
 
 	sm := decodeSpec[serviceMonitorSpec](t, sms[0])
 	httpSvc := objs.named(t, "Service", releaseName+"-http")
-	grpcSvc := objs.named(t, "Service", releaseName+"-grpc")
+	grpcSvc := objs.named(t, "Service", releaseName)
 	if !subset(sm.Selector.MatchLabels, httpSvc.Metadata.Labels) || subset(sm.Selector.MatchLabels, grpcSvc.Metadata.Labels) {
 		t.Errorf("ServiceMonitor selects %v: want the HTTP Service %v only", sm.Selector.MatchLabels, httpSvc.Metadata.Labels)
 	}
-	if len(sm.Endpoints) != 1 || sm.Endpoints[0].Port != "http" || sm.Endpoints[0].Path != "/metrics" {
-		t.Errorf("ServiceMonitor endpoints %+v, want port http, path /metrics", sm.Endpoints)
+	if len(sm.Endpoints) != 1 || sm.Endpoints[0].Port != "http" || sm.Endpoints[0].Path != "/metrics" ||
+		!strings.EqualFold(sm.Endpoints[0].Scheme, scheme) {
+		t.Errorf("ServiceMonitor endpoints %+v, want port http, path /metrics, scheme %s", sm.Endpoints, scheme)
 	}
 	if !slices.Equal(sm.NamespaceSelector.MatchNames, []string{releaseNS}) {
 		t.Errorf("ServiceMonitor namespaces %v, want [%s]", sm.NamespaceSelector.MatchNames, releaseNS)

@@ -4,9 +4,11 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -131,7 +133,10 @@ func (v podView) readFile(name string) ([]byte, error) {
 		case vol.ConfigMap != nil:
 			data, ok := v.configMaps[vol.ConfigMap.Name]
 			if !ok {
-				return nil, fmt.Errorf("%s: ConfigMap %s is not part of the chart", name, vol.ConfigMap.Name)
+				if vol.ConfigMap.Items != nil && !slices.ContainsFunc(vol.ConfigMap.Items, func(it keyToPath) bool { return it.Path == rel }) {
+					return nil, fmt.Errorf("%s: %w", name, errNoItem)
+				}
+				return nil, fmt.Errorf("%s: %w (ConfigMap %s)", name, errExternal, vol.ConfigMap.Name)
 			}
 			return lookup(name, rel, vol.ConfigMap.Items, data)
 		}
@@ -139,6 +144,12 @@ func (v podView) readFile(name string) ([]byte, error) {
 	}
 	return nil, fmt.Errorf("%s: mount %s names no volume of the pod", name, best.Name)
 }
+
+// errExternal is a file on a ConfigMap the chart does not make (the
+// cluster's kube-root-ca.crt): mounted, but its content is not known here.
+var errExternal = errors.New("mounted from a ConfigMap outside the chart")
+
+var errNoItem = fmt.Errorf("not in the mounted volume: %w", fs.ErrNotExist)
 
 // lookup finds the file rel of a Secret or ConfigMap volume: with items
 // only those keys appear, at their paths; without, every key does.
@@ -154,9 +165,17 @@ func lookup(name, rel string, items []keyToPath, data map[string]string) ([]byte
 	}
 	val, ok := data[key]
 	if key == "" || !ok {
-		return nil, fmt.Errorf("%s: not in the mounted volume: %w", name, fs.ErrNotExist)
+		return nil, fmt.Errorf("%s: %w", name, errNoItem)
 	}
 	return []byte(val), nil
+}
+
+// mounted reports whether the container would find a file at name.
+func (v podView) mounted(name string) error {
+	if _, err := v.readFile(name); err != nil && !errors.Is(err, errExternal) {
+		return err
+	}
+	return nil
 }
 
 // configPath is the --config argument of the container.
