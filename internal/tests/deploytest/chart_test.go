@@ -545,6 +545,9 @@ func TestChartRefuses(t *testing.T) {
 		{"client certificates required", map[string]any{"config": map[string]any{"listen": map[string]any{"tls": map[string]any{
 			"cert_file": "/tls/tls.crt", "key_file": "/tls/tls.key", "client_ca_file": "/tls/ca.crt", "client_auth": "require"}}}},
 			"refuses the kubelet's probes"},
+		{"chart-made Secret without a key the pods use", map[string]any{"secrets": map[string]any{"create": true, "values": map[string]any{
+			"database-url": "postgres://x@db/x", "ci-api-key": "k", "zerotier-admin-key": "k"}}},
+			`secrets.values has no "seal-key"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
