@@ -72,14 +72,14 @@ func TestAdminKeyExpiryIsVisible(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := regexp.MustCompile(`(?m)^ztbroker_upstream_credential_expiry_seconds\{source="config",upstream="new_central"\} (\S+)$`).FindSubmatch(metrics)
+	m := regexp.MustCompile(`(?m)^ztbroker_upstream_credential_expiry_seconds\{upstream="new_central"\} (\S+)$`).FindSubmatch(metrics)
 	if m == nil {
 		t.Fatalf("no expiry gauge in /metrics:\n%s", metrics)
 	}
 	if v, err := strconv.ParseFloat(string(m[1]), 64); err != nil || v > 72*3600 || v < 71*3600 {
 		t.Errorf("expiry gauge = %s, want just under 259200 (72h)", m[1])
 	}
-	if strings.Contains(string(metrics), `ztbroker_upstream_credential_expiry_seconds{source="config",upstream="legacy"}`) {
+	if strings.Contains(string(metrics), `ztbroker_upstream_credential_expiry_seconds{upstream="legacy"}`) {
 		t.Error("a Legacy token has no expiry, and no gauge")
 	}
 	resp, err := h.admin.ListUpstreams(as(ctx, h.keyRoot), &ztbrokerv1.ListUpstreamsRequest{})

@@ -77,6 +77,15 @@ func New(cfg Config) (*Keeper, error) {
 		return nil, err
 	}
 	k.metrics = m
+	// Counters start at zero, so that an alert on their increase sees the
+	// first event.
+	for _, u := range cfg.Upstreams {
+		if u.API != nil {
+			for _, r := range []string{"switched", "done", "failed"} {
+				m.rotations.WithLabelValues(u.Name, r)
+			}
+		}
+	}
 	return k, nil
 }
 

@@ -13,7 +13,8 @@ type metrics struct {
 	expiry    *expiryCollector
 }
 
-// ExpiryMetric is the gauge alert rules watch.
+// ExpiryMetric is the gauge alert rules watch (label upstream). A rotation
+// keeps the series: which key it is shows in ListUpstreams, not here.
 const ExpiryMetric = "ztbroker_upstream_credential_expiry_seconds"
 
 func newMetrics(d *worker.Deps, k *Keeper) (*metrics, error) {
@@ -22,9 +23,9 @@ func newMetrics(d *worker.Deps, k *Keeper) (*metrics, error) {
 			Name: "ztbroker_upstream_credential_rotations_total",
 			Help: "Admin key rotations by upstream and outcome: switched (the new key is in use), done (the old key deleted), failed.",
 		}, []string{"upstream", "result"}),
-		expiry: &expiryCollector{k: k, desc: prometheus.NewDesc(ExpiryMetric,
+		expiry: &expiryCollector{k: k, desc: prometheus.NewDesc("ztbroker_upstream_credential_expiry_seconds",
 			"Seconds until the upstream's admin credential expires (negative once expired). Absent for credentials without an expiry (Legacy).",
-			[]string{"upstream", "source"}, nil)},
+			[]string{"upstream"}, nil)},
 	}
 	if err := d.Register(m.rotations, m.expiry); err != nil {
 		return nil, fmt.Errorf("adminkey: register metrics: %w", err)
@@ -48,6 +49,6 @@ func (c *expiryCollector) Collect(ch chan<- prometheus.Metric) {
 		if info.Expires.IsZero() {
 			continue
 		}
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, info.Expires.Sub(now).Seconds(), m.u.Name, info.Source)
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, info.Expires.Sub(now).Seconds(), m.u.Name)
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/ztbroker/ztbroker/internal/store"
 	"github.com/ztbroker/ztbroker/internal/worker/startstop"
 )
 
@@ -47,6 +48,15 @@ func New(cfg Config) (*Reconciler, error) {
 	m, err := newMetrics(&cfg.Deps)
 	if err != nil {
 		return nil, err
+	}
+	// Counters start at zero, so that an alert on their increase sees the
+	// first event (a series born at 1 shows no increase).
+	for _, g := range cfg.Guards {
+		m.foreignDetected.WithLabelValues(g.Upstream, store.SightingKey)
+		if g.ServiceAccounts != nil {
+			m.foreignDetected.WithLabelValues(g.Upstream, store.SightingServiceAccount)
+		}
+		m.foreignDeleted.WithLabelValues(g.Upstream)
 	}
 	return &Reconciler{
 		cfg:     cfg,
