@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -198,5 +197,3 @@ func wantErrText(t *testing.T, err error, parts ...string) {
 		}
 	}
 }
-
-var errAny = errors.New("any")

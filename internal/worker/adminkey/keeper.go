@@ -47,6 +47,8 @@ type managed struct {
 	lastErr error
 	// checked is set once the credential has been inspected upstream.
 	checked bool
+	// open says the last sync found a rotation open.
+	open bool
 }
 
 func (m *managed) inspected() bool { return m.checked }
@@ -227,7 +229,12 @@ func (k *Keeper) pass(ctx context.Context, m *managed, readFile bool) error {
 			return
 		}
 		k.warnExpiry(cctx, m, m.u.Credential.Info(), k.cfg.Now())
-		if m.u.API != nil && k.cfg.Sealer != nil {
+		m.mu.Lock()
+		work := m.open || k.due(m)
+		m.mu.Unlock()
+		// The lock costs a connection of its own: take it only when a
+		// rotation is open or due.
+		if work && m.u.API != nil && k.cfg.Sealer != nil {
 			_, err = k.step(cctx, m, nil)
 		}
 	}()

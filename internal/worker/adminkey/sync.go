@@ -65,6 +65,7 @@ func (k *Keeper) syncLocked(ctx context.Context, m *managed) error {
 	case err != nil:
 		return fmt.Errorf("reading the open rotation: %w", err)
 	}
+	m.open = open != nil
 	// Protect the rotation's keys before anything else can list them.
 	if open != nil {
 		u.Credential.SetProtected(open.OldKeyID, open.NewKeyID)
