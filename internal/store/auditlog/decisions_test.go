@@ -31,6 +31,7 @@ var logs = map[string]bool{
 	"AppendAudit":         true,
 
 	"GetLease":           false,
+	"GetProxyLease":      false,
 	"ListLeases":         false,
 	"ClaimDue":           false,
 	"NextDueTime":        false,

@@ -52,6 +52,10 @@ func (r *recorder) GetLease(context.Context, store.GetLeaseParams) (*lease.Lease
 	return fakeLease(), r.call("GetLease")
 }
 
+func (r *recorder) GetProxyLease(context.Context, store.GetProxyLeaseParams) (*lease.Lease, error) {
+	return fakeLease(), r.call("GetProxyLease")
+}
+
 func (r *recorder) ListLeases(context.Context, store.ListLeasesParams) (*store.ListLeasesResult, error) {
 	return &store.ListLeasesResult{}, r.call("ListLeases")
 }

@@ -17,7 +17,7 @@ func (s *Store) ListUpstreamTokens(_ context.Context, p store.ListUpstreamTokens
 	defer s.mu.Unlock()
 	var out []*lease.Lease
 	for _, l := range s.leases {
-		if l.State.Live() && l.Upstream == p.Upstream && l.UpstreamAccount == p.UpstreamAccount {
+		if l.State.Live() && !l.IsProxy() && l.Upstream == p.Upstream && l.UpstreamAccount == p.UpstreamAccount {
 			out = append(out, clone(l))
 		}
 	}

@@ -44,6 +44,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RevokeMatching", testRevokeMatching},
 		{"RevokeMatchingLimits", testRevokeMatchingLimits},
 		{"ListUpstreamTokens", testListUpstreamTokens},
+		{"ProxyLease", testProxyLease},
 		{"CountActive", testCountActive},
 		{"Quotas", testQuotas},
 		{"QuotaIssueRate", testQuotaIssueRate},
