@@ -126,9 +126,9 @@ func TestProxyErrors(t *testing.T) {
 			},
 		},
 		{
-			name: "shares take the whole budget",
+			name:  "shares take the whole budget",
 			extra: map[string]string{"upstreams": "\n  new_central:\n    admin_key_file: /run/secrets/admin\n    rate_limit: 40\n  legacy:\n    token_file: /run/secrets/legacy\n    user_id: u1"},
-			want: []string{"p.yaml: upstreams.new_central.rate_limit: is 40 requests/s, but the proxy purposes on it take 40: their scope.rate_limit shares must leave room for minting and revoking"},
+			want:  []string{"p.yaml: upstreams.new_central.rate_limit: is 40 requests/s, but the proxy purposes on it take 40: their scope.rate_limit shares must leave room for minting and revoking"},
 		},
 		{
 			name:  "bad public url",
