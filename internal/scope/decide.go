@@ -87,10 +87,14 @@ func (sc *Scope) decide(r Request, steps *[]Step) Decision {
 			fmt.Sprintf("%s %s is not an operation the broker forwards", safeMethod(r.Method), pathOf(t)), "no such operation")
 	}
 	note("operation", true, "%s", op)
+	var resources []string
+	if n, ok := params[ParamNetwork]; ok {
+		resources = append(resources, "network="+n)
+	}
 	denied := func(kind, reason string) Decision {
 		d := refuse(http.StatusForbidden, kind,
 			fmt.Sprintf("the scope of purpose %q does not allow %s", sc.purpose, op), reason)
-		d.Op, d.Params = op, params
+		d.Op, d.Params, d.Resources = op, params, resources
 		return d
 	}
 
@@ -98,14 +102,12 @@ func (sc *Scope) decide(r Request, steps *[]Step) Decision {
 	if err != nil {
 		note("body", false, "%v", err)
 		d := refuse(http.StatusBadRequest, "bad_body", err.Error(), err.Error())
-		d.Op, d.Params = op, params
+		d.Op, d.Params, d.Resources = op, params, resources
 		return d
 	}
 	note("body", true, "well formed")
 
-	var resources []string
 	if n, ok := params[ParamNetwork]; ok {
-		resources = append(resources, "network="+n)
 		if sc.networks != nil && !sc.networks[n] {
 			note("networks", false, "network %s is not listed", n)
 			return denied("allowlist", "network "+n+" not in the allowlist")

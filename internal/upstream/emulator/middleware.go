@@ -92,6 +92,8 @@ func (w *statusRecorder) Write(b []byte) (int, error) {
 func (s *Server) api(route string, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := &statusRecorder{ResponseWriter: w}
+		s.enter(route, 1)
+		defer s.enter(route, -1)
 		defer func() {
 			if rec.status == 0 {
 				rec.status = http.StatusOK
