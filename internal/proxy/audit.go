@@ -28,11 +28,12 @@ const (
 const auditWriteTimeout = 5 * time.Second
 
 // auditWriter appends proxied calls' events off the request path: the
-// caller gets Central's answer without waiting for a commit. When its
-// queue is full, or it is not running, events are written inline instead,
-// so load slows callers down rather than losing events. Events still
-// queued at Stop are written before Stop returns; a crash loses at most
-// what the queue held.
+// caller gets Central's answer without waiting for a commit, and events
+// that queue up while one batch commits go in the next, one statement
+// for many. When the queue is full, or the writer is not running, events
+// are written inline instead, so load slows callers down rather than
+// losing events. Events still queued at Stop are written before Stop
+// returns; a crash loses at most what the queue held.
 type auditWriter struct {
 	st      store.Store
 	log     *slog.Logger
@@ -41,6 +42,9 @@ type auditWriter struct {
 	running atomic.Bool
 	run     startstop.Runner
 }
+
+// maxAuditBatch bounds one batch's statement.
+const maxAuditBatch = 256
 
 func newAuditWriter(st store.Store, log *slog.Logger, size int, failed func()) *auditWriter {
 	return &auditWriter{st: st, log: log, failed: failed, q: make(chan *store.AuditEvent, size)}
@@ -54,15 +58,23 @@ func (a *auditWriter) add(ctx context.Context, e *store.AuditEvent) {
 		default:
 		}
 	}
-	a.write(ctx, e)
+	a.write(ctx, []*store.AuditEvent{e})
 }
 
-func (a *auditWriter) write(ctx context.Context, e *store.AuditEvent) {
+func (a *auditWriter) write(ctx context.Context, batch []*store.AuditEvent) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditWriteTimeout)
 	defer cancel()
-	if err := a.st.AppendAudit(ctx, e); err != nil {
-		a.failed()
-		a.log.ErrorContext(ctx, "audit of a proxied call failed", "lease_id", e.LeaseID, "action", e.Action, "err", err)
+	var err error
+	if len(batch) == 1 {
+		err = a.st.AppendAudit(ctx, batch[0])
+	} else {
+		err = a.st.AppendAudits(ctx, batch)
+	}
+	if err != nil {
+		for range batch {
+			a.failed()
+		}
+		a.log.ErrorContext(ctx, "audit of proxied calls failed", "events", len(batch), "lease_id", batch[0].LeaseID, "err", err)
 	}
 }
 
@@ -82,18 +94,32 @@ func (a *auditWriter) loop(ctx context.Context) {
 	for {
 		select {
 		case e := <-a.q:
-			a.write(ctx, e)
+			a.write(ctx, a.collect(e))
 		case <-ctx.Done():
 			return
 		}
 	}
 }
 
+// collect takes what else is queued, up to a batch.
+func (a *auditWriter) collect(first *store.AuditEvent) []*store.AuditEvent {
+	batch := []*store.AuditEvent{first}
+	for len(batch) < maxAuditBatch {
+		select {
+		case e := <-a.q:
+			batch = append(batch, e)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
 func (a *auditWriter) drain(ctx context.Context) {
 	for {
 		select {
 		case e := <-a.q:
-			a.write(ctx, e)
+			a.write(ctx, a.collect(e))
 		default:
 			return
 		}

@@ -93,6 +93,10 @@ type Store interface {
 
 	// AppendAudit adds one event to the append-only audit trail.
 	AppendAudit(ctx context.Context, e *AuditEvent) error
+	// AppendAudits adds events in one statement, in order, and sets their
+	// ids. All are written or none. It is for writers that queue events
+	// (the proxy's) and would otherwise pay a commit for each.
+	AppendAudits(ctx context.Context, events []*AuditEvent) error
 	// ListAudit pages through audit events, newest first.
 	ListAudit(ctx context.Context, p ListAuditParams) (*ListAuditResult, error)
 

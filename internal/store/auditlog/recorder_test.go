@@ -116,6 +116,10 @@ func (r *recorder) AppendAudit(context.Context, *store.AuditEvent) error {
 	return r.call("AppendAudit")
 }
 
+func (r *recorder) AppendAudits(context.Context, []*store.AuditEvent) error {
+	return r.call("AppendAudits")
+}
+
 func (r *recorder) ListAudit(context.Context, store.ListAuditParams) (*store.ListAuditResult, error) {
 	return &store.ListAuditResult{}, r.call("ListAudit")
 }

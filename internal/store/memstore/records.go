@@ -69,6 +69,15 @@ func (s *Store) AppendAudit(_ context.Context, e *store.AuditEvent) error {
 	return nil
 }
 
+func (s *Store) AppendAudits(_ context.Context, events []*store.AuditEvent) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, e := range events {
+		e.ID = s.appendAudit(e, e.Time)
+	}
+	return nil
+}
+
 func (s *Store) ListAudit(_ context.Context, p store.ListAuditParams) (*store.ListAuditResult, error) {
 	if err := requireLimit(p.PageSize); err != nil {
 		return nil, err

@@ -51,6 +51,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"QuotaConcurrent", testQuotaConcurrent},
 		{"SealedSecrets", testSealedSecrets},
 		{"AuditAppendAndList", testAuditList},
+		{"AuditAppendBatch", testAuditBatch},
 		{"AuditWithStateChanges", testAuditWithStateChanges},
 		{"AuditTakesLeaseFields", testAuditTakesLeaseFields},
 		{"Ping", testPing},
