@@ -3,7 +3,7 @@ TOOL := go tool -modfile=tools/go.mod
 
 .PHONY: help
 help: ## List the targets.
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 .PHONY: dev
 dev: ## Run the broker with the emulator and an in-memory store.
@@ -35,3 +35,7 @@ lint: ## go vet, and golangci-lint (v2.15.0, .golangci.yml) when installed.
 .PHONY: bench
 bench: ## Run the benchmarks the README quotes.
 	./scripts/bench.sh
+
+.PHONY: bench-proxy
+bench-proxy: ## Measure the scoped proxy against the emulator, real binaries side by side.
+	./scripts/bench-proxy.sh

@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"time"
 
@@ -119,4 +120,24 @@ func proxyAuthScheme(kind string) string {
 		return legacy.SchemeToken
 	}
 	return "Bearer"
+}
+
+// warnUnreachableProxy says so when proxy leases would be pointed at a
+// wildcard address, which no caller can reach.
+func warnUnreachableProxy(log *slog.Logger, f *config.Config, addr net.Addr) {
+	if f.Proxy.PublicURL != "" {
+		return
+	}
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok || !tcp.IP.IsUnspecified() {
+		return
+	}
+	for _, p := range f.Purposes {
+		if p.IsProxy() {
+			log.Warn("proxy.public_url is not set and the HTTP listener is on a wildcard address: "+
+				"proxy leases will be given an api_base_url callers cannot reach; set proxy.public_url",
+				"listen", addr.String())
+			return
+		}
+	}
 }

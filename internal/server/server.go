@@ -145,6 +145,7 @@ func (c Config) Complete(ctx context.Context) (_ *Server, err error) {
 		return nil, err
 	}
 	public := publicURL(f, s.httpLis.Addr().String(), f.Listen.TLS != nil)
+	warnUnreachableProxy(c.Logger, f, s.httpLis.Addr())
 	purposes, err := buildPurposes(f, is, public)
 	if err != nil {
 		return nil, err
