@@ -99,6 +99,11 @@ func run() error {
 		}
 		report(c, all, results)
 	}
+	if added, err := brokerAddedLatency(hc, f.broker, f.purpose); err == nil {
+		fmt.Printf("the broker's own added-latency histogram (ztbroker_proxy_added_latency_seconds): %s\n", added)
+	} else {
+		fmt.Printf("the broker's added-latency histogram: %v\n", err)
+	}
 	fmt.Printf("load average after: %s\n", loadAvg())
 	return nil
 }
