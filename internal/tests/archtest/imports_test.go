@@ -120,9 +120,15 @@ var rules = []rule{
 		},
 	},
 	{
-		text: "the generated API is used by the doors only: internal/broker, internal/server and internal/cli",
+		text: "the generated API is used by the doors and the public client only: internal/broker, internal/server, internal/cli and client",
 		forbid: func(from, to string) bool {
-			return under(to, "gen") && !under(from, "internal/broker", "internal/server", "internal/cli")
+			return under(to, "gen") && !under(from, "internal/broker", "internal/server", "internal/cli", "client")
+		},
+	},
+	{
+		text: "the public client imports nothing of this module but gen, so importing it never drags the server in",
+		forbid: func(from, to string) bool {
+			return under(from, "client") && !strings.HasPrefix(to, "std:") && !strings.Contains(to, ".") && !under(to, "gen", "client")
 		},
 	},
 	{

@@ -1,4 +1,4 @@
-package ciauth
+package client
 
 import (
 	"testing"

@@ -1,4 +1,4 @@
-package ciauth
+package credential
 
 import (
 	"context"
@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/ztbroker/ztbroker/internal/errs"
 )
 
 func TestParse(t *testing.T) {
@@ -25,7 +23,7 @@ func TestParse(t *testing.T) {
 		wantErr error
 	}{
 		{spec: "env:ID_TOKEN", want: "tok-from-env"},
-		{spec: "env:UNSET", wantErr: errs.Unauthenticated},
+		{spec: "env:UNSET", wantErr: ErrUnauthenticated},
 		{spec: "env:", wantErr: ErrSpec},
 		{spec: "file:", wantErr: ErrSpec},
 		{spec: "gitlab", wantErr: ErrSpec},
@@ -56,7 +54,7 @@ func TestFileIsReadOnEveryUse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := src.Token(context.Background()); !errors.Is(err, errs.Unauthenticated) {
+	if _, err := src.Token(context.Background()); !errors.Is(err, ErrUnauthenticated) {
 		t.Errorf("missing file: error = %v, want ErrUnauthenticated", err)
 	}
 	for _, tok := range []string{"first", "rotated"} {
@@ -74,7 +72,7 @@ func TestFileIsReadOnEveryUse(t *testing.T) {
 	if err := os.WriteFile(path, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := src.Token(context.Background()); !errors.Is(err, errs.Unauthenticated) {
+	if _, err := src.Token(context.Background()); !errors.Is(err, ErrUnauthenticated) {
 		t.Errorf("empty file: error = %v, want ErrUnauthenticated", err)
 	}
 }
