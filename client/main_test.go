@@ -1,9 +1,9 @@
-package client
+package client_test
 
 import (
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/ztbroker/ztbroker/internal/testing/pgtest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { pgtest.Main(m) }

@@ -24,7 +24,7 @@ const rejectGrace = 5 * time.Second
 // TokenSource keeps one valid ZeroTier token for a purpose. Token returns
 // it, valid for at least the source's minimum validity; in the background
 // the source renews the lease at a jittered fraction (half to seven
-// tenths) of its remaining lifetime, and when the lease cannot be renewed
+// tenths) of the time its token may still be handed out, and when the lease cannot be renewed
 // any further — it reached its maximum lifetime, it was revoked, or the API
 // refused its token — issues a new lease, hands over to it and revokes the
 // old one. So a source holds one lease, and two only for the moment of a

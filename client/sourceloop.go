@@ -153,11 +153,11 @@ func (s *TokenSource) finishLocked(now time.Time, old, tok *Token, err error, re
 		return
 	}
 	s.fresh.Store(&freshToken{tok: tok, until: s.freshUntil(tok)})
-	// Renew at half to seven tenths of what is left, so that sources
-	// started together drift apart and a failed renewal still leaves time
-	// to retry before the minimum validity is reached.
-	life := tok.Expiry().Sub(now)
-	s.nextAt = now.Add(time.Duration(float64(life) * (0.5 + 0.2*rand.Float64())))
+	// Refresh at half to seven tenths of the time the token may still be
+	// handed out, so that sources started together drift apart and a
+	// failed refresh leaves time to retry before Token has nothing to give.
+	left := s.freshUntil(tok).Sub(now)
+	s.nextAt = now.Add(time.Duration(float64(left) * (0.5 + 0.2*rand.Float64())))
 }
 
 func (s *TokenSource) failLocked(now time.Time, err error, renewed bool) {

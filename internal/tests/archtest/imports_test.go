@@ -108,15 +108,15 @@ var rules = []rule{
 		},
 	},
 	{
-		text: "only internal/server and internal/cli read internal/config",
+		text: "only internal/server, internal/cli and test support read internal/config",
 		forbid: func(from, to string) bool {
-			return to == "internal/config" && !under(from, "internal/server", "internal/cli")
+			return to == "internal/config" && !under(from, "internal/server", "internal/cli") && !testSupport(from)
 		},
 	},
 	{
-		text: "only internal/cli imports internal/server",
+		text: "only internal/cli and test support import internal/server",
 		forbid: func(from, to string) bool {
-			return to == "internal/server" && !under(from, "internal/cli")
+			return to == "internal/server" && !under(from, "internal/cli") && !testSupport(from)
 		},
 	},
 	{
@@ -145,10 +145,10 @@ var rules = []rule{
 		},
 	},
 	{
-		text: "pgx is imported only by pgstore, migrate, the wiring that opens the pool, and pgtest",
+		text: "pgx is imported only by pgstore, migrate, the wiring that opens the pool, pgtest and brokertest",
 		forbid: func(from, to string) bool {
 			return strings.HasPrefix(to, "github.com/jackc/pgx") &&
-				!under(from, "internal/store/pgstore", "internal/store/migrate", "internal/server", "internal/testing/pgtest")
+				!under(from, "internal/store/pgstore", "internal/store/migrate", "internal/server", "internal/testing/pgtest", "internal/testing/brokertest")
 		},
 	},
 	{
