@@ -27,10 +27,16 @@ type bundle struct {
 
 func setup(t *testing.T, opts ...brokertest.Option) *bundle {
 	t.Helper()
+	return setupClient(t, opts)
+}
+
+// setupClient is setup with extra options for the client.
+func setupClient(t *testing.T, opts []brokertest.Option, copts ...client.Option) *bundle {
+	t.Helper()
 	clk := clockwork.NewFakeClockAt(time.Now().UTC().Truncate(time.Second))
 	b := brokertest.Start(t, append([]brokertest.Option{brokertest.WithClock(clk.Now)}, opts...)...)
 	logs := &brokertest.SyncBuffer{}
-	c, err := client.New(context.Background(), b.GRPCAddr,
+	c, err := client.New(context.Background(), b.GRPCAddr, append([]client.Option{
 		client.WithAPIKey(b.APIKey),
 		client.WithClock(clk),
 		client.WithTimeout(20*time.Second),
@@ -41,7 +47,7 @@ func setup(t *testing.T, opts ...brokertest.Option) *bundle {
 			Backoff:           backoff.Config{BaseDelay: 10 * time.Millisecond, Multiplier: 1, MaxDelay: 10 * time.Millisecond},
 			MinConnectTimeout: time.Second,
 		})),
-	)
+	}, copts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -143,7 +143,7 @@ func (s *TokenSource) finishLocked(now time.Time, old, tok *Token, err error, re
 		}
 		s.obtained = now
 		s.rejected = false
-		s.log.Info("issued", "lease_id", tok.Lease.ID, "expires", tok.Expiry(), "replaces", leaseID(old))
+		s.log.Debug("issued", "lease_id", tok.Lease.ID, "expires", tok.Expiry(), "replaces", leaseID(old))
 	} else {
 		s.log.Debug("renewed", "lease_id", tok.Lease.ID, "expires", tok.Expiry())
 	}
