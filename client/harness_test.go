@@ -39,7 +39,7 @@ func setupClient(t *testing.T, opts []brokertest.Option, copts ...client.Option)
 	c, err := client.New(context.Background(), b.GRPCAddr, append([]client.Option{
 		client.WithAPIKey(b.APIKey),
 		client.WithClock(clk),
-		client.WithTimeout(20*time.Second),
+		client.WithTimeout(20 * time.Second),
 		client.WithLogger(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))),
 		// Reconnect at once after a test restarts the broker: gRPC's
 		// own backoff runs on the real clock.
