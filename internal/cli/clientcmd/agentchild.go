@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -16,13 +17,25 @@ type child struct {
 	state  *os.ProcessState
 }
 
+// agentCredentialVars are the agent's own credentials, which its command
+// must not inherit: it gets the ZeroTier token through the sinks only.
+var agentCredentialVars = map[string]bool{
+	"BROKER_API_KEY":                 true,
+	"ACTIONS_ID_TOKEN_REQUEST_TOKEN": true,
+	"ACTIONS_ID_TOKEN_REQUEST_URL":   true,
+}
+
 // startChild runs command through /bin/sh as `exec command`, so that the
 // shell gives way to the command and signals reach it directly. The
-// command gets the agent's environment, never the token: it reads the
-// sinks.
+// command gets the agent's environment less its credentials, and never
+// the token: it reads the sinks.
 func startChild(command string, env Env, stderr io.Writer) (*child, error) {
 	cmd := exec.Command("/bin/sh", "-c", "exec "+command)
-	cmd.Env = childEnviron(env.Environ, nil)
+	for _, kv := range childEnviron(env.Environ, nil) {
+		if name, _, _ := strings.Cut(kv, "="); !agentCredentialVars[name] {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = env.Stdin, env.Stdout, stderr
 	if f, ok := env.Stderr.(*os.File); ok {
 		cmd.Stderr = f

@@ -28,6 +28,7 @@ import (
 // waits on a FIFO that nobody writes, in the background, because a trapped
 // signal interrupts `wait` at once.
 const childScript = `n=0
+env > "$D/environ.$$"
 cp "$D/token" "$D/seen.start.$$"
 : > "$D/started.$$"
 trap 'n=$((n+1)); cp "$D/token" "$D/seen.$n"' HUP
@@ -73,7 +74,7 @@ func startAgent(t *testing.T, reload string) *run {
 		Stdout:  io.Discard,
 		Stderr:  r.stderr,
 		Getenv:  func(k string) string { return vars[k] },
-		Environ: func() []string { return []string{"PATH=/usr/bin:/bin", "D=" + dir} },
+		Environ: func() []string { return []string{"PATH=/usr/bin:/bin", "D=" + dir, "BROKER_API_KEY=" + b.APIKey} },
 		Signals: r.signals,
 		Clock:   clk,
 	}
@@ -188,6 +189,14 @@ func TestAgentKeepsTheSinksAndTellsTheCommand(t *testing.T) {
 				t.Fatalf("the command did not find the token in the sink when it started")
 			}
 
+			// The command reads the token from the sinks; it inherits
+			// neither the token nor the agent's own credential.
+			for _, f := range r.glob("environ.*") {
+				if e := r.read(filepath.Base(f)); strings.Contains(e, r.b.APIKey) || strings.Contains(e, first) || !strings.Contains(e, "D="+r.dir) {
+					t.Errorf("the command's environment holds a credential, or lacks the agent's environment")
+				}
+			}
+
 			// Contents and modes.
 			if got := r.b.TryToken(ctx, "Bearer", first); got != http.StatusOK {
 				t.Fatalf("the token in the file sink: emulator answered %d", got)
@@ -289,4 +298,36 @@ func TestAgentKeepsTheSinksAndTellsTheCommand(t *testing.T) {
 			r.b.CheckNoSecret(t, []string{first, second}, r.stderr.String())
 		})
 	}
+}
+
+// TestAgentIsReadyOnlyWithAValidToken stops the broker: the agent stays
+// ready while the token in the sinks is unexpired, then says it is not;
+// when the broker is back the sinks get a new token and it is ready again.
+func TestAgentIsReadyOnlyWithAValidToken(t *testing.T) {
+	t.Parallel()
+	r := startAgent(t, "SIGHUP")
+	r.eventually("the command to start", func() bool { return len(r.glob("started.*")) == 1 })
+	first := r.read("token")
+	if code := r.readyz(); code != http.StatusOK {
+		t.Fatalf("readyz = %d with a fresh token", code)
+	}
+	if err := r.b.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	r.advance(4 * time.Minute) // of a 5-minute lease: still valid
+	if code := r.readyz(); code != http.StatusOK {
+		t.Errorf("readyz = %d while the sinks' token is still valid", code)
+	}
+	r.advance(90 * time.Second) // past its expiry
+	if code := r.readyz(); code != http.StatusServiceUnavailable {
+		t.Errorf("readyz = %d after the sinks' token expired, want 503", code)
+	}
+	if r.read("token") != first {
+		t.Error("the sinks changed while the broker was down")
+	}
+	r.b.Restart(t)
+	r.eventually("a new token once the broker is back", func() bool {
+		r.advance(11 * time.Second)
+		return r.read("token") != first && r.readyz() == http.StatusOK
+	})
 }
