@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -94,5 +95,28 @@ func TestJWTExpiry(t *testing.T) {
 				t.Errorf("expiry = %d, want %d", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestAPIKeyFileIsReadOnEveryUse(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "key")
+	src := APIKeyFile{Path: path}
+	if _, err := src.Token(context.Background()); !errors.Is(err, ErrUnauthenticated) {
+		t.Errorf("missing file: error = %v, want ErrUnauthenticated", err)
+	}
+	for _, key := range []string{"ztb_first", "ztb_rotated"} {
+		if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := src.Token(context.Background()); err != nil || got != key {
+			t.Errorf("key = %q, %v; want %q", got, err, key)
+		}
+	}
+	if err := os.WriteFile(path, []byte("  \n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.Token(context.Background()); !errors.Is(err, ErrUnauthenticated) || !strings.Contains(err.Error(), "API key file") {
+		t.Errorf("empty file: error = %v, want an unauthenticated error naming the API key file", err)
 	}
 }
