@@ -77,6 +77,14 @@
 // client logs (WithLogger) lease ids and expiries only, and its errors
 // never contain a credential.
 //
+// # Versioning
+//
+// The package is part of the github.com/ztbroker/ztbroker module and is
+// versioned with it: a change that breaks its API takes a new major
+// version of the module. It speaks the broker's ztbroker.v1 API, and
+// imports nothing of the module but the generated stubs in gen/, so
+// importing it links none of the server.
+//
 // # Limits
 //
 // If an issue's answer is lost and the broker cannot replay it (it runs
