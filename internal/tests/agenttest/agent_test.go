@@ -3,6 +3,7 @@ package agenttest
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -28,11 +29,11 @@ import (
 // waits on a FIFO that nobody writes, in the background, because a trapped
 // signal interrupts `wait` at once.
 const childScript = `n=0
+trap 'n=$((n+1)); cp "$D/token" "$D/seen.$n"' HUP
+trap 'kill $bg 2>/dev/null; : > "$D/terminated.$$"; exit 0' TERM
 env > "$D/environ.$$"
 cp "$D/token" "$D/seen.start.$$"
 : > "$D/started.$$"
-trap 'n=$((n+1)); cp "$D/token" "$D/seen.$n"' HUP
-trap 'kill $bg 2>/dev/null; : > "$D/terminated.$$"; exit 0' TERM
 while :; do cat "$D/gate" >/dev/null & bg=$!; wait $bg; done
 `
 
@@ -61,7 +62,7 @@ func startAgent(t *testing.T, reload string) *run {
 	}
 	t.Cleanup(func() { _ = gate.Close() })
 	tmpl := filepath.Join(dir, "conf.tmpl")
-	if err := os.WriteFile(tmpl, []byte("base={{.APIBaseURL}}\nauth={{.AuthScheme}} {{.Token}}\nlease={{.LeaseID}}\n"), 0o600); err != nil {
+	if err := os.WriteFile(tmpl, []byte("base={{.APIBaseURL}}\nauth={{.AuthScheme}} {{.Token}}\nlease={{.LeaseID}}\nexp={{.Expires.Unix}}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	script := filepath.Join(dir, "child.sh")
@@ -142,6 +143,22 @@ func (r *run) advance(d time.Duration) {
 	}
 }
 
+// caughtUp waits until the sinks show the lease the broker holds active,
+// with its current expiry: the agent has written what its source last
+// got, so moving time on cannot outrun it.
+func (r *run) caughtUp() {
+	r.t.Helper()
+	r.eventually("the sinks to show the active lease", func() bool {
+		res, err := r.b.Store.ListLeases(context.Background(), store.ListLeasesParams{
+			Purpose: brokertest.PurposeNC, State: lease.StateActive, PageSize: 10})
+		if err != nil || len(res.Leases) != 1 {
+			return false
+		}
+		l := res.Leases[0]
+		return strings.Contains(r.read("conf"), fmt.Sprintf("lease=%s\nexp=%d\n", l.ID, l.ExpireTime.Unix()))
+	})
+}
+
 var healthRE = regexp.MustCompile(`health on (http://[0-9.:]+)/healthz`)
 
 func (r *run) readyz() int {
@@ -208,7 +225,7 @@ func TestAgentKeepsTheSinksAndTellsTheCommand(t *testing.T) {
 			}
 			leaseID := env["ZTBROKER_LEASE_ID"]
 			wantConf := "base=" + r.b.EmuURL + "\nauth=Bearer " + first + "\nlease=" + leaseID + "\n"
-			if diff := cmp.Diff(wantConf, r.read("conf")); diff != "" {
+			if diff := cmp.Diff(wantConf, r.read("conf")[:len(wantConf)]); diff != "" {
 				t.Errorf("template sink (-want +got):\n%s", diff)
 			}
 			for _, name := range []string{"token", "env", "conf"} {
@@ -227,6 +244,7 @@ func TestAgentKeepsTheSinksAndTellsTheCommand(t *testing.T) {
 			// sinks hold it.
 			for r.read("token") == first {
 				r.advance(30 * time.Second)
+				r.caughtUp()
 				if r.clock.Now().Sub(time.Now()) > 2*brokertest.MaxTTL {
 					t.Fatal("the lease was never replaced")
 				}
