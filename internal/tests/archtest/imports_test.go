@@ -102,6 +102,18 @@ var rules = []rule{
 		},
 	},
 	{
+		text: "internal/scope and internal/proxycred import no package of this module",
+		forbid: func(from, to string) bool {
+			return (from == "internal/scope" || from == "internal/proxycred") && strings.HasPrefix(to, "internal/")
+		},
+	},
+	{
+		text: "the proxy forwards for leases; it does not issue them, read the config or speak the generated API",
+		forbid: func(from, to string) bool {
+			return under(from, "internal/proxy") && under(to, "internal/broker", "internal/config", "internal/policy", "internal/auth", "gen")
+		},
+	},
+	{
 		text: "only cmd/broker and internal/cli import internal/cli",
 		forbid: func(from, to string) bool {
 			return under(to, "internal/cli") && !under(from, "cmd/broker", "internal/cli")
@@ -140,7 +152,8 @@ var rules = []rule{
 	{
 		text: "the domain and the workers do not depend on the wiring or the commands",
 		forbid: func(from, to string) bool {
-			return under(from, "internal/broker", "internal/worker", "internal/store", "internal/policy", "internal/auth") &&
+			return under(from, "internal/broker", "internal/worker", "internal/store", "internal/policy", "internal/auth",
+				"internal/proxy", "internal/scope", "internal/proxycred") &&
 				under(to, "internal/server", "internal/cli")
 		},
 	},
