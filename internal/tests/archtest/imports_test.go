@@ -120,21 +120,27 @@ var rules = []rule{
 		},
 	},
 	{
-		text: "only internal/server and internal/cli read internal/config",
+		text: "only internal/server, internal/cli and test support read internal/config",
 		forbid: func(from, to string) bool {
-			return to == "internal/config" && !under(from, "internal/server", "internal/cli")
+			return to == "internal/config" && !under(from, "internal/server", "internal/cli") && !testSupport(from)
 		},
 	},
 	{
-		text: "only internal/cli imports internal/server",
+		text: "only internal/cli and test support import internal/server",
 		forbid: func(from, to string) bool {
-			return to == "internal/server" && !under(from, "internal/cli")
+			return to == "internal/server" && !under(from, "internal/cli") && !testSupport(from)
 		},
 	},
 	{
-		text: "the generated API is used by the doors only: internal/broker, internal/server and internal/cli",
+		text: "the generated API is used by the doors and the public client only: internal/broker, internal/server, internal/cli and client",
 		forbid: func(from, to string) bool {
-			return under(to, "gen") && !under(from, "internal/broker", "internal/server", "internal/cli")
+			return under(to, "gen") && !under(from, "internal/broker", "internal/server", "internal/cli", "client")
+		},
+	},
+	{
+		text: "the public client imports nothing of this module but gen, so importing it never drags the server in",
+		forbid: func(from, to string) bool {
+			return under(from, "client") && !strings.HasPrefix(to, "std:") && !strings.Contains(to, ".") && !under(to, "gen", "client")
 		},
 	},
 	{
@@ -152,10 +158,10 @@ var rules = []rule{
 		},
 	},
 	{
-		text: "pgx is imported only by pgstore, migrate, the wiring that opens the pool, and pgtest",
+		text: "pgx is imported only by pgstore, migrate, the wiring that opens the pool, pgtest and brokertest",
 		forbid: func(from, to string) bool {
 			return strings.HasPrefix(to, "github.com/jackc/pgx") &&
-				!under(from, "internal/store/pgstore", "internal/store/migrate", "internal/server", "internal/testing/pgtest")
+				!under(from, "internal/store/pgstore", "internal/store/migrate", "internal/server", "internal/testing/pgtest", "internal/testing/brokertest")
 		},
 	},
 	{

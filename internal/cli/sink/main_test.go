@@ -1,4 +1,4 @@
-package ciauth
+package sink
 
 import (
 	"testing"

@@ -1,4 +1,4 @@
-package clientcmd
+package client
 
 import (
 	"context"
@@ -16,85 +16,89 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
-	"github.com/ztbroker/ztbroker/internal/cli/ciauth"
-	"github.com/ztbroker/ztbroker/internal/errs"
+	"github.com/ztbroker/ztbroker/client/credential"
 )
 
+// The retry rules, shared by every call of a Client, by the token source's
+// own pacing and by the broker command line: only UNAVAILABLE,
+// RESOURCE_EXHAUSTED and ABORTED are retried, after the broker's requested
+// delay (RetryInfo, or a retry-after header) or else a jittered
+// exponential backoff, and never past the caller's deadline.
 const (
 	initialBackoff = 250 * time.Millisecond
 	maxBackoff     = 10 * time.Second
 )
 
 // invoker sends each call with a fresh credential and retries the failures
-// that a later attempt can cure, until the call's context ends. Requests are
-// resent unchanged, so an IssueToken keeps its idempotency key across
+// that a later attempt can cure, until the call's context ends. Requests
+// are resent unchanged, so an IssueToken keeps its idempotency key across
 // attempts and the broker mints at most one token.
 type invoker struct {
-	creds ciauth.Source
+	creds credential.Source
 	clock Clock
 }
 
+// oneAttempt is a call option that turns retrying off for one call: the
+// token source paces its background attempts itself, so that a caller of
+// Token is never kept waiting behind a retry loop.
+type oneAttempt struct{ grpc.EmptyCallOption }
+
 func (iv *invoker) intercept(ctx context.Context, method string, req, reply any,
 	cc *grpc.ClientConn, next grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-	var last *callError
+	single := false
+	for _, o := range opts {
+		if _, ok := o.(oneAttempt); ok {
+			single = true
+		}
+	}
+	var last *StatusError
 	for attempt := 1; ; attempt++ {
-		r := iv.once(ctx, method, req, reply, cc, next, opts)
-		if r.err == nil {
+		err := iv.once(ctx, method, req, reply, cc, next, opts)
+		if err == nil {
 			return nil
 		}
-		var ce *callError
-		if !errors.As(r.err, &ce) {
-			return r.err
+		var se *StatusError
+		if !errors.As(err, &se) {
+			return err
 		}
-		ce.attempts = attempt
-		if !r.retry {
+		se.attempts = attempt
+		if !se.retry || single {
 			// A call cut short by the deadline says less than the
 			// transient failure that used the time up.
 			if last != nil && ctx.Err() != nil {
 				last.note = "gave up after " + attempts(attempt)
 				return last
 			}
-			return ce
+			return se
 		}
-		last = ce
-		delay := r.delay
-		if !r.serverDelay {
-			delay = backoff(attempt - 1)
-		}
+		last = se
+		delay := retryDelay(se, attempt-1)
 		// Context deadlines are wall-clock times, whatever clock paces us.
 		if dl, ok := ctx.Deadline(); ok && delay > time.Until(dl) {
-			ce.note = fmt.Sprintf("gave up after %s; the next retry, in %s, would pass the deadline",
+			se.note = fmt.Sprintf("gave up after %s; the next retry, in %s, would pass the deadline",
 				attempts(attempt), delay.Round(time.Millisecond))
-			return ce
+			return se
 		}
 		select {
 		case <-ctx.Done():
-			ce.note = "gave up after " + attempts(attempt)
-			return ce
+			se.note = "gave up after " + attempts(attempt)
+			return se
 		case <-iv.clock.After(delay):
 		}
 	}
 }
 
-// attempt is how one try ended.
-type attempt struct {
-	err   error
-	retry bool
-	// delay is the broker's own retry delay, valid when serverDelay is set.
-	delay       time.Duration
-	serverDelay bool
-}
-
+// once makes one attempt and classifies its failure.
 func (iv *invoker) once(ctx context.Context, method string, req, reply any,
-	cc *grpc.ClientConn, next grpc.UnaryInvoker, opts []grpc.CallOption) attempt {
+	cc *grpc.ClientConn, next grpc.UnaryInvoker, opts []grpc.CallOption) error {
 	if iv.creds != nil {
 		tok, err := iv.creds.Token(ctx)
 		if err != nil {
-			if errors.Is(err, errs.Unavailable) {
-				msg := strings.TrimPrefix(err.Error(), errs.Unavailable.Error()+": ")
-				return attempt{err: &callError{st: status.New(codes.Unavailable, msg)}, retry: true}
+			if errors.Is(err, credential.ErrUnavailable) {
+				msg := strings.TrimPrefix(err.Error(), credential.ErrUnavailable.Error()+": ")
+				return &StatusError{st: status.New(codes.Unavailable, msg), retry: true}
 			}
-			return attempt{err: err}
+			return err
 		}
 		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+tok)
 	}
@@ -102,18 +106,27 @@ func (iv *invoker) once(ctx context.Context, method string, req, reply any,
 	opts = append(opts[:len(opts):len(opts)], grpc.Header(&header), grpc.Trailer(&trailer))
 	err := next(ctx, method, req, reply, cc, opts...)
 	if err == nil {
-		return attempt{}
+		return nil
 	}
 	st := status.Convert(err)
-	a := attempt{err: &callError{st: st}}
+	se := &StatusError{st: st}
 	switch st.Code() {
 	// Aborted is the broker losing a race on the lease row; every call it
 	// can answer that way is safe to repeat.
 	case codes.Unavailable, codes.ResourceExhausted, codes.Aborted:
-		a.retry = true
-		a.delay, a.serverDelay = serverDelay(st, header, trailer)
+		se.retry = true
+		se.delay, se.serverDelay = serverDelay(st, header, trailer)
 	}
-	return a
+	return se
+}
+
+// retryDelay is how long to wait before retry n+1 after se: the broker's
+// own delay when it gave one, else the backoff.
+func retryDelay(se *StatusError, n int) time.Duration {
+	if se != nil && se.serverDelay {
+		return se.delay
+	}
+	return backoff(n)
 }
 
 // backoff is the jittered delay before attempt n+1: between half and all of
@@ -147,11 +160,4 @@ func serverDelay(st *status.Status, header, trailer metadata.MD) (time.Duration,
 		}
 	}
 	return 0, false
-}
-
-func attempts(n int) string {
-	if n == 1 {
-		return "1 attempt"
-	}
-	return strconv.Itoa(n) + " attempts"
 }

@@ -1,4 +1,4 @@
-package clientcmd
+package client
 
 import (
 	"crypto/tls"
@@ -12,34 +12,34 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 )
 
-// transportCreds decides how the connection is protected. TLS flags mean
-// TLS; otherwise a loopback or unix-socket address, or an explicit
-// --insecure, gets plaintext, and anything else gets TLS against the system
-// roots, so a bearer credential never crosses a network unencrypted by
-// default.
-func transportCreds(cfg connConfig) (credentials.TransportCredentials, error) {
-	if cfg.tlsCA == "" && cfg.tlsCert == "" && (cfg.insecure || isLocal(cfg.addr)) {
+// transportCreds decides how the connection is protected. TLS options mean
+// TLS; otherwise a loopback or unix-socket address, or WithInsecure, gets
+// plaintext, and anything else gets TLS against the system roots, so a
+// bearer credential never crosses a network unencrypted by default.
+func transportCreds(o *options, addr string) (credentials.TransportCredentials, error) {
+	if o.tlsConfig != nil {
+		return credentials.NewTLS(o.tlsConfig), nil
+	}
+	if o.tlsCA == "" && o.tlsCert == "" && (o.insecure || isLocal(addr)) {
 		return insecure.NewCredentials(), nil
 	}
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
-	if cfg.tlsCA != "" {
-		pem, err := os.ReadFile(cfg.tlsCA)
+	if o.tlsCA != "" {
+		pem, err := os.ReadFile(o.tlsCA)
 		if err != nil {
-			return nil, fmt.Errorf("read --tls-ca: %w", err)
+			return nil, fmt.Errorf("read TLS CA file: %w", err)
 		}
 		tc.RootCAs = x509.NewCertPool()
 		if !tc.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, usagef("--tls-ca %s holds no PEM certificate", cfg.tlsCA)
+			return nil, fmt.Errorf("TLS CA file %s holds no PEM certificate", o.tlsCA)
 		}
 	}
-	if cfg.tlsCert != "" {
+	if o.tlsCert != "" {
 		// Fail now on a bad pair rather than at the first handshake.
-		if _, err := tls.LoadX509KeyPair(cfg.tlsCert, cfg.tlsKey); err != nil {
-			return nil, fmt.Errorf("load --tls-cert/--tls-key: %w", err)
+		if _, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey); err != nil {
+			return nil, fmt.Errorf("load client certificate and key: %w", err)
 		}
-		// Reloaded per handshake: a long `exec` outlives short-lived
-		// certificates that an agent rewrites in place.
-		certFile, keyFile := cfg.tlsCert, cfg.tlsKey
+		certFile, keyFile := o.tlsCert, o.tlsKey
 		tc.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
 			c, err := tls.LoadX509KeyPair(certFile, keyFile)
 			if err != nil {

@@ -1,4 +1,4 @@
-package ciauth
+package credential
 
 import (
 	"encoding/base64"

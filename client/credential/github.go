@@ -1,4 +1,4 @@
-package ciauth
+package credential
 
 import (
 	"context"
@@ -32,10 +32,13 @@ type GitHubActions struct {
 	expiry time.Time
 }
 
-// NewGitHubActions reads the runtime's request URL and token from cfg.Getenv.
+// NewGitHubActions reads the runtime's request URL and token from the
+// environment (cfg.Getenv). It fails with ErrUnauthenticated outside a job
+// that has `permissions: id-token: write`.
 func NewGitHubActions(cfg Config) (*GitHubActions, error) {
-	reqURL := cfg.Getenv("ACTIONS_ID_TOKEN_REQUEST_URL")
-	reqTok := cfg.Getenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
+	getenv := cfg.getenv()
+	reqURL := getenv("ACTIONS_ID_TOKEN_REQUEST_URL")
+	reqTok := getenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
 	if reqURL == "" || reqTok == "" {
 		return nil, unauthenticated("ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN are not set; " +
 			"run inside GitHub Actions with `permissions: id-token: write`")
@@ -43,14 +46,11 @@ func NewGitHubActions(cfg Config) (*GitHubActions, error) {
 	if _, err := url.Parse(reqURL); err != nil {
 		return nil, unauthenticated("ACTIONS_ID_TOKEN_REQUEST_URL is not a URL")
 	}
-	if cfg.HTTPClient == nil {
-		return nil, errors.New("ciauth: GitHub Actions source needs an HTTP client")
-	}
 	return &GitHubActions{
 		requestURL:   reqURL,
 		requestToken: reqTok,
 		audience:     cfg.Audience,
-		client:       cfg.HTTPClient,
+		client:       cfg.httpClient(),
 		now:          time.Now,
 	}, nil
 }

@@ -1,14 +1,13 @@
-package ciauth
+package credential
 
 import (
 	"context"
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
-
-	"github.com/ztbroker/ztbroker/internal/errs"
 )
 
 func TestParse(t *testing.T) {
@@ -25,7 +24,7 @@ func TestParse(t *testing.T) {
 		wantErr error
 	}{
 		{spec: "env:ID_TOKEN", want: "tok-from-env"},
-		{spec: "env:UNSET", wantErr: errs.Unauthenticated},
+		{spec: "env:UNSET", wantErr: ErrUnauthenticated},
 		{spec: "env:", wantErr: ErrSpec},
 		{spec: "file:", wantErr: ErrSpec},
 		{spec: "gitlab", wantErr: ErrSpec},
@@ -56,7 +55,7 @@ func TestFileIsReadOnEveryUse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := src.Token(context.Background()); !errors.Is(err, errs.Unauthenticated) {
+	if _, err := src.Token(context.Background()); !errors.Is(err, ErrUnauthenticated) {
 		t.Errorf("missing file: error = %v, want ErrUnauthenticated", err)
 	}
 	for _, tok := range []string{"first", "rotated"} {
@@ -74,7 +73,7 @@ func TestFileIsReadOnEveryUse(t *testing.T) {
 	if err := os.WriteFile(path, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := src.Token(context.Background()); !errors.Is(err, errs.Unauthenticated) {
+	if _, err := src.Token(context.Background()); !errors.Is(err, ErrUnauthenticated) {
 		t.Errorf("empty file: error = %v, want ErrUnauthenticated", err)
 	}
 }
@@ -96,5 +95,28 @@ func TestJWTExpiry(t *testing.T) {
 				t.Errorf("expiry = %d, want %d", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestAPIKeyFileIsReadOnEveryUse(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "key")
+	src := APIKeyFile{Path: path}
+	if _, err := src.Token(context.Background()); !errors.Is(err, ErrUnauthenticated) {
+		t.Errorf("missing file: error = %v, want ErrUnauthenticated", err)
+	}
+	for _, key := range []string{"ztb_first", "ztb_rotated"} {
+		if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := src.Token(context.Background()); err != nil || got != key {
+			t.Errorf("key = %q, %v; want %q", got, err, key)
+		}
+	}
+	if err := os.WriteFile(path, []byte("  \n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.Token(context.Background()); !errors.Is(err, ErrUnauthenticated) || !strings.Contains(err.Error(), "API key file") {
+		t.Errorf("empty file: error = %v, want an unauthenticated error naming the API key file", err)
 	}
 }

@@ -1,4 +1,4 @@
-package ciauth
+package credential
 
 import (
 	"context"
@@ -13,8 +13,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/ztbroker/ztbroker/internal/errs"
 )
 
 const requestToken = "runtime-request-token"
@@ -119,11 +117,11 @@ func TestGitHubActionsFailures(t *testing.T) {
 		wantMsg string
 	}{
 		{name: "wrong runtime bearer", bearer: "nope", status: http.StatusOK,
-			wantErr: errs.Unauthenticated, wantMsg: "HTTP 401"},
+			wantErr: ErrUnauthenticated, wantMsg: "HTTP 401"},
 		{name: "runtime error", bearer: requestToken, status: http.StatusInternalServerError,
-			wantErr: errs.Unavailable, wantMsg: "HTTP 500"},
+			wantErr: ErrUnavailable, wantMsg: "HTTP 500"},
 		{name: "runtime throttled", bearer: requestToken, status: http.StatusTooManyRequests,
-			wantErr: errs.Unavailable, wantMsg: "HTTP 429"},
+			wantErr: ErrUnavailable, wantMsg: "HTTP 429"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -153,7 +151,7 @@ func TestGitHubActionsFailures(t *testing.T) {
 func TestGitHubActionsNeedsRuntimeVariables(t *testing.T) {
 	t.Parallel()
 	_, err := Parse("github", Config{Getenv: func(string) string { return "" }, HTTPClient: &http.Client{}})
-	if !errors.Is(err, errs.Unauthenticated) || !strings.Contains(err.Error(), "id-token: write") {
+	if !errors.Is(err, ErrUnauthenticated) || !strings.Contains(err.Error(), "id-token: write") {
 		t.Errorf("error = %v, want an unauthenticated error that names the permission", err)
 	}
 }
