@@ -39,6 +39,10 @@ lint: ## go vet, and golangci-lint (v2.15.0, .golangci.yml) when installed.
 bench: ## Run the benchmarks the README quotes.
 	./scripts/bench.sh
 
+.PHONY: bench-proxy
+bench-proxy: ## Measure the scoped proxy against the emulator, real binaries side by side.
+	./scripts/bench-proxy.sh
+
 .PHONY: helm
 helm: ## Lint and render the Helm chart with the default and the production values.
 	$(HELM) lint --strict $(CHART)

@@ -262,3 +262,41 @@ func TestKeyExpiryOnCentralsClock(t *testing.T) {
 		t.Errorf("clock skew gauge = %s, want about -600", m[1])
 	}
 }
+
+// TestProxyFollowsTheRotatedKey: a proxy lease issued before a rotation
+// keeps working after the old admin key is deleted: the proxy forwards
+// with whatever key is current.
+func TestProxyFollowsTheRotatedKey(t *testing.T) {
+	t.Parallel()
+	h := setupScoped(t, withNewCentralYAML("    credential_poll_interval: 1s\n    rotate: {before: 1h, lifetime: 30d, grace: 2s}\n"))
+	ctx := testContext(t)
+	issued, err := h.tb.IssueToken(as(ctx, h.keyA), &ztbrokerv1.IssueTokenRequest{Purpose: purposeScoped})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, body := h.zt(ctx, issued, http.MethodGet, "/api/v2/network/"+netA, ""); status != http.StatusOK {
+		t.Fatalf("proxied GET before the rotation = %d %s", status, body)
+	}
+	if _, err := h.admin.RotateUpstreamKey(as(ctx, h.keyRoot), &ztbrokerv1.RotateUpstreamKeyRequest{Upstream: "new_central"}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		var state string
+		if err := h.db.QueryRow(ctx, `SELECT state FROM upstream_rotations`).Scan(&state); err != nil {
+			t.Fatal(err)
+		}
+		if state == "done" {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("the rotation did not finish: %s", state)
+		}
+		waitBriefly(ctx)
+	}
+	if h.emu.TryNewCentralToken(ctx, "Bearer", h.ncAdminKey) != http.StatusUnauthorized {
+		t.Fatal("the old admin key still works after the rotation")
+	}
+	if status, body := h.zt(ctx, issued, http.MethodGet, "/api/v2/network/"+netA, ""); status != http.StatusOK {
+		t.Errorf("proxied GET after the old key was deleted = %d %s", status, body)
+	}
+}

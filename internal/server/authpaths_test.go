@@ -108,8 +108,7 @@ func TestOIDCCredentials(t *testing.T) {
 	for _, a := range h.fullAPIs() {
 		t.Run(a.name(), func(t *testing.T) {
 			t.Parallel()
-			// A deadline of its own: a parallel subtest may wait long for a
-			// slot after the parent's deadline started.
+			// Its own deadline: a parallel subtest may wait a while for a slot.
 			ctx := testContext(t)
 			sub := "runner-" + a.name()
 			got, err := a.whoami(ctx, idp.token(t, sub, nil))
@@ -195,8 +194,7 @@ func TestMTLSCredentials(t *testing.T) {
 	for i, a := range asRunner.fullAPIs() {
 		t.Run(a.name(), func(t *testing.T) {
 			t.Parallel()
-			// A deadline of its own: a parallel subtest may wait long for a
-			// slot after the parent's deadline started.
+			// Its own deadline: a parallel subtest may wait a while for a slot.
 			ctx := testContext(t)
 			who, err := a.whoami(ctx, "")
 			if err != nil {

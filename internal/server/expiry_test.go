@@ -18,8 +18,7 @@ func TestExpiry(t *testing.T) {
 	for _, purpose := range []string{purposeNC, purposeLegacy} {
 		t.Run(purpose, func(t *testing.T) {
 			t.Parallel()
-			// A deadline of its own: a parallel subtest may wait long for a
-			// slot after the parent's deadline started.
+			// Its own deadline: a parallel subtest may wait a while for a slot.
 			ctx := testContext(t)
 			issued, err := grpcAPI{h}.issue(ctx, h.keyA, &ztbrokerv1.IssueTokenRequest{Purpose: purpose, Ttl: durationpb.New(time.Second)})
 			if err != nil {

@@ -28,8 +28,7 @@ func TestOIDCPolicy(t *testing.T) {
 	for _, a := range h.fullAPIs() {
 		t.Run(a.name(), func(t *testing.T) {
 			t.Parallel()
-			// A deadline of its own: a parallel subtest may wait long for a
-			// slot after the parent's deadline started.
+			// Its own deadline: a parallel subtest may wait a while for a slot.
 			ctx := testContext(t)
 			sub := "repo:acme/infra:" + a.name()
 			owner := "oidc:" + idpName + "/" + sub
@@ -114,8 +113,7 @@ func TestAdminFromOIDC(t *testing.T) {
 	for _, a := range h.fullAPIs() {
 		t.Run(a.name(), func(t *testing.T) {
 			t.Parallel()
-			// A deadline of its own: a parallel subtest may wait long for a
-			// slot after the parent's deadline started.
+			// Its own deadline: a parallel subtest may wait a while for a slot.
 			ctx := testContext(t)
 			doomed, spared := "team=red-"+a.name(), "team=blue-"+a.name()
 			label := func(kv string) map[string]string {

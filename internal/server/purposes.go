@@ -7,6 +7,7 @@ import (
 	"github.com/ztbroker/ztbroker/internal/broker"
 	"github.com/ztbroker/ztbroker/internal/config"
 	"github.com/ztbroker/ztbroker/internal/policy"
+	"github.com/ztbroker/ztbroker/internal/proxy"
 	"github.com/ztbroker/ztbroker/internal/store"
 )
 
@@ -28,7 +29,7 @@ func policySpec(a config.Allow) policy.Spec {
 	return s
 }
 
-func buildPurposes(cfg *config.Config, is *upstreams) (*broker.Purposes, error) {
+func buildPurposes(cfg *config.Config, is *upstreams, publicURL string) (*broker.Purposes, error) {
 	var ps []*broker.Purpose
 	for _, p := range cfg.Purposes {
 		iss, err := is.forPurpose(p)
@@ -46,6 +47,11 @@ func buildPurposes(cfg *config.Config, is *upstreams) (*broker.Purposes, error) 
 			MaxTTL:      p.MaxTTL,
 			Issuer:      iss,
 			Policy:      pol,
+			Delivery:    p.Delivery,
+		}
+		if p.IsProxy() {
+			bp.ProxyBaseURL = proxy.BaseURL(publicURL, p.Name, ScopeAPI(p))
+			bp.ProxyAuthScheme = proxyAuthScheme(p.Upstream.Kind)
 		}
 		if !p.Quota.IsZero() {
 			bp.Quota = &store.Quota{

@@ -23,6 +23,7 @@ import (
 	"github.com/ztbroker/ztbroker/internal/broker"
 	"github.com/ztbroker/ztbroker/internal/config"
 	"github.com/ztbroker/ztbroker/internal/panics"
+	"github.com/ztbroker/ztbroker/internal/proxy"
 	"github.com/ztbroker/ztbroker/internal/store"
 	"github.com/ztbroker/ztbroker/internal/store/auditlog"
 	"github.com/ztbroker/ztbroker/internal/worker/adminkey"
@@ -71,6 +72,7 @@ type Server struct {
 	reconcil *reconcile.Reconciler
 	eraser   *secreteraser.Eraser
 	keeper   *adminkey.Keeper
+	proxy    *proxy.Proxy
 	registry *prometheus.Registry
 	ready    prometheus.Gauge
 	panics   *panics.Policy
@@ -136,11 +138,31 @@ func (c Config) Complete(ctx context.Context) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	us, err := buildUpstreams(ctx, f, upstreamDeps{reg: s.registry, log: c.Logger, base: newHTTPBase(), tp: tp, now: now})
+	// Bound early: a proxy purpose's api_base_url is the HTTP listener's
+	// address unless proxy.public_url says otherwise.
+	if s.grpcLis, err = net.Listen("tcp", f.Listen.GRPCAddr); err != nil {
+		return nil, fmt.Errorf("listen grpc: %w", err)
+	}
+	s.closers.push(func() error { _ = s.grpcLis.Close(); return nil })
+	if s.httpLis, err = net.Listen("tcp", f.Listen.HTTPAddr); err != nil {
+		return nil, fmt.Errorf("listen http: %w", err)
+	}
+	s.closers.push(func() error { _ = s.httpLis.Close(); return nil })
+
+	base := newHTTPBase()
+	us, err := buildUpstreams(ctx, f, upstreamDeps{reg: s.registry, log: c.Logger, base: base, tp: tp, now: now})
 	if err != nil {
 		return nil, err
 	}
-	purposes, err := buildPurposes(f, us)
+	public := publicURL(f, s.httpLis.Addr().String(), f.Listen.TLS != nil)
+	warnUnreachableProxy(c.Logger, f, s.httpLis.Addr())
+	purposes, err := buildPurposes(f, us, public)
+	if err != nil {
+		return nil, err
+	}
+	s.proxy, err = buildProxy(proxyDeps{
+		cfg: f, upstreams: us, store: s.store, log: c.Logger, reg: s.registry, tracer: tp, now: now, base: base, publicURL: public,
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -207,6 +229,7 @@ func (c Config) Complete(ctx context.Context) (_ *Server, err error) {
 		ready:        s.store.Ping,
 		readyDetail:  readyDetail(s.keeper),
 		extra:        c.ExtraHTTP,
+		proxy:        s.proxy,
 		tracer:       tp,
 		panics:       s.panics,
 	})
@@ -222,14 +245,6 @@ func (c Config) Complete(ctx context.Context) (_ *Server, err error) {
 		ErrorLog:          slog.NewLogLogger(c.Logger.Handler(), slog.LevelWarn),
 	}
 
-	if s.grpcLis, err = net.Listen("tcp", f.Listen.GRPCAddr); err != nil {
-		return nil, fmt.Errorf("listen grpc: %w", err)
-	}
-	s.closers.push(func() error { _ = s.grpcLis.Close(); return nil })
-	if s.httpLis, err = net.Listen("tcp", f.Listen.HTTPAddr); err != nil {
-		return nil, fmt.Errorf("listen http: %w", err)
-	}
-	s.closers.push(func() error { _ = s.httpLis.Close(); return nil })
 	if tlsCfg != nil {
 		s.httpLis = tls.NewListener(s.httpLis, tlsCfg)
 	}

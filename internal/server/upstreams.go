@@ -42,6 +42,28 @@ type upstreamRuntime struct {
 	lg       *legacy.Client
 	keeper   *adminkey.Upstream
 	guard    reconcile.Guard
+	// limiter is the upstream's rate limit, shared with the proxy's
+	// forwarded calls so that they queue behind minting and revoking.
+	limiter *upstream.Limiter
+	// authScheme is how the admin credential is presented.
+	authScheme string
+}
+
+// authorization is the admin credential as a header value, read afresh
+// on each call: rotation swaps it.
+func (u *upstreamRuntime) authorization() (header, secret string) {
+	s, _ := u.cred.Secret()
+	return u.authScheme + " " + s, s
+}
+
+// byKind returns the upstream of a kind (one each today).
+func (us *upstreams) byKind(kind string) *upstreamRuntime {
+	for _, u := range us.list {
+		if u.kind == kind {
+			return u
+		}
+	}
+	return nil
 }
 
 func newHTTPBase() *http.Client {
@@ -86,7 +108,8 @@ func buildUpstreams(ctx context.Context, cfg *config.Config, d upstreamDeps) (*u
 func buildNewCentral(cfg *config.Config, nc *config.NewCentral, d upstreamDeps) (*upstreamRuntime, error) {
 	const name = config.UpstreamNewCentral
 	u := &upstreamRuntime{name: name, kind: lease.UpstreamNewCentral, accounts: map[string]upstream.Issuer{},
-		cred: upstream.NewAdminCredential(nc.AdminKey.Reveal())}
+		cred: upstream.NewAdminCredential(nc.AdminKey.Reveal()), limiter: upstream.NewLimiter(nc.RateLimit, 0, nil),
+		authScheme: "Bearer"}
 	skew := upstream.NewClockSkew(d.now)
 	api, err := newcentral.NewAPI(newcentral.Config{
 		BaseURL:               nc.BaseURL,
@@ -99,7 +122,7 @@ func buildNewCentral(cfg *config.Config, nc *config.NewCentral, d upstreamDeps) 
 		Skew:                  skew,
 		Now:                   d.now,
 		Upstream: upstream.Options{
-			Name: name, RateLimit: nc.RateLimit, Timeout: nc.Timeout,
+			Name: name, Limiter: u.limiter, Timeout: nc.Timeout,
 			Registerer: d.reg, Logger: d.log, TracerProvider: d.tp,
 		},
 	})
@@ -144,8 +167,13 @@ func buildNewCentral(cfg *config.Config, nc *config.NewCentral, d upstreamDeps) 
 
 func buildLegacy(ctx context.Context, cfg *config.Config, lg *config.Legacy, d upstreamDeps) (*upstreamRuntime, error) {
 	const name = config.UpstreamLegacy
+	scheme := legacy.SchemeToken
+	if lg.AuthScheme == legacy.SchemeBearer {
+		scheme = legacy.SchemeBearer
+	}
 	u := &upstreamRuntime{name: name, kind: lease.UpstreamLegacy, accounts: map[string]upstream.Issuer{},
-		cred: upstream.NewAdminCredential(lg.Token.Reveal())}
+		cred: upstream.NewAdminCredential(lg.Token.Reveal()), limiter: upstream.NewLimiter(lg.RateLimit, 0, nil),
+		authScheme: scheme}
 	c, err := legacy.New(legacy.Config{
 		BaseURL:          lg.BaseURL,
 		HTTPClient:       d.base,
@@ -159,7 +187,7 @@ func buildLegacy(ctx context.Context, cfg *config.Config, lg *config.Legacy, d u
 		MaxResponseBytes: lg.MaxResponseBytes,
 		Now:              d.now,
 		Upstream: upstream.Options{
-			Name: name, RateLimit: lg.RateLimit, Timeout: lg.Timeout,
+			Name: name, Limiter: u.limiter, Timeout: lg.Timeout,
 			Registerer: d.reg, Logger: d.log, TracerProvider: d.tp,
 		},
 	})

@@ -23,6 +23,17 @@ func emptyPool(t *testing.T) *pgxpool.Pool {
 	return pool
 }
 
+func columnExists(t *testing.T, pool *pgxpool.Pool, table, column string) bool {
+	t.Helper()
+	var ok bool
+	err := pool.QueryRow(context.Background(), `SELECT EXISTS (SELECT 1 FROM information_schema.columns
+		WHERE table_name = $1 AND column_name = $2)`, table, column).Scan(&ok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ok
+}
+
 func tableExists(t *testing.T, pool *pgxpool.Pool, name string) bool {
 	t.Helper()
 	var ok bool
@@ -56,11 +67,27 @@ func TestUpDownUp(t *testing.T) {
 		}
 	}
 
+	if !columnExists(t, pool, "leases", "delivery") || !tableExists(t, pool, "leases_proxy_credential_idx") {
+		t.Error("after Up, leases.delivery or its index is missing")
+	}
 	if err := migrate.Down(ctx, pool, 1); err != nil {
 		t.Fatalf("Down(1): %v", err)
 	}
-	if tableExists(t, pool, "upstream_rotations") || !tableExists(t, pool, "audit_events") {
-		t.Error("Down(1) should revert only the newest migration")
+	if tableExists(t, pool, "upstream_rotations") || !columnExists(t, pool, "leases", "delivery") {
+		t.Error("Down(1) should revert only the newest migration (upstream state)")
+	}
+	if err := migrate.Down(ctx, pool, 1); err != nil {
+		t.Fatalf("second Down(1): %v", err)
+	}
+	if columnExists(t, pool, "leases", "delivery") || tableExists(t, pool, "leases_proxy_credential_idx") ||
+		!tableExists(t, pool, "audit_events") {
+		t.Error("the second Down(1) should revert only the proxy delivery migration")
+	}
+	if err := migrate.Down(ctx, pool, 1); err != nil {
+		t.Fatalf("third Down(1): %v", err)
+	}
+	if tableExists(t, pool, "audit_events") || !tableExists(t, pool, "leases") {
+		t.Error("the third Down(1) should revert only the audit migration")
 	}
 	if err := migrate.Down(ctx, pool, len(migs)+5); err != nil {
 		t.Fatalf("Down(all): %v", err)

@@ -44,6 +44,7 @@ type config struct {
 	throttleHeaders      string
 	clockOffset          time.Duration
 	noLastUsed           bool
+	networks            []NetworkSeed
 }
 
 // Option configures a Server.
@@ -188,6 +189,11 @@ func (c *config) validate() error {
 	}
 	if c.rateLimit < 0 {
 		return fmt.Errorf("emulator: rate limit must not be negative")
+	}
+	for _, n := range c.networks {
+		if err := n.validate(); err != nil {
+			return err
+		}
 	}
 	for route, f := range c.faults {
 		if err := checkRoute(route); err != nil {

@@ -53,7 +53,8 @@ func TestUnhandledRouteNamesItself(t *testing.T) {
 			}
 			e := emulatortest.Start(t, opts...)
 			tests := []struct{ method, path string }{
-				{http.MethodGet, "/api/v2/nonexistent"},
+				{http.MethodGet, "/api/v2/network-group"},
+				{http.MethodPost, "/api/v2beta/network/8056c2e21c000001/flow-rule"},
 				{http.MethodPost, "/api/v1/status"},
 				{http.MethodPut, "/api/v2/api-key/abc"},
 				{http.MethodGet, "/"},

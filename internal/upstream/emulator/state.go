@@ -18,6 +18,9 @@ type state struct {
 	// legacyHistory holds every Legacy token ever created, for ground truth.
 	legacyHistory []*legacyToken
 	legacyByHash  map[string]*legacyToken
+
+	networks     map[string]*network
+	networkOrder []string
 }
 
 type serviceAccount struct {
@@ -60,6 +63,7 @@ func newState(c *config, adminHash string, now time.Time) *state {
 		keyByHash:    map[string]*apiKey{},
 		users:        map[string]*legacyUser{},
 		legacyByHash: map[string]*legacyToken{},
+		networks:     map[string]*network{},
 	}
 	for _, id := range c.serviceAccounts {
 		if _, dup := s.accounts[id]; !dup {
@@ -90,6 +94,7 @@ func newState(c *config, adminHash string, now time.Time) *state {
 	for _, sa := range s.accounts {
 		sa.name = sa.id
 	}
+	s.seedNetworks(c.networks, now)
 	return s
 }
 
