@@ -44,7 +44,7 @@ type config struct {
 	throttleHeaders      string
 	clockOffset          time.Duration
 	noLastUsed           bool
-	networks            []NetworkSeed
+	networks             []NetworkSeed
 }
 
 // Option configures a Server.
