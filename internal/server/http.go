@@ -77,6 +77,9 @@ func newHTTPHandler(ctx context.Context, d httpDeps) (http.Handler, error) {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		httperr.Write(w, http.StatusNotFound, codes.NotFound, "no route for "+r.Method+" "+r.URL.Path)
 	})
+	if !tracing(d.tracer) {
+		return d.panics.HTTP(mux), nil
+	}
 	return otelhttp.NewHandler(d.panics.HTTP(mux), "http",
 		otelhttp.WithTracerProvider(d.tracer),
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }),
