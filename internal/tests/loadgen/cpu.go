@@ -139,13 +139,16 @@ func loadAvg() float64 {
 }
 
 // rssBytes is pid's resident set size, from /proc/<pid>/status.
-func rssBytes(pid int) (int64, error) {
+func rssBytes(pid int) (int64, error) { return rssLike(pid, "VmRSS:") }
+
+// rssLike reads a "Field: N kB" line of /proc/<pid>/status in bytes.
+func rssLike(pid int, field string) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err
 	}
 	for line := range strings.SplitSeq(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if v, ok := strings.CutPrefix(line, field); ok {
 			f := strings.Fields(v)
 			if len(f) == 2 && f[1] == "kB" {
 				n, err := strconv.ParseInt(f[0], 10, 64)
@@ -153,5 +156,5 @@ func rssBytes(pid int) (int64, error) {
 			}
 		}
 	}
-	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
+	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
 }
