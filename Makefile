@@ -3,7 +3,7 @@ TOOL := go tool -modfile=tools/go.mod
 
 .PHONY: help
 help: ## List the targets.
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 .PHONY: dev
 dev: ## Run the broker with the emulator and an in-memory store.
@@ -35,3 +35,11 @@ lint: ## go vet, and golangci-lint (v2.15.0, .golangci.yml) when installed.
 .PHONY: bench
 bench: ## Run the benchmarks the README quotes.
 	./scripts/bench.sh
+
+.PHONY: bench-e2e
+bench-e2e: ## The real binaries under load (loadgen cycles) beside pgbench.
+	./scripts/bench.sh e2e
+
+.PHONY: bench-scale
+bench-scale: ## RSS, start-up and an expiry storm over 1,000,000 leases.
+	./scripts/bench.sh scale

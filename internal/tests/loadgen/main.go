@@ -246,6 +246,7 @@ type jsonRun struct {
 	PGCPUms         float64            `json:"pg_cpu_ms_per_cycle"`
 	EmulatorCPUms   float64            `json:"emulator_cpu_ms_per_cycle"`
 	Statements      float64            `json:"statements_per_cycle"`
+	Writes          float64            `json:"writes_per_cycle"`
 	Commits         float64            `json:"commits_per_cycle"`
 	WALBytes        float64            `json:"wal_bytes_per_cycle"`
 	Errors          int64              `json:"errors"`
@@ -262,7 +263,8 @@ func writeJSON(path string, runs []*runResult) error {
 		}
 		if r.Cycles > 0 {
 			n := float64(r.Cycles)
-			j.Statements, j.Commits, j.WALBytes = float64(r.PG.statements)/n, float64(r.PG.commits)/n, float64(r.PG.walBytes)/n
+			j.Statements, j.Writes = float64(r.PG.statements)/n, float64(r.PG.writes)/n
+			j.Commits, j.WALBytes = float64(r.PG.commits)/n, float64(r.PG.walBytes)/n
 		}
 		for op, q := range r.Latency {
 			if j.P50ms == nil {

@@ -25,9 +25,10 @@ import (
 // measured are the binary itself and not `go run`.
 func buildBroker(ctx context.Context, dir string) (string, error) {
 	bin := filepath.Join(dir, "broker")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/broker")
+	// By import path, so that it builds from anywhere in the module.
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/ztbroker/ztbroker/cmd/broker")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/broker: %w\n%s", err, out)
+		return "", fmt.Errorf("go build cmd/broker: %w\n%s", err, out)
 	}
 	return bin, nil
 }

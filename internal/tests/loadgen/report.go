@@ -47,7 +47,7 @@ func printRuns(w io.Writer, runs []*runResult) {
 		}
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "run\tclients\tcycles/s\tissue p50\tp99\trevoke p50\tp99\tCPU ms/cycle: broker\tPostgreSQL\temulator\tdriver\tstmts/cycle\tcommits/cycle\tWAL B/cycle\tWAL FPI/cycle\tcommits/s ÷ pgbench tps\terrors\tload avg\t")
+	fmt.Fprintln(tw, "run\tclients\tcycles/s\tissue p50\tp99\trevoke p50\tp99\tCPU ms/cycle: broker\tPostgreSQL\temulator\tdriver\tstmts/cycle\twrites/cycle\tcommits/cycle\tWAL B/cycle\tWAL FPI/cycle\tcommits/s ÷ pgbench tps\terrors\tload avg\t")
 	for _, r := range runs {
 		lat := func(op string, p99 bool) string {
 			q, ok := r.Latency[op]
@@ -65,9 +65,9 @@ func printRuns(w io.Writer, runs []*runResult) {
 			}
 			return fmt.Sprintf("%.1f", float64(n)/float64(r.Cycles))
 		}
-		stmts := "-"
+		stmts, writes := "-", "-"
 		if r.PG.statements > 0 {
-			stmts = per(r.PG.statements)
+			stmts, writes = per(r.PG.statements), per(r.PG.writes)
 		}
 		ratio := "-"
 		if t := tps[r.Clients]; t > 0 && r.Kind == "scenario" {
@@ -79,11 +79,11 @@ func printRuns(w io.Writer, runs []*runResult) {
 			}
 			return fmt.Sprintf("%.3f", r.perCycle(d))
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%.1f→%.1f\t\n",
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%.1f→%.1f\t\n",
 			r.Name, r.Clients, r.rate(),
 			lat("issue", false), lat("issue", true), lat("revoke", false), lat("revoke", true),
 			cpu(r.BrokerCPU), cpu(r.PGCPU), cpu(r.EmulatorCPU), cpu(r.DriverCPU),
-			stmts, per(r.PG.commits), per(r.PG.walBytes), fmt.Sprintf("%.2f", float64(r.PG.walFPI)/float64(max(r.Cycles, 1))), ratio, r.Errors, r.LoadStart, r.LoadEnd)
+			stmts, writes, per(r.PG.commits), per(r.PG.walBytes), fmt.Sprintf("%.2f", float64(r.PG.walFPI)/float64(max(r.Cycles, 1))), ratio, r.Errors, r.LoadStart, r.LoadEnd)
 	}
 	_ = tw.Flush()
 	for _, r := range runs {
