@@ -132,7 +132,7 @@ func (s *Service) mint(ctx context.Context, id *auth.Identity, p *Purpose, pendi
 	if s.cfg.Sealer != nil && pending.IdempotencyKey != "" {
 		sealed, err := s.cfg.Sealer.Seal([]byte(minted.Secret), pending.ID)
 		if err != nil {
-			s.discard(ctx, p, pending, minted.ID)
+			s.discard(ctx, id, p, pending, minted.ID)
 			return nil, fmt.Errorf("seal secret: %w", err)
 		}
 		act.SealedSecret, act.SealedUntil = sealed, pending.IssueTime.Add(s.cfg.ReplayWindow)
@@ -144,7 +144,7 @@ func (s *Service) mint(ctx context.Context, id *auth.Identity, p *Purpose, pendi
 	if err != nil {
 		// Without an active row the token must not live: delete it now,
 		// or leave the lease pending for the sweeper to delete it.
-		s.discard(ctx, p, pending, minted.ID)
+		s.discard(ctx, id, p, pending, minted.ID)
 		s.cfg.Metrics.issued.WithLabelValues(p.Name, "store_error").Inc()
 		if errors.Is(err, errs.Conflict) {
 			return nil, errs.Public(errs.Unavailable, "issuance took too long and was abandoned; retry")
@@ -177,13 +177,14 @@ func (s *Service) abandon(ctx context.Context, id *auth.Identity, p *Purpose, pe
 	s.failPending(ctx, id, p, pending, lease.ReasonMintFailed)
 }
 
-// discard deletes a minted token whose lease could not be activated.
-func (s *Service) discard(ctx context.Context, p *Purpose, pending *lease.Lease, tokenID string) {
+// discard deletes a minted token whose lease could not be activated. The
+// lease's end is audited as the caller's, like any other failed mint.
+func (s *Service) discard(ctx context.Context, id *auth.Identity, p *Purpose, pending *lease.Lease, tokenID string) {
 	if err := p.Issuer.Delete(upstream.WithPriority(ctx, upstream.PriorityRevoke), tokenID); err != nil {
 		s.log.ErrorContext(ctx, "could not delete token of unactivated lease; sweeper will retry", "lease_id", pending.ID, "err", err)
 		return
 	}
-	s.failPending(ctx, nil, p, pending, lease.ReasonMintFailed)
+	s.failPending(ctx, id, p, pending, lease.ReasonMintFailed)
 }
 
 func (s *Service) failPending(ctx context.Context, id *auth.Identity, p *Purpose, pending *lease.Lease, reason string) {
