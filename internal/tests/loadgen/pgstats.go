@@ -72,7 +72,7 @@ func (c *pgCluster) freshDatabase(ctx context.Context, name string) (string, err
 type pgSnap struct {
 	commits    int64 // pg_stat_database.xact_commit of the measured database
 	statements int64 // pg_stat_statements calls in that database
-	writes     int64 // of which calls of statements that wrote WAL
+	writes     int64 // of which inserts, updates and deletes
 	walBytes   int64 // from pg_current_wal_lsn, cluster-wide
 	walRecords int64 // pg_stat_wal, cluster-wide
 	walFPI     int64
@@ -99,10 +99,10 @@ func (c *pgCluster) snapshot(ctx context.Context, db string) (pgSnap, error) {
 		return s, fmt.Errorf("read statistics: %w", err)
 	}
 	if c.statements {
-		// A statement counts as a write when any of its calls wrote WAL:
-		// an UPDATE that matched no row still belongs to the writes.
+		// A write is a statement that inserts, updates or deletes, by its
+		// text: a read can write WAL too (pruning a page it visits).
 		err = c.conn.QueryRow(ctx, `SELECT COALESCE(sum(calls), 0)::bigint,
-				COALESCE(sum(calls) FILTER (WHERE wal_records > 0), 0)::bigint
+				COALESCE(sum(calls) FILTER (WHERE query ~* '\m(insert|update|delete)\M'), 0)::bigint
 			FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = $1`, db).
 			Scan(&s.statements, &s.writes)
 		if err != nil {
