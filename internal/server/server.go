@@ -68,6 +68,7 @@ type Server struct {
 	reconcil *reconcile.Reconciler
 	eraser   *secreteraser.Eraser
 	registry *prometheus.Registry
+	ready    prometheus.Gauge
 	panics   *panics.Policy
 	tls      *tls.Config
 	closers  closers
@@ -103,6 +104,8 @@ func (c Config) Complete(ctx context.Context) (_ *Server, err error) {
 	// counts them all.
 	s.panics = panics.New(c.Logger)
 	s.registry.MustRegister(s.panics)
+	s.ready = newReadyGauge()
+	s.registry.MustRegister(s.ready)
 
 	tp := c.TracerProvider
 	if tp == nil {
@@ -253,7 +256,7 @@ func (s *Server) Run(ctx context.Context) error {
 		return nil
 	})
 	g.Go(func() error {
-		watchHealth(gctx, s.health, s.store.Ping, 5*time.Second)
+		watchHealth(gctx, s.health, s.ready, s.store.Ping, 5*time.Second)
 		return nil
 	})
 	g.Go(func() error {
