@@ -51,7 +51,7 @@ if [[ $mode == all || $mode == go ]]; then
   echo "== broker in-process: issue-then-revoke through REST, 8 concurrent clients"
   go test -run '^$' -bench 'BenchmarkIssueRevokeREST' -benchtime "${secs}s" "$@" ./internal/server/
 
-  echo "== store: one lease cycle (4 statements with audit rows)"
+  echo "== store: one lease cycle (3 statements with audit rows)"
   go test -run '^$' -bench 'BenchmarkLeaseCycle' -benchtime 3s "$@" ./internal/store/pgstore/
 
   echo "== policy: decision over 100 purposes x 10 rules; OIDC verification, warm cache"
