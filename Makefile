@@ -47,6 +47,10 @@ bench-e2e: ## The real binaries under load (loadgen cycles) beside pgbench.
 bench-scale: ## RSS, start-up and an expiry storm over 1,000,000 leases.
 	./scripts/bench.sh scale
 
+.PHONY: bench-proxy
+bench-proxy: ## Measure the scoped proxy against the emulator, real binaries side by side.
+	./scripts/bench-proxy.sh
+
 .PHONY: helm
 helm: ## Lint and render the Helm chart with the default and the production values.
 	$(HELM) lint --strict $(CHART)

@@ -15,7 +15,7 @@ import (
 
 func TestListPurposesVisibility(t *testing.T) {
 	t.Parallel()
-	all := []string{purposeLegacy, purposeNC, purposeQuotaOwner, purposeQuotaActive, purposeQuotaRate}
+	all := []string{purposeLegacy, purposeNC, purposeQuotaOwner, purposeQuotaActive, purposeQuotaRate, purposeProxy}
 	tests := []struct {
 		name string
 		id   *auth.Identity

@@ -56,6 +56,7 @@ func leaseToProto(l *lease.Lease) *ztbrokerv1.Lease {
 		TokenSha256:     l.TokenSHA256,
 		RevokeAttempts:  int32(l.RevokeAttempts),
 		LastError:       l.LastError,
+		Delivery:        l.Delivery,
 	}
 }
 

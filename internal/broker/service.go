@@ -11,6 +11,7 @@ import (
 	"github.com/ztbroker/ztbroker/internal/auth"
 	"github.com/ztbroker/ztbroker/internal/errs"
 	"github.com/ztbroker/ztbroker/internal/lease"
+	"github.com/ztbroker/ztbroker/internal/proxycred"
 	"github.com/ztbroker/ztbroker/internal/store"
 	"github.com/ztbroker/ztbroker/internal/upstream"
 )
@@ -63,6 +64,9 @@ type Config struct {
 	// IssueToken with the same idempotency key.
 	Sealer       Sealer
 	ReplayWindow time.Duration
+	// NewCredential makes a proxy lease's broker credential; defaults to
+	// proxycred.New from crypto/rand.
+	NewCredential func() (string, error)
 }
 
 // Service implements ztbrokerv1.TokenBrokerServer and AdminServiceServer.
@@ -104,6 +108,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.MintTimeout <= 0 {
 		cfg.MintTimeout = 30 * time.Second
+	}
+	if cfg.NewCredential == nil {
+		cfg.NewCredential = func() (string, error) { return proxycred.New(nil) }
 	}
 	if cfg.Sealer != nil && cfg.ReplayWindow <= 0 {
 		cfg.ReplayWindow = 10 * time.Minute

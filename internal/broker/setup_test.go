@@ -42,6 +42,8 @@ const (
 	purposeQuotaActive = "quota-purpose"
 	purposeQuotaOwner  = "quota-owner"
 	purposeQuotaRate   = "quota-rate"
+	purposeProxy       = "scoped"
+	proxyBaseURL       = "https://broker.test/zt/scoped"
 
 	namePrefix  = "ztb"
 	defaultTTL  = time.Hour
@@ -253,6 +255,11 @@ func setup(t *testing.T, opts ...benchOption) *bench {
 			Name: purposeQuotaRate, DefaultTTL: defaultTTL, MaxTTL: maxTTL, Issuer: nc,
 			Policy: compile(t, purposeQuotaRate, aliceOnly),
 			Quota:  &store.Quota{MaxIssuesPerWindow: 2, Window: rateWindow},
+		},
+		{
+			Name: purposeProxy, DefaultTTL: defaultTTL, MaxTTL: maxTTL, Issuer: nc,
+			Policy:   compile(t, purposeProxy, aliceOnly),
+			Delivery: lease.DeliveryProxy, ProxyBaseURL: proxyBaseURL, ProxyAuthScheme: "Bearer",
 		},
 	})
 	if err != nil {

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -33,60 +34,60 @@ func TestBadInput(t *testing.T) {
 
 	tests := []struct {
 		name     string
-		call     func(api) error
+		call     func(context.Context, api) error
 		code     codes.Code
 		http     int
 		contains string
 	}{
-		{"unknown purpose", func(a api) error {
+		{"unknown purpose", func(ctx context.Context, a api) error {
 			_, err := a.issue(ctx, h.keyA, &ztbrokerv1.IssueTokenRequest{Purpose: "no-such"})
 			return err
 		}, codes.NotFound, 404, "no-such"},
-		{"zero ttl", func(a api) error {
+		{"zero ttl", func(ctx context.Context, a api) error {
 			_, err := a.issue(ctx, h.keyA, &ztbrokerv1.IssueTokenRequest{Purpose: purposeNC, Ttl: durationpb.New(0)})
 			return err
 		}, codes.InvalidArgument, 400, "positive"},
-		{"negative ttl", func(a api) error {
+		{"negative ttl", func(ctx context.Context, a api) error {
 			_, err := a.issue(ctx, h.keyA, &ztbrokerv1.IssueTokenRequest{Purpose: purposeNC, Ttl: durationpb.New(-time.Second)})
 			return err
 		}, codes.InvalidArgument, 400, "positive"},
-		{"ttl over max", func(a api) error {
+		{"ttl over max", func(ctx context.Context, a api) error {
 			_, err := a.issue(ctx, h.keyA, &ztbrokerv1.IssueTokenRequest{Purpose: purposeNC, Ttl: durationpb.New(maxTTL + time.Second)})
 			return err
 		}, codes.InvalidArgument, 400, maxTTL.String()},
-		{"renew ttl over max", func(a api) error {
+		{"renew ttl over max", func(ctx context.Context, a api) error {
 			_, err := a.renew(ctx, h.keyA, &ztbrokerv1.RenewLeaseRequest{Id: vid, Ttl: durationpb.New(maxTTL + time.Second)})
 			return err
 		}, codes.InvalidArgument, 400, maxTTL.String()},
-		{"no credentials", func(a api) error {
+		{"no credentials", func(ctx context.Context, a api) error {
 			_, err := a.issue(ctx, "", &ztbrokerv1.IssueTokenRequest{Purpose: purposeNC})
 			return err
 		}, codes.Unauthenticated, 401, ""},
-		{"wrong key", func(a api) error {
+		{"wrong key", func(ctx context.Context, a api) error {
 			_, err := a.list(ctx, "ztb_wrong_key", &ztbrokerv1.ListLeasesRequest{})
 			return err
 		}, codes.Unauthenticated, 401, ""},
-		{"purpose not allowed", func(a api) error {
+		{"purpose not allowed", func(ctx context.Context, a api) error {
 			_, err := a.issue(ctx, h.keyB, &ztbrokerv1.IssueTokenRequest{Purpose: purposeAlice})
 			return err
 		}, codes.PermissionDenied, 403, purposeAlice},
-		{"other caller reads", func(a api) error {
+		{"other caller reads", func(ctx context.Context, a api) error {
 			_, err := a.get(ctx, h.keyB, vid)
 			return err
 		}, codes.NotFound, 404, ""},
-		{"other caller renews", func(a api) error {
+		{"other caller renews", func(ctx context.Context, a api) error {
 			_, err := a.renew(ctx, h.keyB, &ztbrokerv1.RenewLeaseRequest{Id: vid})
 			return err
 		}, codes.NotFound, 404, ""},
-		{"other caller revokes", func(a api) error {
+		{"other caller revokes", func(ctx context.Context, a api) error {
 			_, err := a.revoke(ctx, h.keyB, &ztbrokerv1.RevokeLeaseRequest{Id: vid})
 			return err
 		}, codes.NotFound, 404, ""},
-		{"unknown lease", func(a api) error {
+		{"unknown lease", func(ctx context.Context, a api) error {
 			_, err := a.get(ctx, h.keyA, "00000000-0000-7000-8000-000000000000")
 			return err
 		}, codes.NotFound, 404, ""},
-		{"bad label", func(a api) error {
+		{"bad label", func(ctx context.Context, a api) error {
 			_, err := a.issue(ctx, h.keyA, &ztbrokerv1.IssueTokenRequest{Purpose: purposeNC, Labels: map[string]string{"Bad Key": "x"}})
 			return err
 		}, codes.InvalidArgument, 400, "label"},
@@ -95,7 +96,8 @@ func TestBadInput(t *testing.T) {
 		for _, a := range h.apis() {
 			t.Run(a.name()+"/"+tc.name, func(t *testing.T) {
 				t.Parallel()
-				err := tc.call(a)
+				// Its own deadline: a parallel subtest may wait a while for a slot.
+				err := tc.call(testContext(t), a)
 				ae := wantErr(t, err, tc.code, tc.http)
 				if !strings.Contains(ae.Msg, tc.contains) {
 					t.Errorf("message %q does not name %q", ae.Msg, tc.contains)
@@ -127,6 +129,8 @@ func TestBadInput(t *testing.T) {
 	for _, tc := range restOnly {
 		t.Run("rest/"+tc.name, func(t *testing.T) {
 			t.Parallel()
+			// Its own deadline: a parallel subtest may wait a while for a slot.
+			ctx := testContext(t)
 			status, _, raw, err := h.raw(ctx, http.MethodPost, tc.path, h.keyA, []byte(tc.body))
 			if err != nil {
 				t.Fatal(err)

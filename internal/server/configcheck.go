@@ -30,7 +30,7 @@ func ParseConfig(name string, data []byte, o config.Options) (*config.Config, er
 // that own them: identity formats, OIDC issuers, policy expressions and
 // the seal key's encoding.
 func ConfigChecks() []config.Check {
-	return []config.Check{checkOwners, checkOIDC, checkPolicies, checkSealKey}
+	return []config.Check{checkOwners, checkOIDC, checkPolicies, checkScopes, checkSealKey}
 }
 
 func checkOwners(c *config.Config, report config.Report) {

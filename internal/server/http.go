@@ -21,6 +21,7 @@ import (
 	"github.com/ztbroker/ztbroker/internal/broker"
 	"github.com/ztbroker/ztbroker/internal/httperr"
 	"github.com/ztbroker/ztbroker/internal/panics"
+	"github.com/ztbroker/ztbroker/internal/proxy"
 )
 
 type httpDeps struct {
@@ -32,6 +33,8 @@ type httpDeps struct {
 	extra        map[string]http.Handler
 	tracer       trace.TracerProvider
 	panics       *panics.Policy
+	// proxy serves /zt/; nil serves nothing there.
+	proxy http.Handler
 }
 
 // newHTTPHandler serves the REST gateway under /v1/ plus the operational
@@ -77,10 +80,23 @@ func newHTTPHandler(ctx context.Context, d httpDeps) (http.Handler, error) {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		httperr.Write(w, http.StatusNotFound, codes.NotFound, "no route for "+r.Method+" "+r.URL.Path)
 	})
-	if !tracing(d.tracer) {
-		return d.panics.HTTP(mux), nil
+	root := http.Handler(mux)
+	if d.proxy != nil {
+		root = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// Routed on the raw target, before ServeMux would clean it:
+			// the proxy refuses what needs cleaning rather than have it
+			// redirected into something it would accept.
+			if proxy.IsProxyTarget(r.RequestURI) {
+				d.proxy.ServeHTTP(w, r)
+				return
+			}
+			mux.ServeHTTP(w, r)
+		})
 	}
-	return otelhttp.NewHandler(d.panics.HTTP(mux), "http",
+	if !tracing(d.tracer) {
+		return d.panics.HTTP(root), nil
+	}
+	return otelhttp.NewHandler(d.panics.HTTP(root), "http",
 		otelhttp.WithTracerProvider(d.tracer),
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }),
 	), nil

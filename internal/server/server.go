@@ -22,6 +22,7 @@ import (
 	"github.com/ztbroker/ztbroker/internal/broker"
 	"github.com/ztbroker/ztbroker/internal/config"
 	"github.com/ztbroker/ztbroker/internal/panics"
+	"github.com/ztbroker/ztbroker/internal/proxy"
 	"github.com/ztbroker/ztbroker/internal/store"
 	"github.com/ztbroker/ztbroker/internal/store/auditlog"
 	"github.com/ztbroker/ztbroker/internal/worker/reconcile"
@@ -67,6 +68,7 @@ type Server struct {
 	sweeper  *sweeper.Sweeper
 	reconcil *reconcile.Reconciler
 	eraser   *secreteraser.Eraser
+	proxy    *proxy.Proxy
 	registry *prometheus.Registry
 	ready    prometheus.Gauge
 	panics   *panics.Policy
@@ -128,11 +130,31 @@ func (c Config) Complete(ctx context.Context) (_ *Server, err error) {
 	}
 	s.store = auditlog.Wrap(s.store, c.Logger)
 
-	is, err := buildIssuers(ctx, f, s.registry, c.Logger, newHTTPBase(), tp)
+	// Bound early: a proxy purpose's api_base_url is the HTTP listener's
+	// address unless proxy.public_url says otherwise.
+	if s.grpcLis, err = net.Listen("tcp", f.Listen.GRPCAddr); err != nil {
+		return nil, fmt.Errorf("listen grpc: %w", err)
+	}
+	s.closers.push(func() error { _ = s.grpcLis.Close(); return nil })
+	if s.httpLis, err = net.Listen("tcp", f.Listen.HTTPAddr); err != nil {
+		return nil, fmt.Errorf("listen http: %w", err)
+	}
+	s.closers.push(func() error { _ = s.httpLis.Close(); return nil })
+
+	base := newHTTPBase()
+	is, err := buildIssuers(ctx, f, s.registry, c.Logger, base, tp)
 	if err != nil {
 		return nil, err
 	}
-	purposes, err := buildPurposes(f, is)
+	public := publicURL(f, s.httpLis.Addr().String(), f.Listen.TLS != nil)
+	warnUnreachableProxy(c.Logger, f, s.httpLis.Addr())
+	purposes, err := buildPurposes(f, is, public)
+	if err != nil {
+		return nil, err
+	}
+	s.proxy, err = buildProxy(proxyDeps{
+		cfg: f, issuers: is, store: s.store, log: c.Logger, reg: s.registry, tracer: tp, now: now, base: base, publicURL: public,
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -190,6 +212,7 @@ func (c Config) Complete(ctx context.Context) (_ *Server, err error) {
 		maxBody:      f.Listen.MaxBodyBytes,
 		ready:        s.store.Ping,
 		extra:        c.ExtraHTTP,
+		proxy:        s.proxy,
 		tracer:       tp,
 		panics:       s.panics,
 	})
@@ -205,14 +228,6 @@ func (c Config) Complete(ctx context.Context) (_ *Server, err error) {
 		ErrorLog:          slog.NewLogLogger(c.Logger.Handler(), slog.LevelWarn),
 	}
 
-	if s.grpcLis, err = net.Listen("tcp", f.Listen.GRPCAddr); err != nil {
-		return nil, fmt.Errorf("listen grpc: %w", err)
-	}
-	s.closers.push(func() error { _ = s.grpcLis.Close(); return nil })
-	if s.httpLis, err = net.Listen("tcp", f.Listen.HTTPAddr); err != nil {
-		return nil, fmt.Errorf("listen http: %w", err)
-	}
-	s.closers.push(func() error { _ = s.httpLis.Close(); return nil })
 	if tlsCfg != nil {
 		s.httpLis = tls.NewListener(s.httpLis, tlsCfg)
 	}

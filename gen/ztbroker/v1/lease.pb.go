@@ -119,7 +119,11 @@ type Lease struct {
 	// Revocation attempts made so far.
 	RevokeAttempts int32 `protobuf:"varint,15,opt,name=revoke_attempts,json=revokeAttempts,proto3" json:"revoke_attempts,omitempty"`
 	// The last revocation error, in client-safe words.
-	LastError     string `protobuf:"bytes,16,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	LastError string `protobuf:"bytes,16,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	// "token": the caller got a ZeroTier token. "proxy": the caller got a
+	// broker credential that works only through the broker's scoped proxy;
+	// there is no upstream token, and token_sha256 is the credential's hash.
+	Delivery      string `protobuf:"bytes,17,opt,name=delivery,proto3" json:"delivery,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -266,11 +270,18 @@ func (x *Lease) GetLastError() string {
 	return ""
 }
 
+func (x *Lease) GetDelivery() string {
+	if x != nil {
+		return x.Delivery
+	}
+	return ""
+}
+
 var File_ztbroker_v1_lease_proto protoreflect.FileDescriptor
 
 const file_ztbroker_v1_lease_proto_rawDesc = "" +
 	"\n" +
-	"\x17ztbroker/v1/lease.proto\x12\vztbroker.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf2\x06\n" +
+	"\x17ztbroker/v1/lease.proto\x12\vztbroker.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8e\a\n" +
 	"\x05Lease\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\apurpose\x18\x02 \x01(\tR\apurpose\x12\x14\n" +
@@ -293,7 +304,8 @@ const file_ztbroker_v1_lease_proto_rawDesc = "" +
 	"\ftoken_sha256\x18\x0e \x01(\tR\vtokenSha256\x12'\n" +
 	"\x0frevoke_attempts\x18\x0f \x01(\x05R\x0erevokeAttempts\x12\x1d\n" +
 	"\n" +
-	"last_error\x18\x10 \x01(\tR\tlastError\x1a9\n" +
+	"last_error\x18\x10 \x01(\tR\tlastError\x12\x1a\n" +
+	"\bdelivery\x18\x11 \x01(\tR\bdelivery\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x95\x01\n" +

@@ -79,16 +79,8 @@ func (w *Worker) RevokeNow(ctx context.Context, l *lease.Lease) (*lease.Lease, e
 // crash between the delete and the write leaves an active lease whose
 // token is already gone; the worker finishes it at expiry like any other.
 func (w *Worker) RevokeActive(ctx context.Context, l *lease.Lease, p store.RevokeActiveParams) (*lease.Lease, error) {
-	is, ok := w.cfg.Registry.Issuer(l.Upstream, l.UpstreamAccount)
-	if !ok {
-		return nil, fmt.Errorf("revoke lease %s: %w: %s account %q", l.ID, errNoIssuer, l.Upstream, l.UpstreamAccount)
-	}
-	if l.UpstreamTokenID != "" {
-		if err := is.Delete(upstream.WithPriority(ctx, upstream.PriorityRevoke), l.UpstreamTokenID); err != nil {
-			return nil, fmt.Errorf("revoke lease %s: %w", l.ID, err)
-		}
-	} else {
-		w.log.WarnContext(ctx, "revoking a lease with no upstream token id", leaseAttrs(l)...)
+	if err := w.deleteActive(ctx, l); err != nil {
+		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeWriteTimeout)
 	defer cancel()
@@ -104,11 +96,38 @@ func (w *Worker) RevokeActive(ctx context.Context, l *lease.Lease, p store.Revok
 	return cur, nil
 }
 
+// deleteActive is RevokeActive's upstream step. A proxy lease has
+// nothing upstream: its credential is the broker's own and stops working
+// when the lease leaves active.
+func (w *Worker) deleteActive(ctx context.Context, l *lease.Lease) error {
+	if l.IsProxy() {
+		return nil
+	}
+	is, ok := w.cfg.Registry.Issuer(l.Upstream, l.UpstreamAccount)
+	if !ok {
+		return fmt.Errorf("revoke lease %s: %w: %s account %q", l.ID, errNoIssuer, l.Upstream, l.UpstreamAccount)
+	}
+	if l.UpstreamTokenID == "" {
+		w.log.WarnContext(ctx, "revoking a lease with no upstream token id", leaseAttrs(l)...)
+		return nil
+	}
+	if err := is.Delete(upstream.WithPriority(ctx, upstream.PriorityRevoke), l.UpstreamTokenID); err != nil {
+		return fmt.Errorf("revoke lease %s: %w", l.ID, err)
+	}
+	return nil
+}
+
 // revoke makes one attempt on l. When the worker's own context (life,
 // nil for RevokeNow) has ended, a failed delete is not an attempt that
 // failed but a shutdown, and is left for the claim to expire. A pass that
 // merely ran out of time records the failure like any other.
 func (w *Worker) revoke(ctx context.Context, l *lease.Lease, life context.Context) (outcome, *lease.Lease, error) {
+	if l.IsProxy() {
+		// A proxy lease has nothing upstream: its credential is the
+		// broker's own and stopped working when the lease left active.
+		w.log.DebugContext(ctx, "proxy lease: no upstream token to delete", leaseAttrs(l)...)
+		return w.complete(ctx, l)
+	}
 	is, ok := w.cfg.Registry.Issuer(l.Upstream, l.UpstreamAccount)
 	if !ok {
 		err := fmt.Errorf("%w: %s account %q", errNoIssuer, l.Upstream, l.UpstreamAccount)
