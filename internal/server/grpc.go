@@ -32,7 +32,6 @@ type grpcDeps struct {
 
 func newGRPCServer(d grpcDeps) *grpc.Server {
 	opts := []grpc.ServerOption{
-		grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(d.tracer))),
 		grpc.ChainUnaryInterceptor(
 			d.panics.UnaryServerInterceptor(),
 			auth.UnaryServerInterceptor(d.authn, auth.GRPCOptions{Logger: d.log}),
@@ -46,6 +45,9 @@ func newGRPCServer(d grpcDeps) *grpc.Server {
 	}
 	if d.tls != nil {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(d.tls)))
+	}
+	if tracing(d.tracer) {
+		opts = append(opts, grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(d.tracer))))
 	}
 	s := grpc.NewServer(opts...)
 	ztbrokerv1.RegisterTokenBrokerServer(s, d.service)
