@@ -21,6 +21,9 @@ type Config struct {
 
 	// Source is the name the config was loaded from.
 	Source string `json:"-"`
+	// Notices are things that loaded but are better written another way
+	// (a deprecated form), for the broker to log at start-up.
+	Notices []string `json:"-"`
 }
 
 // Listen is where the broker serves.

@@ -74,7 +74,9 @@ func ParseWith(name string, data []byte, o Options) (*Config, error) {
 		return nil, fe.err()
 	}
 	c := &Config{Source: name}
-	(&decoder{errs: fe}).decode("", tree, reflect.ValueOf(c).Elem())
+	dec := &decoder{errs: fe}
+	dec.decode("", tree, reflect.ValueOf(c).Elem())
+	c.Notices = dec.notices
 	if len(fe.list) > 0 {
 		// Validating a half-decoded file would pile "required" errors on
 		// top of the type errors that caused them.

@@ -14,10 +14,27 @@ import (
 // describes what the broker will run with, defaults included.
 func (c *Config) Redacted() map[string]any {
 	m, _ := redactValue(reflect.ValueOf(c).Elem()).(map[string]any)
+	ups := make([]any, 0, len(c.Upstreams))
+	upSecrets := map[string]any{}
+	for _, u := range c.Upstreams {
+		// Flattened, as the file writes it: name, kind and the kind's
+		// settings side by side.
+		e := map[string]any{}
+		switch {
+		case u.NewCentral != nil:
+			e, _ = redactValue(reflect.ValueOf(u.NewCentral).Elem()).(map[string]any)
+			upSecrets[u.Name] = u.NewCentral.AdminKey.IsSet()
+		case u.Legacy != nil:
+			e, _ = redactValue(reflect.ValueOf(u.Legacy).Elem()).(map[string]any)
+			upSecrets[u.Name] = u.Legacy.Token.IsSet()
+		}
+		e["name"], e["kind"] = u.Name, u.Kind
+		ups = append(ups, e)
+	}
+	m["upstreams"] = ups
 	m["secrets"] = map[string]any{
 		"database":            setOrNot(c.Database.ConnString),
-		"new_central":         c.Upstreams.NewCentral != nil && c.Upstreams.NewCentral.AdminKey.IsSet(),
-		"legacy":              c.Upstreams.Legacy != nil && c.Upstreams.Legacy.Token.IsSet(),
+		"upstreams":           upSecrets,
 		"idempotency_sealing": c.Idempotency.SealKey.IsSet(),
 	}
 	return m
