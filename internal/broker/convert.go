@@ -52,6 +52,7 @@ func leaseToProto(l *lease.Lease) *ztbrokerv1.Lease {
 		RevokeTime:      ts(l.RevokeTime),
 		RevokedBy:       l.RevokedBy,
 		Upstream:        l.Upstream,
+		UpstreamKind:    l.UpstreamKind,
 		UpstreamTokenId: l.UpstreamTokenID,
 		TokenSha256:     l.TokenSHA256,
 		RevokeAttempts:  int32(l.RevokeAttempts),

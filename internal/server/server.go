@@ -103,6 +103,9 @@ func (c Config) Complete(ctx context.Context) (_ *Server, err error) {
 	}
 	f := c.File
 
+	for _, n := range f.Notices {
+		c.Logger.Warn("configuration notice", "notice", n)
+	}
 	s.registry = prometheus.NewRegistry()
 	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// One policy for both doors and every worker, so ztbroker_panics_total
@@ -210,9 +213,6 @@ func (c Config) Complete(ctx context.Context) (_ *Server, err error) {
 	}
 	if sealer != nil {
 		bcfg.Sealer = sealer
-	}
-	if nc := f.Upstreams.NewCentral; nc != nil {
-		bcfg.ExpirySkew = nc.ExpirySkew
 	}
 	if s.service, err = broker.New(bcfg); err != nil {
 		return nil, err

@@ -122,8 +122,10 @@ type CreatePendingParams struct {
 	Labels  map[string]string
 	// Delivery is lease.DeliveryToken (the default when empty) or
 	// lease.DeliveryProxy.
-	Delivery        string
+	Delivery string
+	// Upstream is the upstream's configured name, UpstreamKind its API.
 	Upstream        string
+	UpstreamKind    string
 	UpstreamAccount string
 	UpstreamName    string
 	Now             time.Time
@@ -320,6 +322,7 @@ type RevokeMatchingResult struct {
 }
 
 type ListUpstreamTokensParams struct {
+	// Upstream is the upstream's name.
 	Upstream        string
 	UpstreamAccount string
 }

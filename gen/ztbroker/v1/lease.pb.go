@@ -110,7 +110,10 @@ type Lease struct {
 	RevokeTime    *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=revoke_time,json=revokeTime,proto3" json:"revoke_time,omitempty"`
 	// Who asked for the revocation: an owner, an admin or "system".
 	RevokedBy string `protobuf:"bytes,11,opt,name=revoked_by,json=revokedBy,proto3" json:"revoked_by,omitempty"`
-	// "new_central" or "legacy".
+	// The configured name of the upstream (ZeroTier organisation or
+	// account) the token lives on, e.g. "prod". Leases minted before
+	// upstreams had names, and upstreams configured in the older form, are
+	// named after their kind: "new_central" or "legacy".
 	Upstream string `protobuf:"bytes,12,opt,name=upstream,proto3" json:"upstream,omitempty"`
 	// The upstream token's id (New Central) or name (Legacy). Not a secret.
 	UpstreamTokenId string `protobuf:"bytes,13,opt,name=upstream_token_id,json=upstreamTokenId,proto3" json:"upstream_token_id,omitempty"`
@@ -123,7 +126,9 @@ type Lease struct {
 	// "token": the caller got a ZeroTier token. "proxy": the caller got a
 	// broker credential that works only through the broker's scoped proxy;
 	// there is no upstream token, and token_sha256 is the credential's hash.
-	Delivery      string `protobuf:"bytes,17,opt,name=delivery,proto3" json:"delivery,omitempty"`
+	Delivery string `protobuf:"bytes,17,opt,name=delivery,proto3" json:"delivery,omitempty"`
+	// The upstream's API: "new_central" or "legacy".
+	UpstreamKind  string `protobuf:"bytes,18,opt,name=upstream_kind,json=upstreamKind,proto3" json:"upstream_kind,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -277,11 +282,18 @@ func (x *Lease) GetDelivery() string {
 	return ""
 }
 
+func (x *Lease) GetUpstreamKind() string {
+	if x != nil {
+		return x.UpstreamKind
+	}
+	return ""
+}
+
 var File_ztbroker_v1_lease_proto protoreflect.FileDescriptor
 
 const file_ztbroker_v1_lease_proto_rawDesc = "" +
 	"\n" +
-	"\x17ztbroker/v1/lease.proto\x12\vztbroker.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8e\a\n" +
+	"\x17ztbroker/v1/lease.proto\x12\vztbroker.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb3\a\n" +
 	"\x05Lease\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\apurpose\x18\x02 \x01(\tR\apurpose\x12\x14\n" +
@@ -305,7 +317,8 @@ const file_ztbroker_v1_lease_proto_rawDesc = "" +
 	"\x0frevoke_attempts\x18\x0f \x01(\x05R\x0erevokeAttempts\x12\x1d\n" +
 	"\n" +
 	"last_error\x18\x10 \x01(\tR\tlastError\x12\x1a\n" +
-	"\bdelivery\x18\x11 \x01(\tR\bdelivery\x1a9\n" +
+	"\bdelivery\x18\x11 \x01(\tR\bdelivery\x12#\n" +
+	"\rupstream_kind\x18\x12 \x01(\tR\fupstreamKind\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x95\x01\n" +

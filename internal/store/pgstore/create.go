@@ -19,8 +19,8 @@ import (
 const sqlInsertPending = `WITH upd AS (
 	INSERT INTO leases (id, purpose, owner, state, labels, upstream, upstream_account,
 		upstream_name, issue_time, expire_time, max_expire_time, idempotency_key,
-		created_at, updated_at, delivery)
-	VALUES ($2, $3, $4, 'pending', $5, $6, $7, $8, $9, $10, $11, $12, $9, $9, $13)
+		created_at, updated_at, delivery, upstream_kind)
+	VALUES ($2, $3, $4, 'pending', $5, $6, $7, $8, $9, $10, $11, $12, $9, $9, $13, $14)
 	ON CONFLICT (owner, purpose, idempotency_key) WHERE idempotency_key <> '' DO NOTHING
 	RETURNING ` + leaseCols + `
 ), ` + auditCTE + `
@@ -69,7 +69,7 @@ func (s *Store) CreatePending(ctx context.Context, p store.CreatePendingParams) 
 		return nil, err
 	}
 	args := []any{audit, p.ID, p.Purpose, p.Owner, labelsParam(p.Labels), p.Upstream, p.UpstreamAccount,
-		p.UpstreamName, p.Now, p.ExpireTime, p.MaxExpireTime, p.IdempotencyKey, deliveryParam(p.Delivery)}
+		p.UpstreamName, p.Now, p.ExpireTime, p.MaxExpireTime, p.IdempotencyKey, deliveryParam(p.Delivery), p.UpstreamKind}
 	if p.Quota == nil {
 		res, err := insertPending(ctx, s.pool, p, args)
 		if err != nil {

@@ -18,7 +18,8 @@ func testCreatePending(t *testing.T, newStore NewStore) {
 		Purpose:         purpose,
 		Owner:           owner,
 		Labels:          map[string]string{"team": "net", "env": "prod"},
-		Upstream:        upstream,
+		Upstream:        "prod",
+		UpstreamKind:    upstream,
 		UpstreamAccount: account,
 		UpstreamName:    "ztb-deploy-" + id,
 		Now:             t0,
@@ -37,7 +38,7 @@ func testCreatePending(t *testing.T, newStore NewStore) {
 		ID: id, Purpose: purpose, Owner: owner, State: lease.StatePending,
 		Labels:   map[string]string{"team": "net", "env": "prod"},
 		Delivery: lease.DeliveryToken,
-		Upstream: upstream, UpstreamAccount: account, UpstreamName: "ztb-deploy-" + id,
+		Upstream: "prod", UpstreamKind: upstream, UpstreamAccount: account, UpstreamName: "ztb-deploy-" + id,
 		IssueTime: t0, ExpireTime: t0.Add(time.Hour), MaxExpireTime: t0.Add(4 * time.Hour),
 		IdempotencyKey: "k1", CreatedAt: t0, UpdatedAt: t0,
 	}

@@ -21,10 +21,11 @@ const (
 
 // Guard says how one upstream's foreign credentials are watched.
 type Guard struct {
-	// Upstream names the upstream in alarms, metrics and the store.
+	// Upstream names the upstream in alarms, metrics and the store, and
+	// with Accounts selects the issuers whose listings are guarded: every
+	// account the broker mints on, and the admin key's.
 	Upstream string
-	// Kind and Accounts select the issuers whose listings are guarded:
-	// every account the broker mints on, and the admin key's.
+	// Kind is the upstream's API.
 	Kind     string
 	Accounts []string
 	// ForeignKeys is ForeignAlarm (default) or ForeignDelete.
@@ -50,10 +51,10 @@ const (
 const maxSuspects = 20
 
 // guardFor returns the guard of the upstream an issuer belongs to.
-func (r *Reconciler) guardFor(kind, account string) (*Guard, bool) {
+func (r *Reconciler) guardFor(name, account string) (*Guard, bool) {
 	for i := range r.cfg.Guards {
 		g := &r.cfg.Guards[i]
-		if g.Kind == kind && slices.Contains(g.Accounts, account) {
+		if g.Upstream == name && slices.Contains(g.Accounts, account) {
 			return g, true
 		}
 	}
@@ -80,7 +81,7 @@ func (r *Reconciler) foreign(ctx context.Context, t upstream.Token) bool {
 // alarm is raised once, by whichever replica records the sighting first;
 // the gauge counts what is there on every run.
 func (r *Reconciler) guardToken(ctx context.Context, g *Guard, is upstream.Issuer, t upstream.Token, listedAt time.Time, rep *Report) error {
-	tok := Token{Upstream: is.Kind(), Account: is.Account(), ID: t.ID, Name: t.Name}
+	tok := Token{Upstream: is.Upstream(), Account: is.Account(), ID: t.ID, Name: t.Name}
 	rep.Foreign = append(rep.Foreign, tok)
 	key := sightingKey{g.Upstream, store.SightingKey, is.Account(), t.ID}
 	if !r.sighted[key] {
