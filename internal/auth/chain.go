@@ -61,7 +61,7 @@ func (c *Chain) first(ctx context.Context, cr Credentials) (*Identity, error) {
 		if id == nil {
 			return nil, fmt.Errorf("authenticator returned no identity: %w", errs.Unauthenticated)
 		}
-		if c.admins[id.Owner()] {
+		if c.admins[id.Principal()] {
 			id.Admin = true
 		}
 		return id, nil

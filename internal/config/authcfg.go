@@ -51,6 +51,12 @@ type OIDCIssuer struct {
 	// ClaimsToKeep adds to the preset's claims; only kept claims reach
 	// policy rules and the audit trail.
 	ClaimsToKeep []string `json:"claims_to_keep"`
+	// OwnerClaims replaces the preset's owner claims (github: sub and
+	// job_workflow_ref; gitlab: project_path, ref and pipeline_source;
+	// kubernetes and generic issuers: sub). Callers whose owner claims
+	// are equal share leases and idempotency keys; changing the list
+	// changes the owner of new leases, as renaming the issuer does.
+	OwnerClaims []string `json:"owner_claims"`
 	// SigningAlgs defaults to the preset's (RS256 for all three).
 	SigningAlgs []string `json:"signing_algs"`
 	// JWKSURL skips discovery and fetches keys from here.

@@ -30,7 +30,7 @@ func (p *Policy) Decide(id *auth.Identity) Decision {
 	if id.Kind == auth.KindAPIKey && p.apiKeys[id.Subject] {
 		return Decision{Allowed: true, Rule: SourceAPIKeys}
 	}
-	if len(p.subjects) > 0 && p.subjects[id.Owner()] {
+	if len(p.subjects) > 0 && p.subjects[id.Principal()] {
 		return Decision{Allowed: true, Rule: SourceSubjects}
 	}
 	if len(p.rules) == 0 {
@@ -92,10 +92,10 @@ func (p *Policy) explainSubjects(id *auth.Identity) RuleResult {
 	switch {
 	case len(p.subjects) == 0:
 		res.Reason = "no subjects listed"
-	case p.subjects[id.Owner()]:
-		res.Admitted, res.Reason = true, fmt.Sprintf("%q is listed", id.Owner())
+	case p.subjects[id.Principal()]:
+		res.Admitted, res.Reason = true, fmt.Sprintf("%q is listed", id.Principal())
 	default:
-		res.Reason = fmt.Sprintf("%q is not listed", id.Owner())
+		res.Reason = fmt.Sprintf("%q is not listed", id.Principal())
 	}
 	return res
 }
@@ -106,7 +106,7 @@ func newActivation(id *auth.Identity) *activation {
 		claims = map[string]any{}
 	}
 	return &activation{
-		identity: map[string]string{"kind": id.Kind, "subject": id.Subject, "owner": id.Owner()},
+		identity: map[string]string{"kind": id.Kind, "subject": id.Subject, "owner": id.Principal()},
 		claims:   claims,
 	}
 }

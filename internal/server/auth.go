@@ -108,7 +108,7 @@ func oidcConfig(oc *config.OIDC, o authOptions) oidcauth.Config {
 	for _, is := range oc.Issuers {
 		c.Issuers = append(c.Issuers, oidcauth.Issuer{
 			Name: is.Name, Preset: is.Preset, IssuerURL: is.IssuerURL, Audience: is.Audience,
-			ClaimsToKeep: is.ClaimsToKeep, SigningAlgs: is.SigningAlgs, JWKSURL: is.JWKSURL, CAFile: is.CAFile,
+			ClaimsToKeep: is.ClaimsToKeep, OwnerClaims: is.OwnerClaims, SigningAlgs: is.SigningAlgs, JWKSURL: is.JWKSURL, CAFile: is.CAFile,
 		})
 	}
 	return c

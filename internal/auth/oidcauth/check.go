@@ -89,6 +89,16 @@ func Check(c Config) []Problem {
 				add(i, fmt.Sprintf("claims_to_keep[%d]", j), "must be a claim name, got %q", claim)
 			}
 		}
+		seen := map[string]bool{}
+		for j, claim := range is.OwnerClaims {
+			switch {
+			case !claimName.MatchString(claim):
+				add(i, fmt.Sprintf("owner_claims[%d]", j), "must be a claim name, got %q", claim)
+			case seen[claim]:
+				add(i, fmt.Sprintf("owner_claims[%d]", j), "duplicate claim %q", claim)
+			}
+			seen[claim] = true
+		}
 	}
 	return ps
 }

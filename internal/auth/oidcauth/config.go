@@ -36,6 +36,10 @@ type Issuer struct {
 	Audience string
 	// ClaimsToKeep adds to the preset's kept claims.
 	ClaimsToKeep []string
+	// OwnerClaims replaces the preset's owner claims: the claims whose
+	// values together own the caller's leases and scope its idempotency
+	// keys. They are always kept.
+	OwnerClaims []string
 	// SigningAlgs replaces the preset's algorithms.
 	SigningAlgs []string
 	// JWKSURL skips discovery.
@@ -89,7 +93,7 @@ func (c *Config) complete() {
 // resolved is an Issuer with its preset applied.
 type resolved struct {
 	name, url, audience, jwksURL string
-	algs, claims                 []string
+	algs, claims, owners         []string
 	client                       *http.Client
 }
 
@@ -102,9 +106,15 @@ func (c *Config) resolve(is Issuer) (resolved, error) {
 		audience: cmp.Or(is.Audience, c.Audience),
 		jwksURL:  is.JWKSURL,
 		algs:     p.algs,
-		claims:   slices.Concat(p.claims, is.ClaimsToKeep),
+		owners:   p.owners,
 		client:   c.HTTPClient,
 	}
+	if len(is.OwnerClaims) > 0 {
+		r.owners = is.OwnerClaims
+	}
+	// Owner claims are kept too, so the audit trail shows what owned a
+	// lease.
+	r.claims = slices.Compact(slices.Sorted(slices.Values(slices.Concat(p.claims, is.ClaimsToKeep, r.owners))))
 	if len(is.SigningAlgs) > 0 {
 		r.algs = is.SigningAlgs
 	}
