@@ -18,6 +18,9 @@ import (
 	"github.com/ztbroker/ztbroker/internal/store"
 )
 
+// ErrorDomain is the google.rpc.ErrorInfo domain of the broker's errors.
+const ErrorDomain = "ztbroker"
+
 // kinds pairs each sentinel with its code and the message a caller sees
 // when the error carries no PublicError of its own.
 var kinds = []struct {
@@ -58,7 +61,9 @@ func (s *Service) toStatus(ctx context.Context, op string, err error) error {
 		}
 		msg := k.msg
 		var pub *errs.PublicError
-		if errors.As(err, &pub) {
+		if !errors.As(err, &pub) {
+			pub = nil
+		} else {
 			msg = pub.Msg
 		}
 		level := slog.LevelWarn
@@ -67,6 +72,11 @@ func (s *Service) toStatus(ctx context.Context, op string, err error) error {
 		}
 		s.log.Log(ctx, level, "request failed", "op", op, "code", k.code.String(), "err", err)
 		st := status.New(k.code, msg)
+		if pub != nil && pub.Reason != "" {
+			if withInfo, derr := st.WithDetails(&errdetails.ErrorInfo{Reason: pub.Reason, Domain: ErrorDomain, Metadata: pub.Metadata}); derr == nil {
+				st = withInfo
+			}
+		}
 		if d := retryAfter(err); d > 0 {
 			_ = grpcSetRetryAfter(ctx, d)
 			if withInfo, derr := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(d)}); derr == nil {

@@ -23,14 +23,11 @@ func (s *Service) RevokeLease(ctx context.Context, req *ztbrokerv1.RevokeLeaseRe
 }
 
 func (s *Service) revoke(ctx context.Context, req *ztbrokerv1.RevokeLeaseRequest) (*ztbrokerv1.RevokeLeaseResponse, error) {
-	id, err := caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := validID(req.GetId()); err != nil {
-		return nil, err
-	}
 	if err := validateText("reason", req.GetReason(), maxReasonLen); err != nil {
+		return nil, err
+	}
+	id, _, _, err := s.admittedLease(ctx, "revoke", req.GetId())
+	if err != nil {
 		return nil, err
 	}
 	reason := req.GetReason()
@@ -50,6 +47,8 @@ func (s *Service) revoke(ctx context.Context, req *ztbrokerv1.RevokeLeaseRequest
 	})
 	switch {
 	case errors.Is(err, errs.NotFound):
+		// admittedLease found it, and leases are never deleted; kept
+		// so that a store surprise still reads as the lease's absence.
 		return nil, errs.Public(errs.NotFound, fmt.Sprintf("lease %q not found", req.GetId()))
 	case errors.Is(err, errs.FailedPrecondition):
 		return nil, errs.Public(errs.FailedPrecondition, fmt.Sprintf("lease %q is still being issued; retry", req.GetId()))

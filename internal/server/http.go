@@ -13,12 +13,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	ztbrokerv1 "github.com/ztbroker/ztbroker/gen/ztbroker/v1"
 	"github.com/ztbroker/ztbroker/internal/apidocs"
 	"github.com/ztbroker/ztbroker/internal/broker"
+	"github.com/ztbroker/ztbroker/internal/errs"
 	"github.com/ztbroker/ztbroker/internal/httperr"
 	"github.com/ztbroker/ztbroker/internal/panics"
 )
@@ -46,6 +49,7 @@ func newHTTPHandler(ctx context.Context, d httpDeps) (http.Handler, error) {
 		}),
 		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
 		runtime.WithRoutingErrorHandler(routingError),
+		runtime.WithErrorHandler(httpError),
 	)
 	if err := ztbrokerv1.RegisterTokenBrokerHandlerServer(ctx, gw, d.service); err != nil {
 		return nil, err
@@ -90,6 +94,29 @@ func outgoingHeader(key string) (string, bool) {
 		return "Retry-After", true
 	}
 	return runtime.DefaultHeaderMatcher(key)
+}
+
+// httpError answers as grpc-gateway does, except that a reused
+// idempotency key is 409 Conflict rather than FAILED_PRECONDITION's 400:
+// the request conflicts with the lease the key already names.
+func httpError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	if hasReason(err, errs.ReasonIdempotencyKeyReused) {
+		err = &runtime.HTTPStatusError{HTTPStatus: http.StatusConflict, Err: err}
+	}
+	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
+}
+
+func hasReason(err error, reason string) bool {
+	st, ok := status.FromError(err)
+	if !ok {
+		return false
+	}
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetReason() == reason && info.GetDomain() == broker.ErrorDomain {
+			return true
+		}
+	}
+	return false
 }
 
 func routingError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, status int) {
