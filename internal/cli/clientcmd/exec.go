@@ -53,7 +53,8 @@ revocation is retried for up to ` + revokeBudget.String() + `.`
 		return fail(env, err)
 	}
 	defer s.Close()
-	resp, err := s.issue(ctx, f.request(env.getenv))
+	req, key := f.request(env)
+	resp, err := s.issue(ctx, req)
 	if err != nil {
 		return fail(env, err)
 	}
@@ -61,6 +62,6 @@ revocation is retried for up to ` + revokeBudget.String() + `.`
 	if f.ttl > 0 {
 		ttl = durationpb.New(f.ttl)
 	}
-	sup := &supervisor{s: s, env: env, lease: resp.GetLease(), ttl: ttl, stderr: &syncWriter{w: env.Stderr}}
+	sup := &supervisor{s: s, env: env, lease: resp.GetLease(), ttl: ttl, stderr: &syncWriter{w: env.Stderr}, key: key}
 	return sup.run(ctx, argv, leaseVars(resp, *tokenVar))
 }

@@ -31,6 +31,8 @@ type supervisor struct {
 	// stderr is shared with the lease keeper, which writes while the
 	// command runs.
 	stderr *syncWriter
+	// key is forgotten once the lease is revoked.
+	key stepKey
 }
 
 func (sv *supervisor) run(ctx context.Context, argv []string, vars [][2]string) int {
@@ -109,6 +111,9 @@ func (sv *supervisor) end(ctx context.Context, cause, reason string) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), revokeBudget)
 	defer cancel()
 	_, err := sv.s.broker.RevokeLease(rctx, &ztbrokerv1.RevokeLeaseRequest{Id: id, Reason: reason})
+	if err == nil {
+		sv.key.forget()
+	}
 	switch {
 	case err != nil && cause != "":
 		report(sv.stderr, "exec: "+cause+"; ", fmt.Errorf("revoking its lease %s also failed: %w; "+
