@@ -133,8 +133,23 @@ func CheckOwner(s string) error {
 		return errors.New(`must be "<kind>:<subject>"`)
 	}
 	switch kind {
-	case auth.KindAPIKey, auth.KindMTLS, auth.KindOIDC:
+	case auth.KindAPIKey, auth.KindOIDC:
 		return nil
+	case auth.KindMTLS:
+		return checkMTLSSubject(subject)
 	}
 	return fmt.Errorf("unknown kind %q (want %s, %s or %s)", kind, auth.KindAPIKey, auth.KindMTLS, auth.KindOIDC)
+}
+
+// checkMTLSSubject accepts the two namespaces mtlsauth produces. A bare
+// common name ("mtls:svc") was the form before common names got their own
+// namespace; it now matches nobody, so it is an error that shows the new
+// spelling rather than a silent lockout.
+func checkMTLSSubject(subject string) error {
+	switch {
+	case strings.HasPrefix(subject, "spiffe://"), strings.HasPrefix(subject, "cn:") && len(subject) > len("cn:"):
+		return nil
+	}
+	return fmt.Errorf(`mtls subjects are "mtls:spiffe://<trust domain>/<path>" or "mtls:cn:<common name>"; for a certificate named by its common name write %q`,
+		"mtls:cn:"+subject)
 }
