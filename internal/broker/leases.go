@@ -50,6 +50,9 @@ func (s *Service) listLeases(ctx context.Context, req *ztbrokerv1.ListLeasesRequ
 	if err := validateText("page_token", req.GetPageToken(), 512); err != nil {
 		return nil, err
 	}
+	if err := validateText("purpose", req.GetPurpose(), maxFilterLen); err != nil {
+		return nil, err
+	}
 	res, err := s.cfg.Store.ListLeases(ctx, store.ListLeasesParams{
 		Owner:    ownerScope(id),
 		Purpose:  req.GetPurpose(),

@@ -23,7 +23,7 @@ func (s *Service) RevokeLease(ctx context.Context, req *ztbrokerv1.RevokeLeaseRe
 }
 
 func (s *Service) revoke(ctx context.Context, req *ztbrokerv1.RevokeLeaseRequest) (*ztbrokerv1.RevokeLeaseResponse, error) {
-	if err := validateText("reason", req.GetReason(), maxReasonLen); err != nil {
+	if err := validateReason(req.GetReason()); err != nil {
 		return nil, err
 	}
 	id, _, _, err := s.admittedLease(ctx, "revoke", req.GetId())

@@ -58,7 +58,15 @@ type Config struct {
 	// IssueToken with the same idempotency key.
 	Sealer       Sealer
 	ReplayWindow time.Duration
+	// MaxAuditClaimBytes cuts each kept claim in the audit trail and its
+	// log line to this many bytes, with a marker; defaults to
+	// DefaultMaxAuditClaimBytes.
+	MaxAuditClaimBytes int
 }
+
+// DefaultMaxAuditClaimBytes is Config.MaxAuditClaimBytes's default: real
+// claims (a repository, a ref, a workflow path) fit well within it.
+const DefaultMaxAuditClaimBytes = 256
 
 // Service implements ztbrokerv1.TokenBrokerServer and AdminServiceServer.
 type Service struct {
@@ -99,6 +107,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.MintTimeout <= 0 {
 		cfg.MintTimeout = 30 * time.Second
+	}
+	if cfg.MaxAuditClaimBytes <= 0 {
+		cfg.MaxAuditClaimBytes = DefaultMaxAuditClaimBytes
 	}
 	if cfg.Sealer != nil && cfg.ReplayWindow <= 0 {
 		cfg.ReplayWindow = 10 * time.Minute

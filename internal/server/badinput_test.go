@@ -90,6 +90,37 @@ func TestBadInput(t *testing.T) {
 			_, err := a.issue(ctx, h.keyA, &ztbrokerv1.IssueTokenRequest{Purpose: purposeNC, Labels: map[string]string{"Bad Key": "x"}})
 			return err
 		}, codes.InvalidArgument, 400, "label"},
+		// Control characters: PostgreSQL cannot store NUL (it was a 500),
+		// and the rest forge lines and terminal escapes where the value
+		// is shown again.
+		{"NUL in a label value", func(a api) error {
+			_, err := a.issue(ctx, h.keyA, &ztbrokerv1.IssueTokenRequest{Purpose: purposeNC, Labels: map[string]string{"job": "a\x00b"}})
+			return err
+		}, codes.InvalidArgument, 400, "control characters"},
+		{"escape sequence in a label value", func(a api) error {
+			_, err := a.issue(ctx, h.keyA, &ztbrokerv1.IssueTokenRequest{Purpose: purposeNC, Labels: map[string]string{"job": "\x1b[2J"}})
+			return err
+		}, codes.InvalidArgument, 400, "control characters"},
+		{"newline in an idempotency key", func(a api) error {
+			_, err := a.issue(ctx, h.keyA, &ztbrokerv1.IssueTokenRequest{Purpose: purposeNC, IdempotencyKey: "k\nforged"})
+			return err
+		}, codes.InvalidArgument, 400, "idempotency_key"},
+		{"NUL in a revoke reason", func(a api) error {
+			_, err := a.revoke(ctx, h.keyA, &ztbrokerv1.RevokeLeaseRequest{Id: vid, Reason: "done\x00"})
+			return err
+		}, codes.InvalidArgument, 400, "reason"},
+		{"NUL in a lease id", func(a api) error {
+			_, err := a.get(ctx, h.keyA, "0000\x00")
+			return err
+		}, codes.InvalidArgument, 400, "id"},
+		{"NUL in a label filter", func(a api) error {
+			_, err := a.list(ctx, h.keyA, &ztbrokerv1.ListLeasesRequest{Label: "job=a\x00"})
+			return err
+		}, codes.InvalidArgument, 400, "label filter"},
+		{"NUL in a purpose filter", func(a api) error {
+			_, err := a.list(ctx, h.keyA, &ztbrokerv1.ListLeasesRequest{Purpose: "nc\x00"})
+			return err
+		}, codes.InvalidArgument, 400, "purpose"},
 	}
 	for _, tc := range tests {
 		for _, a := range h.apis() {
@@ -107,9 +138,13 @@ func TestBadInput(t *testing.T) {
 		}
 	}
 
-	// The victim survived every attempt by bob.
+	// The victim survived every attempt by bob, and the refused requests
+	// left nothing behind.
 	if st, _, _ := h.dbLease(t, vid); st != "active" {
 		t.Errorf("victim lease is %s after bob's attempts", st)
+	}
+	if n := h.activeLeases(t, purposeNC); n != 1 {
+		t.Errorf("%d leases of %s after the bad requests, want the victim alone", n, purposeNC)
 	}
 
 	restOnly := []struct {
