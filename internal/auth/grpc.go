@@ -91,6 +91,9 @@ func (g *grpcGuard) authenticate(ctx context.Context, method string) (context.Co
 		var id *Identity
 		id, err = g.authn.Authenticate(ctx, Credentials{Bearer: bearer, PeerCertificates: peerChain(ctx)})
 		if err == nil {
+			if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+				ctx = WithPeerAddr(ctx, hostOf(p.Addr.String()))
+			}
 			return WithIdentity(ctx, id), nil
 		}
 	}

@@ -48,7 +48,8 @@ func Middleware(a Authenticator, o HTTPOptions) func(http.Handler) http.Handler 
 				var id *Identity
 				id, err = a.Authenticate(r.Context(), Credentials{Bearer: bearer, PeerCertificates: requestChain(r)})
 				if err == nil {
-					next.ServeHTTP(w, r.WithContext(WithIdentity(r.Context(), id)))
+					ctx := WithPeerAddr(WithIdentity(r.Context(), id), hostOf(r.RemoteAddr))
+					next.ServeHTTP(w, r.WithContext(ctx))
 					return
 				}
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
+	"net"
 )
 
 // Identity kinds.
@@ -83,4 +84,26 @@ func WithIdentity(ctx context.Context, id *Identity) context.Context {
 func FromContext(ctx context.Context) *Identity {
 	id, _ := ctx.Value(identityKey{}).(*Identity)
 	return id
+}
+
+type peerKey struct{}
+
+// WithPeerAddr returns ctx carrying the caller's network address (its
+// host, without the port), for limits kept per source address.
+func WithPeerAddr(ctx context.Context, host string) context.Context {
+	return context.WithValue(ctx, peerKey{}, host)
+}
+
+// PeerAddr returns the host WithPeerAddr stored, or "".
+func PeerAddr(ctx context.Context) string {
+	h, _ := ctx.Value(peerKey{}).(string)
+	return h
+}
+
+// hostOf drops the port of a host:port address.
+func hostOf(addr string) string {
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		return h
+	}
+	return addr
 }

@@ -35,6 +35,9 @@ func (s *Service) admittedLease(ctx context.Context, op, leaseID string) (*auth.
 	if err := validID(leaseID); err != nil {
 		return nil, nil, access{}, err
 	}
+	if err := s.gate(ctx, id); err != nil {
+		return nil, nil, access{}, err
+	}
 	l, err := s.cfg.Store.GetLease(ctx, store.GetLeaseParams{ID: leaseID, Owner: ownerScope(id)})
 	if errors.Is(err, errs.NotFound) {
 		return nil, nil, access{}, errs.Public(errs.NotFound, fmt.Sprintf("lease %q not found", leaseID))
@@ -65,7 +68,36 @@ func (s *Service) admittedLease(ctx context.Context, op, leaseID string) (*auth.
 // what it tried ("issue", "read", "renew", "revoke").
 func (s *Service) deny(ctx context.Context, id *auth.Identity, purpose, leaseID, op string) error {
 	s.cfg.Metrics.denied.WithLabelValues(purpose, "policy").Inc()
-	s.appendAudit(ctx, s.event(id, ActionDeny, purpose, leaseID, "denied", "no rule admitted the caller to "+op))
+	s.refused(ctx, id, s.event(id, ActionDeny, purpose, leaseID, "denied", "no rule admitted the caller to "+op))
 	return errs.Public(errs.PermissionDenied,
 		fmt.Sprintf("no rule of purpose %q admits caller %q", purpose, id.Principal()))
+}
+
+// gate turns the caller away, before any policy or database work, when
+// its owner or its address has been refused too often lately.
+func (s *Service) gate(ctx context.Context, id *auth.Identity) error {
+	if s.cfg.Refusals == nil {
+		return nil
+	}
+	wait, ok := s.cfg.Refusals.Admit(id.Owner(), auth.PeerAddr(ctx), func() *store.AuditEvent {
+		return s.event(id, "", "", "", "", "")
+	})
+	if ok {
+		return nil
+	}
+	s.cfg.Metrics.denied.WithLabelValues("", "refused_too_often").Inc()
+	return &errs.PublicError{
+		Kind:              errs.ResourceExhausted,
+		Msg:               "too many refused requests from this caller or address; retry later",
+		RetryAfterSeconds: int((wait + time.Second - 1) / time.Second),
+	}
+}
+
+// refused records a refusal's audit event, unless the caller's owner has
+// used up its budget of such events, in which case it is only counted.
+func (s *Service) refused(ctx context.Context, id *auth.Identity, ev *store.AuditEvent) {
+	if s.cfg.Refusals != nil && !s.cfg.Refusals.Refused(id.Owner(), auth.PeerAddr(ctx), ev) {
+		return
+	}
+	s.appendAudit(ctx, ev)
 }

@@ -67,8 +67,14 @@ func (s *Service) toStatus(ctx context.Context, op string, err error) error {
 			msg = pub.Msg
 		}
 		level := slog.LevelWarn
-		if k.code == codes.Unavailable || k.code == codes.Aborted {
+		switch k.code {
+		case codes.Unavailable, codes.Aborted:
 			level = slog.LevelError
+		case codes.PermissionDenied, codes.ResourceExhausted:
+			// Refusals have their own audit line (bounded per owner);
+			// a second line each would let a flood of refused requests
+			// flood the log.
+			level = slog.LevelDebug
 		}
 		s.log.Log(ctx, level, "request failed", "op", op, "code", k.code.String(), "err", err)
 		st := status.New(k.code, msg)

@@ -32,6 +32,9 @@ func (s *Service) issue(ctx context.Context, req *ztbrokerv1.IssueTokenRequest) 
 	if err != nil {
 		return nil, err
 	}
+	if err := s.gate(ctx, id); err != nil {
+		return nil, err
+	}
 	p, ok := s.cfg.Purposes.Get(req.GetPurpose())
 	if !ok {
 		return nil, errs.Public(errs.NotFound, fmt.Sprintf("purpose %q does not exist", truncate(req.GetPurpose(), 70)))
@@ -249,7 +252,7 @@ func (s *Service) quotaRejected(ctx context.Context, id *auth.Identity, p *Purpo
 	if !errors.As(err, &q) {
 		return err
 	}
-	s.appendAudit(ctx, s.event(id, ActionQuota, p.Name, "", "rejected", q.Limit))
+	s.refused(ctx, id, s.event(id, ActionQuota, p.Name, "", "rejected", q.Limit))
 	pub := &errs.PublicError{
 		Kind: errs.ResourceExhausted,
 		Msg:  fmt.Sprintf("quota %s of purpose %q reached (max %d)", q.Limit, p.Name, q.Max),

@@ -62,6 +62,19 @@ type Config struct {
 	// log line to this many bytes, with a marker; defaults to
 	// DefaultMaxAuditClaimBytes.
 	MaxAuditClaimBytes int
+	// Refusals, when set, turns away callers refused too often and bounds
+	// the refusal events each owner adds to the audit trail.
+	Refusals Refusals
+}
+
+// Refusals bounds what refused callers cost; *refusal.Limiter is one.
+type Refusals interface {
+	// Admit reports whether a request of owner from addr may go on, or
+	// how long to wait; actor describes a caller turned away.
+	Admit(owner, addr string, actor func() *store.AuditEvent) (time.Duration, bool)
+	// Refused counts a refusal and reports whether its event may be
+	// recorded.
+	Refused(owner, addr string, ev *store.AuditEvent) bool
 }
 
 // DefaultMaxAuditClaimBytes is Config.MaxAuditClaimBytes's default: real

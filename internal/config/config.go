@@ -17,6 +17,8 @@ type Config struct {
 	Workers     Workers     `json:"workers"`
 	Idempotency Idempotency `json:"idempotency"`
 	Tokens      Tokens      `json:"tokens"`
+	Audit       Audit       `json:"audit"`
+	Refusals    Refusals    `json:"refusals"`
 
 	// Source is the name the config was loaded from.
 	Source string `json:"-"`

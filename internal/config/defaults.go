@@ -93,4 +93,5 @@ func (c *Config) applyDefaults() {
 
 	orDefault(&c.Idempotency.ReplayWindow, DefaultReplayWindow)
 	orDefault(&c.Tokens.NamePrefix, DefaultNamePrefix)
+	c.applyAbuseDefaults()
 }

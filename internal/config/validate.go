@@ -44,6 +44,7 @@ func (v *validator) run() {
 	v.workers()
 	v.idempotency()
 	v.tokens()
+	v.abuse()
 }
 
 func (v *validator) add(path, format string, args ...any) { v.fe.add(path, format, args...) }

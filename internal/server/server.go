@@ -23,6 +23,7 @@ import (
 	"github.com/ztbroker/ztbroker/internal/broker"
 	"github.com/ztbroker/ztbroker/internal/config"
 	"github.com/ztbroker/ztbroker/internal/panics"
+	"github.com/ztbroker/ztbroker/internal/refusal"
 	"github.com/ztbroker/ztbroker/internal/store"
 	"github.com/ztbroker/ztbroker/internal/store/auditlog"
 	"github.com/ztbroker/ztbroker/internal/worker/reconcile"
@@ -68,6 +69,7 @@ type Server struct {
 	sweeper  *sweeper.Sweeper
 	reconcil *reconcile.Reconciler
 	eraser   *secreteraser.Eraser
+	refusals *refusal.Limiter
 	registry *prometheus.Registry
 	panics   *panics.Policy
 	tls      *tls.Config
@@ -155,6 +157,9 @@ func (c Config) Complete(ctx context.Context) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.refusals, err = buildRefusals(f, s.store, c.Logger, s.panics, s.registry, now); err != nil {
+		return nil, err
+	}
 	bcfg := broker.Config{
 		Store:        s.store,
 		Purposes:     purposes,
@@ -166,8 +171,10 @@ func (c Config) Complete(ctx context.Context) (_ *Server, err error) {
 		ClaimTimeout: f.Workers.ClaimTimeout,
 		// A mint still running when the sweeper judges its lease stale
 		// would be discarded; keep it well inside that window.
-		MintTimeout:  min(30*time.Second, f.Workers.PendingTimeout/2),
-		ReplayWindow: f.Idempotency.ReplayWindow,
+		MintTimeout:        min(30*time.Second, f.Workers.PendingTimeout/2),
+		ReplayWindow:       f.Idempotency.ReplayWindow,
+		MaxAuditClaimBytes: f.Audit.MaxClaimBytes,
+		Refusals:           s.refusals,
 	}
 	if sealer != nil {
 		bcfg.Sealer = sealer
