@@ -48,6 +48,7 @@ func (c *Config) applyDefaults() {
 	orDefault(&c.Listen.GRPCAddr, DefaultGRPCAddr)
 	orDefault(&c.Listen.HTTPAddr, DefaultHTTPAddr)
 	orDefault(&c.Listen.MaxBodyBytes, DefaultMaxBodyBytes)
+	c.Listen.Limits.applyDefaults()
 	if t := c.Listen.TLS; t != nil {
 		orDefault(&t.ClientAuth, ClientAuthNone)
 	}

@@ -61,6 +61,14 @@ func (v *validator) listen() {
 	if l.MaxBodyBytes < 0 || l.MaxBodyBytes > maxBodyBytes {
 		v.add("listen.max_body_bytes", "must be between 1 and %d", maxBodyBytes)
 	}
+	if l.OpsAddr != "" {
+		v.addr("listen.ops_addr", l.OpsAddr)
+		_, port, _ := net.SplitHostPort(l.OpsAddr)
+		if port != "0" && (l.OpsAddr == l.GRPCAddr || l.OpsAddr == l.HTTPAddr) {
+			v.add("listen.ops_addr", "must differ from grpc_addr and http_addr")
+		}
+	}
+	v.limits()
 	t := l.TLS
 	if t == nil {
 		return

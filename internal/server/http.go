@@ -32,6 +32,9 @@ type httpDeps struct {
 	gatherer     prometheus.Gatherer
 	maxBody      int64
 	ready        func(context.Context) error
+	// opsElsewhere leaves /metrics, /healthz and /readyz to the ops
+	// listener.
+	opsElsewhere bool
 	extra        map[string]http.Handler
 	tracer       trace.TracerProvider
 	panics       *panics.Policy
@@ -60,21 +63,13 @@ func newHTTPHandler(ctx context.Context, d httpDeps) (http.Handler, error) {
 
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", d.authenticate(limitBody(d.maxBody, gw)))
-	mux.Handle("GET /metrics", promhttp.HandlerFor(d.gatherer, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(apidocs.OpenAPI)
 	})
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		_, _ = io.WriteString(w, "ok\n")
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if err := d.ready(r.Context()); err != nil {
-			http.Error(w, "not ready", http.StatusServiceUnavailable)
-			return
-		}
-		_, _ = io.WriteString(w, "ok\n")
-	})
+	if !d.opsElsewhere {
+		handleOps(mux, d.gatherer, d.ready)
+	}
 	for pattern, h := range d.extra {
 		mux.Handle(pattern, h)
 	}
@@ -85,6 +80,33 @@ func newHTTPHandler(ctx context.Context, d httpDeps) (http.Handler, error) {
 		otelhttp.WithTracerProvider(d.tracer),
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }),
 	), nil
+}
+
+// handleOps mounts the operational endpoints: metrics, liveness and
+// readiness.
+func handleOps(mux *http.ServeMux, gatherer prometheus.Gatherer, ready func(context.Context) error) {
+	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if err := ready(r.Context()); err != nil {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = io.WriteString(w, "ok\n")
+	})
+}
+
+// newOpsHandler serves the operational endpoints alone, for
+// listen.ops_addr.
+func newOpsHandler(gatherer prometheus.Gatherer, ready func(context.Context) error, p *panics.Policy) http.Handler {
+	mux := http.NewServeMux()
+	handleOps(mux, gatherer, ready)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		httperr.Write(w, http.StatusNotFound, codes.NotFound, "no route for "+r.Method+" "+r.URL.Path)
+	})
+	return p.HTTP(mux)
 }
 
 // outgoingHeader turns the service's retry-after metadata into the

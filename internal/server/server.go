@@ -63,8 +63,11 @@ type Server struct {
 	grpc     *grpc.Server
 	http     *http.Server
 	health   *health.Server
+	ops      *http.Server // nil unless listen.ops_addr is set
+	ready    *readiness
 	grpcLis  net.Listener
 	httpLis  net.Listener
+	opsLis   net.Listener
 	revoker  *revoker.Worker
 	sweeper  *sweeper.Sweeper
 	reconcil *reconcile.Reconciler
@@ -186,14 +189,23 @@ func (c Config) Complete(ctx context.Context) (_ *Server, err error) {
 		return nil, err
 	}
 
+	tm, err := newTransportMetrics(s.registry)
+	if err != nil {
+		return nil, err
+	}
+	lim := f.Listen.Limits
+	s.ready = newReadiness(s.store.Ping, lim.ReadyzCache, now)
 	s.health = health.NewServer()
-	s.grpc = newGRPCServer(grpcDeps{service: s.service, authn: authn, tls: tlsCfg, log: c.Logger, health: s.health, tracer: tp, panics: s.panics})
+	s.grpc = newGRPCServer(grpcDeps{service: s.service, authn: authn, tls: tlsCfg, log: c.Logger, health: s.health,
+		tracer: tp, panics: s.panics, limits: lim, metrics: tm})
 	handler, err := newHTTPHandler(ctx, httpDeps{
-		service:      s.service,
-		authenticate: auth.Middleware(authn, auth.HTTPOptions{Logger: c.Logger, ExemptPaths: append(auth.DefaultExemptPaths(), "/readyz")}),
+		service: s.service,
+		authenticate: auth.Middleware(authn, auth.HTTPOptions{Logger: c.Logger, OnFailure: tm.authFailed("http"),
+			ExemptPaths: append(auth.DefaultExemptPaths(), "/readyz")}),
 		gatherer:     s.registry,
 		maxBody:      f.Listen.MaxBodyBytes,
-		ready:        s.store.Ping,
+		ready:        s.ready.check,
+		opsElsewhere: f.Listen.OpsAddr != "",
 		extra:        c.ExtraHTTP,
 		tracer:       tp,
 		panics:       s.panics,
@@ -201,25 +213,12 @@ func (c Config) Complete(ctx context.Context) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s.http = &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(c.Logger.Handler(), slog.LevelWarn),
+	s.http = newHTTPServer(handler, lim, c.Logger, tm, "http")
+	if f.Listen.OpsAddr != "" {
+		s.ops = newHTTPServer(newOpsHandler(s.registry, s.ready.check, s.panics), lim, c.Logger, tm, "ops")
 	}
-
-	if s.grpcLis, err = net.Listen("tcp", f.Listen.GRPCAddr); err != nil {
-		return nil, fmt.Errorf("listen grpc: %w", err)
-	}
-	s.closers.push(func() error { _ = s.grpcLis.Close(); return nil })
-	if s.httpLis, err = net.Listen("tcp", f.Listen.HTTPAddr); err != nil {
-		return nil, fmt.Errorf("listen http: %w", err)
-	}
-	s.closers.push(func() error { _ = s.httpLis.Close(); return nil })
-	if tlsCfg != nil {
-		s.httpLis = tls.NewListener(s.httpLis, tlsCfg)
+	if err := s.listen(f, tlsCfg, tm); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -260,8 +259,16 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		return nil
 	})
+	if s.ops != nil {
+		g.Go(func() error {
+			if err := s.ops.Serve(s.opsLis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("ops: %w", err)
+			}
+			return nil
+		})
+	}
 	g.Go(func() error {
-		watchHealth(gctx, s.health, s.store.Ping, 5*time.Second)
+		watchHealth(gctx, s.health, s.ready.check, 5*time.Second)
 		return nil
 	})
 	g.Go(func() error {
@@ -270,7 +277,7 @@ func (s *Server) Run(ctx context.Context) error {
 		s.gracefulStop()
 		return nil
 	})
-	s.log.Info("serving", "grpc", s.GRPCAddr(), "http", s.HTTPAddr())
+	s.log.Info("serving", "grpc", s.GRPCAddr(), "http", s.HTTPAddr(), "ops", s.OpsAddr())
 	return g.Wait()
 }
 
@@ -282,9 +289,14 @@ func (s *Server) gracefulStop() {
 		s.grpc.GracefulStop()
 		close(done)
 	}()
-	if err := s.http.Shutdown(sctx); err != nil {
-		s.log.Warn("http shutdown", "err", err)
-		_ = s.http.Close()
+	for _, h := range []*http.Server{s.http, s.ops} {
+		if h == nil {
+			continue
+		}
+		if err := h.Shutdown(sctx); err != nil {
+			s.log.Warn("http shutdown", "err", err)
+			_ = h.Close()
+		}
 	}
 	select {
 	case <-done:
