@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	ztbrokerv1 "github.com/ztbroker/ztbroker/gen/ztbroker/v1"
+	"github.com/ztbroker/ztbroker/internal/upstream/emulator"
 )
 
 // TestAuditedClaimsAreSafeAndBounded sends denied requests whose kept
@@ -65,4 +66,33 @@ func TestAuditedClaimsAreSafeAndBounded(t *testing.T) {
 			t.Error("the log holds a raw terminal escape from a claim")
 		}
 	})
+}
+
+// TestRunawayRuleDenies runs the reproduced rule, a replace of a claim by
+// itself, against a 9,000-character claim (over the claim cap: no rule is
+// evaluated) and a 1,000-character one (under it: the cost limit stops the
+// rule). Both are denied, over both transports.
+func TestRunawayRuleDenies(t *testing.T) {
+	t.Parallel()
+	idp := newFakeIdP(t)
+	purpose := `  - name: runaway
+    upstream: {kind: new_central, service_account_id: "` + emulator.DefaultServiceAccount + `"}
+    allow:
+      rules:
+        - name: replace
+          expr: 'claims.repository.replace("a", claims.repository).size() > 0'
+`
+	h := setup(t, withYAML("", idp.authYAML(), purpose))
+	ctx := testContext(t)
+	for _, a := range h.apis() {
+		for _, n := range []int{9000, 1000} {
+			tok := idp.token(t, "runaway", map[string]any{"repository": strings.Repeat("a", n)})
+			_, err := a.issue(ctx, tok, &ztbrokerv1.IssueTokenRequest{Purpose: "runaway"})
+			wantErr(t, err, codes.PermissionDenied, http.StatusForbidden)
+		}
+		// The rule does admit an ordinary caller.
+		if _, err := a.issue(ctx, idp.token(t, "ordinary", nil), &ztbrokerv1.IssueTokenRequest{Purpose: "runaway"}); err != nil {
+			t.Errorf("%s: an ordinary claim: %v", a.name(), err)
+		}
+	}
 }
