@@ -57,6 +57,16 @@ purposes:
 			},
 		},
 		{
+			name: "a password in the database url, however it is spelled",
+			doc: `
+database: {url: "host=db user=broker password = hunter2"}
+upstreams: {legacy: {token_env: ADMIN, user_id: u}}
+auth: {api_keys: [{name: ci, key_env: CI_KEY}]}
+purposes: [{name: deploy, upstream: {kind: legacy}, allow: {api_keys: [ci]}}]
+`,
+			want: []string{"b.yaml: database.url: must not contain a password; use url_env, a passfile or PGPASSWORD"},
+		},
+		{
 			name: "oidc issuers, after the file's own problems",
 			doc: `
 database: {url: postgres://broker@localhost/x}
