@@ -115,7 +115,7 @@ func grantTTL(p *Purpose, adm policy.Decision, req *ztbrokerv1.IssueTokenRequest
 	g := grant{max: capFor(p, adm)}
 	g.ttl = min(p.DefaultTTL, g.max)
 	if d := req.GetTtl(); d != nil {
-		ttl, err := checkTTL(p.Name, d, g.max)
+		ttl, err := checkTTL(p.Name, d, p.MinTTL, g.max)
 		if err != nil {
 			return grant{}, err
 		}
@@ -124,9 +124,9 @@ func grantTTL(p *Purpose, adm policy.Decision, req *ztbrokerv1.IssueTokenRequest
 	return g, nil
 }
 
-// checkTTL validates a requested TTL for a purpose, with max the
-// caller's cap (zero: none known).
-func checkTTL(purpose string, d *durationpb.Duration, max time.Duration) (time.Duration, error) {
+// checkTTL validates a requested TTL for a purpose, between its minimum
+// and max, the caller's cap (zero: none known).
+func checkTTL(purpose string, d *durationpb.Duration, min, max time.Duration) (time.Duration, error) {
 	if err := d.CheckValid(); err != nil {
 		return 0, invalid("ttl is not a valid duration")
 	}
@@ -134,6 +134,8 @@ func checkTTL(purpose string, d *durationpb.Duration, max time.Duration) (time.D
 	switch {
 	case ttl <= 0:
 		return 0, invalid("ttl must be positive, got %s", ttl)
+	case ttl < min:
+		return 0, invalid("ttl %s is below the minimum of %s for purpose %q", ttl, min, purpose)
 	case max > 0 && ttl > max:
 		return 0, invalid("ttl %s exceeds the maximum of %s for purpose %q", ttl, max, purpose)
 	}

@@ -22,6 +22,8 @@ type Purpose struct {
 	Description string
 	DefaultTTL  time.Duration
 	MaxTTL      time.Duration
+	// MinTTL is the shortest TTL a caller may ask for.
+	MinTTL time.Duration
 	Issuer      upstream.Issuer
 	Policy      Policy
 	// Quota is nil when the purpose has no limits.

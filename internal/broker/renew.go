@@ -42,7 +42,11 @@ func (s *Service) renew(ctx context.Context, req *ztbrokerv1.RenewLeaseRequest) 
 	var ttl time.Duration
 	switch d := req.GetTtl(); {
 	case d != nil:
-		if ttl, err = checkTTL(l.Purpose, d, max); err != nil {
+		var min time.Duration
+		if p != nil {
+			min = p.MinTTL
+		}
+		if ttl, err = checkTTL(l.Purpose, d, min, max); err != nil {
 			return nil, err
 		}
 	case p != nil:

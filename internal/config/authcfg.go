@@ -32,6 +32,9 @@ type OIDC struct {
 	Audience string `json:"audience"`
 	// ClockSkew is allowed on exp and nbf; defaults to 60s.
 	ClockSkew time.Duration `json:"clock_skew"`
+	// MaxTokenLifetime refuses tokens that expire further than this in
+	// the future or live longer than this from their iat; defaults to 24h.
+	MaxTokenLifetime time.Duration `json:"max_token_lifetime"`
 	Issuers   []OIDCIssuer  `json:"issuers"`
 }
 

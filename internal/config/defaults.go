@@ -18,6 +18,7 @@ const (
 
 	DefaultTTL    = 15 * time.Minute
 	DefaultMaxTTL = time.Hour
+	DefaultMinTTL = 10 * time.Second
 
 	DefaultClockSkew = 60 * time.Second
 
@@ -73,6 +74,14 @@ func (c *Config) applyDefaults() {
 		p := &c.Purposes[i]
 		orDefault(&p.DefaultTTL, DefaultTTL)
 		orDefault(&p.MaxTTL, max(DefaultMaxTTL, p.DefaultTTL))
+		if p.MinTTL == 0 {
+			// A purpose whose default is shorter keeps its default
+			// reachable.
+			p.MinTTL = DefaultMinTTL
+			if p.DefaultTTL > 0 && p.DefaultTTL < p.MinTTL {
+				p.MinTTL = p.DefaultTTL
+			}
+		}
 	}
 
 	if o := c.Auth.OIDC; o != nil {

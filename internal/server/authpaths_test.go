@@ -139,6 +139,9 @@ func TestOIDCCredentials(t *testing.T) {
 				{"other key, published kid", signRS256(t, other, idp.kid, idp.claims(sub, nil))},
 				{"other key, unknown kid", signRS256(t, other, "k2", idp.claims(sub, nil))},
 				{"no exp", idp.token(t, sub, map[string]any{"exp": nil})},
+				{"exp in 2^40 seconds", idp.token(t, sub, map[string]any{"exp": int64(1) << 40, "iat": nil})},
+				{"lives 25h", idp.token(t, sub, map[string]any{"exp": now.Add(25 * time.Hour).Unix()})},
+				{"control character in sub", idp.token(t, sub+"\x00", nil)},
 			}
 			for _, tt := range bad {
 				_, err := a.whoami(ctx, tt.token)

@@ -54,6 +54,14 @@ func TestBadInput(t *testing.T) {
 			_, err := a.issue(ctx, h.keyA, &ztbrokerv1.IssueTokenRequest{Purpose: purposeNC, Ttl: durationpb.New(maxTTL + time.Second)})
 			return err
 		}, codes.InvalidArgument, 400, maxTTL.String()},
+		{"ttl below the minimum", func(a api) error {
+			_, err := a.issue(ctx, h.keyA, &ztbrokerv1.IssueTokenRequest{Purpose: purposeNC, Ttl: durationpb.New(time.Nanosecond)})
+			return err
+		}, codes.InvalidArgument, 400, "minimum of 1s"},
+		{"renew ttl below the minimum", func(a api) error {
+			_, err := a.renew(ctx, h.keyA, &ztbrokerv1.RenewLeaseRequest{Id: vid, Ttl: durationpb.New(500 * time.Millisecond)})
+			return err
+		}, codes.InvalidArgument, 400, "minimum of 1s"},
 		{"renew ttl over max", func(a api) error {
 			_, err := a.renew(ctx, h.keyA, &ztbrokerv1.RenewLeaseRequest{Id: vid, Ttl: durationpb.New(maxTTL + time.Second)})
 			return err

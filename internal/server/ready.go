@@ -33,14 +33,15 @@ func newReadiness(ping func(context.Context) error, ttl time.Duration, now func(
 // once for all concurrent callers. The ping runs detached from any one
 // probe, which may give up without spoiling the answer for the others.
 func (r *readiness) check(ctx context.Context) error {
-	r.mu.Lock()
-	if r.known && r.now().Sub(r.at) < r.ttl {
-		err := r.err
-		r.mu.Unlock()
+	if ok, err := r.cached(); ok {
 		return err
 	}
-	r.mu.Unlock()
 	ch := r.flight.DoChan("", func() (any, error) {
+		// A probe that missed the cache may start its flight just after
+		// another flight filled it.
+		if ok, err := r.cached(); ok {
+			return nil, err
+		}
 		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.timeout)
 		defer cancel()
 		err := r.ping(pctx)
@@ -55,4 +56,14 @@ func (r *readiness) check(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// cached returns the last result if it is still fresh.
+func (r *readiness) cached() (bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.known && r.now().Sub(r.at) < r.ttl {
+		return true, r.err
+	}
+	return false, nil
 }

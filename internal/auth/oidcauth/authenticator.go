@@ -77,7 +77,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, c auth.Credentials) (*
 		return nil, fmt.Errorf("issuer %q: decoding claims: %w", is.cfg.name, errs.Unauthenticated)
 	}
 	claims = auth.NormalizeClaims(claims).(map[string]any)
-	if err := checkTimes(claims, a.cfg.Now(), a.cfg.ClockSkew); err != nil {
+	if err := checkTimes(claims, a.cfg.Now(), a.cfg.ClockSkew, a.cfg.MaxTokenLifetime); err != nil {
 		return nil, fmt.Errorf("issuer %q: %w", is.cfg.name, err)
 	}
 	if err := checkIdentityText("sub", tok.Subject); err != nil {

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Problem is one thing wrong with a Config. Field names the config file's
@@ -43,6 +44,9 @@ func Check(c Config) []Problem {
 	}
 	if c.ClockSkew < 0 || c.ClockSkew > MaxClockSkew {
 		add(-1, "clock_skew", "must be between 0 and %s, got %s", MaxClockSkew, c.ClockSkew)
+	}
+	if c.MaxTokenLifetime < 0 || c.MaxTokenLifetime > 30*24*time.Hour {
+		add(-1, "max_token_lifetime", "must be between 0 (the default, 24h) and 720h, got %s", c.MaxTokenLifetime)
 	}
 	if len(c.Issuers) == 0 {
 		add(-1, "issuers", "must list at least one issuer")

@@ -18,6 +18,10 @@ const (
 	MaxClockSkew              = 5 * time.Minute
 	DefaultMinRefreshInterval = 30 * time.Second
 	DefaultFetchTimeout       = 10 * time.Second
+	// DefaultMaxTokenLifetime is the longest-lived token accepted. CI
+	// tokens live minutes (GitHub's about five, GitLab's five by
+	// default), Kubernetes projected tokens an hour by default.
+	DefaultMaxTokenLifetime = 24 * time.Hour
 )
 
 // allowedAlgs are the asymmetric JWS algorithms an issuer may use.
@@ -55,6 +59,11 @@ type Config struct {
 	Audience string
 	// ClockSkew tolerated on exp, nbf and iat; defaults to 60s.
 	ClockSkew time.Duration
+	// MaxTokenLifetime refuses tokens that expire further than this in
+	// the future, or whose exp is further than this after their iat;
+	// defaults to 24h. A token valid for years is a credential nobody
+	// can take back.
+	MaxTokenLifetime time.Duration
 	// HTTPClient fetches discovery documents and keys; nil means a
 	// private client. Issuers with a CAFile get a copy trusting only it.
 	HTTPClient *http.Client
@@ -72,6 +81,9 @@ type Config struct {
 func (c *Config) complete() {
 	if c.ClockSkew == 0 {
 		c.ClockSkew = DefaultClockSkew
+	}
+	if c.MaxTokenLifetime <= 0 {
+		c.MaxTokenLifetime = DefaultMaxTokenLifetime
 	}
 	if c.FetchTimeout <= 0 {
 		c.FetchTimeout = DefaultFetchTimeout

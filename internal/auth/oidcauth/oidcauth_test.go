@@ -110,6 +110,12 @@ func TestAuthenticate(t *testing.T) {
 		{name: "expired within skew", token: sign(t, b.key, b.claims(map[string]any{"exp": epoch.Add(-30 * time.Second).Unix()})), want: wantOK},
 		{name: "expired", token: sign(t, b.key, b.claims(map[string]any{"exp": epoch.Add(-2 * time.Minute).Unix()})), wantErr: errs.Unauthenticated},
 		{name: "no exp", token: sign(t, b.key, b.claims(map[string]any{"exp": nil})), wantErr: errs.Unauthenticated},
+		{name: "exp far in the future", token: sign(t, b.key, b.claims(map[string]any{"exp": int64(1) << 40})), wantErr: errs.Unauthenticated},
+		{name: "exp far in the future, no iat", token: sign(t, b.key, b.claims(map[string]any{"exp": int64(1) << 40, "iat": nil})), wantErr: errs.Unauthenticated},
+		{name: "exp beyond the lifetime", token: sign(t, b.key, b.claims(map[string]any{"exp": epoch.Add(25 * time.Hour).Unix()})), wantErr: errs.Unauthenticated},
+		{name: "issued to live too long", token: sign(t, b.key, b.claims(map[string]any{
+			"iat": epoch.Add(-23 * time.Hour).Unix(), "nbf": nil, "exp": epoch.Add(2 * time.Hour).Unix()})), wantErr: errs.Unauthenticated},
+		{name: "a day's token", token: sign(t, b.key, b.claims(map[string]any{"exp": epoch.Add(23 * time.Hour).Unix()})), want: wantOK},
 		{name: "exp not a number", token: sign(t, b.key, b.claims(map[string]any{"exp": "soon"})), wantErr: errs.Unauthenticated},
 		{name: "not yet valid within skew", token: sign(t, b.key, b.claims(map[string]any{"nbf": epoch.Add(30 * time.Second).Unix()})), want: wantOK},
 		{name: "not yet valid", token: sign(t, b.key, b.claims(map[string]any{"nbf": epoch.Add(2 * time.Minute).Unix()})), wantErr: errs.Unauthenticated},
