@@ -23,6 +23,10 @@ type APIKey struct {
 	// Hash is the lowercase hex SHA-256, from SHA256 or KeyEnv's value.
 	// The key itself is not kept.
 	Hash string `json:"-"`
+
+	// keyLen is the length of KeyEnv's value, for the start-up warning
+	// about short keys; zero when only the hash is known.
+	keyLen int
 }
 
 // OIDC configures JWT bearer authentication.

@@ -22,6 +22,8 @@ type Config struct {
 
 	// Source is the name the config was loaded from.
 	Source string `json:"-"`
+
+	warnings []string
 }
 
 // Listen is where the broker serves.

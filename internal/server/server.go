@@ -87,6 +87,9 @@ func (c Config) Complete(ctx context.Context) (_ *Server, err error) {
 		return nil, errors.New("server: File and Logger are required")
 	}
 	s := &Server{log: c.Logger, shutdown: c.ShutdownTimeout}
+	for _, w := range c.File.Warnings() {
+		c.Logger.Warn("weak configuration", "warning", w)
+	}
 	if s.shutdown <= 0 {
 		s.shutdown = 20 * time.Second
 	}

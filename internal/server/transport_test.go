@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -350,5 +351,20 @@ func TestHandshakeAndAuthFailuresCounted(t *testing.T) {
 	}
 	if n := strings.Count(h.logs.String(), `"msg":"TLS handshake failed"`); n != 2 {
 		t.Errorf("%d debug lines for failed handshakes, want 2", n)
+	}
+}
+
+// TestStartupWarnings: a TLS key file others can read is logged as a
+// warning when the server starts.
+func TestStartupWarnings(t *testing.T) {
+	t.Parallel()
+	pki := newTLSPKI(t)
+	if err := os.Chmod(pki.keyFile, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h := setup(t, pki.options()...)
+	want := `"level":"WARN","msg":"weak configuration","warning":"listen.tls.key_file: ` + pki.keyFile + ` is readable by others (mode -rw-r--r--)`
+	if !strings.Contains(h.logs.String(), want) {
+		t.Errorf("start-up log lacks the warning %s:\n%s", want, h.logs.String())
 	}
 }
