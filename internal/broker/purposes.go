@@ -24,8 +24,8 @@ type Purpose struct {
 	MaxTTL      time.Duration
 	// MinTTL is the shortest TTL a caller may ask for.
 	MinTTL time.Duration
-	Issuer      upstream.Issuer
-	Policy      Policy
+	Issuer upstream.Issuer
+	Policy Policy
 	// Quota is nil when the purpose has no limits.
 	Quota *store.Quota
 }

@@ -39,7 +39,7 @@ type OIDC struct {
 	// MaxTokenLifetime refuses tokens that expire further than this in
 	// the future or live longer than this from their iat; defaults to 24h.
 	MaxTokenLifetime time.Duration `json:"max_token_lifetime"`
-	Issuers   []OIDCIssuer  `json:"issuers"`
+	Issuers          []OIDCIssuer  `json:"issuers"`
 }
 
 // OIDCIssuer is one trusted token issuer.
