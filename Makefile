@@ -28,10 +28,15 @@ test: ## Run the whole suite on a throwaway PostgreSQL.
 	./scripts/test.sh
 
 .PHONY: lint
-lint: ## go vet, and golangci-lint (v2.15.0, .golangci.yml) when installed.
+lint: ## go vet, govulncheck (needs vuln.go.dev), and golangci-lint (v2.15.0) when installed.
 	go vet ./...
+	$(TOOL) govulncheck ./...
 	@if command -v golangci-lint >/dev/null; then golangci-lint run ./...; else echo "golangci-lint not installed; skipped"; fi
 
 .PHONY: bench
 bench: ## Run the benchmarks the README quotes.
 	./scripts/bench.sh
+
+.PHONY: flood
+flood: ## Measure RSS and caller latency under the unauthenticated floods.
+	./scripts/flood.sh
