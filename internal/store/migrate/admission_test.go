@@ -11,8 +11,11 @@ import (
 	"github.com/ztbroker/ztbroker/internal/store/migrate"
 )
 
-// TestLeaseAdmissionMigration applies migration 3 over leases written by
-// migration 2's schema: they keep their rows with "not recorded"
+// admissionVersion is the migration that records admission on leases.
+const admissionVersion = 4
+
+// TestLeaseAdmissionMigration applies migration 4 over leases written by
+// the schema before it: they keep their rows with "not recorded"
 // defaults, an owner's key reused across purposes stays on the newest
 // lease only, and down then up again succeeds with the rows intact.
 func TestLeaseAdmissionMigration(t *testing.T) {
@@ -26,8 +29,9 @@ func TestLeaseAdmissionMigration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Back to the schema before migration 3.
-	if err := migrate.Down(ctx, pool, len(migs)-2); err != nil {
+	// Back to the schema before migration 4.
+	before := len(migs) - (admissionVersion - 1)
+	if err := migrate.Down(ctx, pool, before); err != nil {
 		t.Fatal(err)
 	}
 	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -48,17 +52,17 @@ func TestLeaseAdmissionMigration(t *testing.T) {
 	insert("e-no-key", "api_key:ci", "audit", "", t0)
 
 	if _, err := migrate.Up(ctx, pool); err != nil {
-		t.Fatalf("migration 3 over existing leases: %v", err)
+		t.Fatalf("migration 4 over existing leases: %v", err)
 	}
 	want := map[string]string{
-		"a-old":         "k [deploy, before migration 3]",
+		"a-old":         "k [deploy, before migration 4]",
 		"b-new":         "k",
 		"c-other-owner": "k",
 		"d-no-key":      "",
 		"e-no-key":      "",
 	}
 	if d := cmp.Diff(want, keys(t, pool)); d != "" {
-		t.Errorf("idempotency keys after migration 3 (-want +got):\n%s", d)
+		t.Errorf("idempotency keys after migration 4 (-want +got):\n%s", d)
 	}
 	var admitted string
 	var granted, requested time.Duration
@@ -76,14 +80,14 @@ func TestLeaseAdmissionMigration(t *testing.T) {
 		t.Error("a second lease of one owner took the same idempotency key under another purpose")
 	}
 
-	if err := migrate.Down(ctx, pool, 1); err != nil {
-		t.Fatalf("down migration 3: %v", err)
+	if err := migrate.Down(ctx, pool, before); err != nil {
+		t.Fatalf("down migration 4: %v", err)
 	}
 	if d := cmp.Diff(want, keys(t, pool)); d != "" {
 		t.Errorf("idempotency keys after down (-want +got):\n%s", d)
 	}
 	if _, err := migrate.Up(ctx, pool); err != nil {
-		t.Fatalf("migration 3 again: %v", err)
+		t.Fatalf("migration 4 again: %v", err)
 	}
 }
 

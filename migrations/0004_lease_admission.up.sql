@@ -18,7 +18,7 @@ ALTER TABLE leases
 -- ones get their purpose appended, so the unique index can be built; a
 -- retry with such an older key then issues a new lease.
 UPDATE leases l
-SET idempotency_key = l.idempotency_key || ' [' || l.purpose || ', before migration 3]'
+SET idempotency_key = l.idempotency_key || ' [' || l.purpose || ', before migration 4]'
 FROM (
     SELECT id, row_number() OVER (PARTITION BY owner, idempotency_key ORDER BY created_at DESC, id DESC) AS n
     FROM leases
