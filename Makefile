@@ -1,9 +1,12 @@
 # Run `make help` for the targets.
 TOOL := go tool -modfile=tools/go.mod
+HELM := go tool -modfile=tools/helm/go.mod helm
+CHART := deploy/helm/ztbroker
+PROD_VALUES := deploy/helm/values-production.yaml
 
 .PHONY: help
 help: ## List the targets.
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
 
 .PHONY: dev
 dev: ## Run the broker with the emulator and an in-memory store.
@@ -40,3 +43,27 @@ bench: ## Run the benchmarks the README quotes.
 .PHONY: flood
 flood: ## Measure RSS and caller latency under the unauthenticated floods.
 	./scripts/flood.sh
+
+.PHONY: bench-proxy
+bench-proxy: ## Measure the scoped proxy against the emulator, real binaries side by side.
+	./scripts/bench-proxy.sh
+
+.PHONY: helm
+helm: ## Lint and render the Helm chart with the default and the production values.
+	$(HELM) lint --strict $(CHART)
+	$(HELM) lint --strict $(CHART) -f $(PROD_VALUES)
+	$(HELM) template ztbroker $(CHART) >/dev/null
+	$(HELM) template ztbroker $(CHART) -f $(PROD_VALUES) >/dev/null
+
+.PHONY: monitoring
+monitoring: ## Check the alerting rules and run their unit tests (promtool).
+	@bash -c 'source scripts/deploytools.sh && promtool_ensure && set -x && \
+	  "$$PROMTOOL" check rules deploy/prometheus/ztbroker.rules.yaml && \
+	  cd deploy/prometheus && "$$PROMTOOL" test rules ztbroker.rules.test.yaml'
+
+.PHONY: deploy-check
+deploy-check: helm monitoring ## helm, monitoring, docker-compose config, and the Go tests of deploy/.
+	@bash -c 'source scripts/deploytools.sh && compose_ensure && promtool_ensure && set -x && \
+	  BROKER_SEAL_KEY=$$(openssl rand -base64 32) BROKER_CI_API_KEY=$$(openssl rand -hex 32) \
+	    "$$DOCKER_COMPOSE" -f docker-compose.yml config -q && \
+	  go test -count=1 ./internal/tests/deploytest/'

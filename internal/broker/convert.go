@@ -60,6 +60,7 @@ func leaseToProto(l *lease.Lease) *ztbrokerv1.Lease {
 		AdmittedBy:      l.AdmittedBy,
 		GrantedMaxTtl:   dur(l.GrantedMaxTTL),
 		OwnerClaims:     l.OwnerClaims,
+		Delivery:        l.Delivery,
 	}
 }
 

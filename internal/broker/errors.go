@@ -46,8 +46,13 @@ func (s *Service) toStatus(ctx context.Context, op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if st, ok := status.FromError(err); ok {
-		return st.Err()
+	// Only a status made as such passes as it is. status.FromError also
+	// accepts one wrapped in other errors, but then its message is the
+	// whole chain's text, wrapping and all.
+	if se, ok := err.(interface{ GRPCStatus() *status.Status }); ok {
+		if st := se.GRPCStatus(); st != nil && st.Code() != codes.OK {
+			return st.Err()
+		}
 	}
 	switch {
 	case errors.Is(err, context.Canceled):

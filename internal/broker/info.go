@@ -26,6 +26,7 @@ func (s *Service) ListPurposes(ctx context.Context, _ *ztbrokerv1.ListPurposesRe
 			DefaultTtl:  durationpb.New(p.DefaultTTL),
 			MaxTtl:      durationpb.New(p.MaxTTL),
 			Upstream:    p.Issuer.Kind(),
+			Delivery:    p.delivery(),
 		})
 	}
 	return out, nil

@@ -58,14 +58,19 @@ func (s *Service) issue(ctx context.Context, req *ztbrokerv1.IssueTokenRequest) 
 	// equal to what a later read returns.
 	now := s.now().UTC().Truncate(time.Microsecond)
 	leaseID := uuid.Must(uuid.NewV7()).String()
+	upstreamName := lease.UpstreamNameFor(s.cfg.NamePrefix, p.Name, leaseID)
+	if p.IsProxy() {
+		upstreamName = "" // nothing is minted upstream
+	}
 	created, err := s.cfg.Store.CreatePending(ctx, store.CreatePendingParams{
 		ID:              leaseID,
 		Purpose:         p.Name,
 		Owner:           id.Owner(),
 		Labels:          req.GetLabels(),
+		Delivery:        p.delivery(),
 		Upstream:        p.Issuer.Kind(),
 		UpstreamAccount: p.Issuer.Account(),
-		UpstreamName:    lease.UpstreamNameFor(s.cfg.NamePrefix, p.Name, leaseID),
+		UpstreamName:    upstreamName,
 		Now:             now,
 		ExpireTime:      now.Add(g.ttl),
 		MaxExpireTime:   now.Add(g.max),
@@ -143,15 +148,29 @@ func checkTTL(purpose string, d *durationpb.Duration, min, max time.Duration) (t
 }
 
 func (s *Service) mint(ctx context.Context, id *auth.Identity, p *Purpose, pending *lease.Lease, rule string) (*ztbrokerv1.IssueTokenResponse, error) {
-	var upstreamExpiry time.Time
-	if p.Issuer.Kind() == lease.UpstreamNewCentral {
-		upstreamExpiry = pending.MaxExpireTime.Add(s.cfg.ExpirySkew)
-	}
-	minted, err := p.Issuer.Mint(ctx, pending.UpstreamName, upstreamExpiry)
-	if err != nil {
-		s.abandon(ctx, id, p, pending, err)
-		s.cfg.Metrics.issued.WithLabelValues(p.Name, "upstream_error").Inc()
-		return nil, errs.Public(errs.Unavailable, "the ZeroTier API did not mint a token; no token was issued, retry later")
+	var minted *upstream.Minted
+	if p.IsProxy() {
+		// The broker's own credential: nothing exists upstream, so a
+		// failure here has nothing to clean up but the lease.
+		cred, err := s.cfg.NewCredential()
+		if err != nil {
+			s.failPending(ctx, id, p, pending, lease.ReasonMintFailed)
+			s.cfg.Metrics.issued.WithLabelValues(p.Name, "error").Inc()
+			return nil, fmt.Errorf("make proxy credential: %w", err)
+		}
+		minted = &upstream.Minted{Secret: cred}
+	} else {
+		var upstreamExpiry time.Time
+		if p.Issuer.Kind() == lease.UpstreamNewCentral {
+			upstreamExpiry = pending.MaxExpireTime.Add(s.cfg.ExpirySkew)
+		}
+		var err error
+		minted, err = p.Issuer.Mint(ctx, pending.UpstreamName, upstreamExpiry)
+		if err != nil {
+			s.abandon(ctx, id, p, pending, err)
+			s.cfg.Metrics.issued.WithLabelValues(p.Name, "upstream_error").Inc()
+			return nil, errs.Public(errs.Unavailable, "the ZeroTier API did not mint a token; no token was issued, retry later")
+		}
 	}
 	hash := lease.HashToken(minted.Secret)
 	act := store.ActivateParams{
@@ -164,19 +183,23 @@ func (s *Service) mint(ctx context.Context, id *auth.Identity, p *Purpose, pendi
 	if s.cfg.Sealer != nil && pending.IdempotencyKey != "" {
 		sealed, err := s.cfg.Sealer.Seal([]byte(minted.Secret), pending.ID)
 		if err != nil {
-			s.discard(ctx, p, pending, minted.ID)
+			s.discard(ctx, id, p, pending, minted.ID)
 			return nil, fmt.Errorf("seal secret: %w", err)
 		}
 		act.SealedSecret, act.SealedUntil = sealed, pending.IssueTime.Add(s.cfg.ReplayWindow)
 	}
-	ev := s.event(id, ActionIssue, p.Name, pending.ID, "ok", "admitted by "+rule)
+	reason := "admitted by " + rule
+	if p.IsProxy() {
+		reason += "; proxy delivery"
+	}
+	ev := s.event(id, ActionIssue, p.Name, pending.ID, "ok", reason)
 	ev.TokenSHA256 = hash
 	act.Audit = ev
 	l, err := s.cfg.Store.Activate(ctx, act)
 	if err != nil {
 		// Without an active row the token must not live: delete it now,
 		// or leave the lease pending for the sweeper to delete it.
-		s.discard(ctx, p, pending, minted.ID)
+		s.discard(ctx, id, p, pending, minted.ID)
 		s.cfg.Metrics.issued.WithLabelValues(p.Name, "store_error").Inc()
 		if errors.Is(err, errs.Conflict) {
 			return nil, errs.Public(errs.Unavailable, "issuance took too long and was abandoned; retry")
@@ -188,8 +211,8 @@ func (s *Service) mint(ctx context.Context, id *auth.Identity, p *Purpose, pendi
 	return &ztbrokerv1.IssueTokenResponse{
 		Token:      minted.Secret,
 		Lease:      leaseToProto(l),
-		ApiBaseUrl: p.Issuer.APIBaseURL(),
-		AuthScheme: p.Issuer.AuthScheme(),
+		ApiBaseUrl: p.apiBaseURL(),
+		AuthScheme: p.authScheme(),
 	}, nil
 }
 
@@ -209,13 +232,20 @@ func (s *Service) abandon(ctx context.Context, id *auth.Identity, p *Purpose, pe
 	s.failPending(ctx, id, p, pending, lease.ReasonMintFailed)
 }
 
-// discard deletes a minted token whose lease could not be activated.
-func (s *Service) discard(ctx context.Context, p *Purpose, pending *lease.Lease, tokenID string) {
+// discard deletes a minted token whose lease could not be activated. The
+// lease's end is audited as the caller's, like any other failed mint. A
+// proxy lease's credential exists nowhere but here, so only the lease
+// needs ending.
+func (s *Service) discard(ctx context.Context, id *auth.Identity, p *Purpose, pending *lease.Lease, tokenID string) {
+	if p.IsProxy() {
+		s.failPending(ctx, id, p, pending, lease.ReasonMintFailed)
+		return
+	}
 	if err := p.Issuer.Delete(upstream.WithPriority(ctx, upstream.PriorityRevoke), tokenID); err != nil {
 		s.log.ErrorContext(ctx, "could not delete token of unactivated lease; sweeper will retry", "lease_id", pending.ID, "err", err)
 		return
 	}
-	s.failPending(ctx, nil, p, pending, lease.ReasonMintFailed)
+	s.failPending(ctx, id, p, pending, lease.ReasonMintFailed)
 }
 
 func (s *Service) failPending(ctx context.Context, id *auth.Identity, p *Purpose, pending *lease.Lease, reason string) {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ztbroker/ztbroker/internal/auth"
+	"github.com/ztbroker/ztbroker/internal/lease"
 	"github.com/ztbroker/ztbroker/internal/policy"
 	"github.com/ztbroker/ztbroker/internal/store"
 	"github.com/ztbroker/ztbroker/internal/upstream"
@@ -28,6 +29,40 @@ type Purpose struct {
 	Policy Policy
 	// Quota is nil when the purpose has no limits.
 	Quota *store.Quota
+	// Delivery is lease.DeliveryToken (the default when empty) or
+	// lease.DeliveryProxy. A proxy purpose hands out a broker credential
+	// for ProxyBaseURL, used with ProxyAuthScheme, and mints nothing
+	// upstream; Issuer is still the upstream its calls are forwarded to.
+	Delivery        string
+	ProxyBaseURL    string
+	ProxyAuthScheme string
+}
+
+// IsProxy reports whether the purpose hands out broker credentials.
+func (p *Purpose) IsProxy() bool { return p.Delivery == lease.DeliveryProxy }
+
+// delivery is what the lease records.
+func (p *Purpose) delivery() string {
+	if p.IsProxy() {
+		return lease.DeliveryProxy
+	}
+	return lease.DeliveryToken
+}
+
+// apiBaseURL and authScheme tell a caller where and how to use what it
+// was issued.
+func (p *Purpose) apiBaseURL() string {
+	if p.IsProxy() {
+		return p.ProxyBaseURL
+	}
+	return p.Issuer.APIBaseURL()
+}
+
+func (p *Purpose) authScheme() string {
+	if p.IsProxy() {
+		return p.ProxyAuthScheme
+	}
+	return p.Issuer.AuthScheme()
 }
 
 // Purposes is the validated, immutable set of purposes.
@@ -50,6 +85,10 @@ func NewPurposes(ps []*Purpose, extra ...upstream.Issuer) (*Purposes, error) {
 			return nil, fmt.Errorf("purpose %q defined twice", p.Name)
 		case p.Issuer == nil || p.Policy == nil:
 			return nil, fmt.Errorf("purpose %q needs an issuer and a policy", p.Name)
+		case p.IsProxy() && (p.ProxyBaseURL == "" || p.ProxyAuthScheme == ""):
+			return nil, fmt.Errorf("purpose %q delivers by proxy but has no proxy URL and scheme", p.Name)
+		case p.Delivery != "" && p.Delivery != lease.DeliveryToken && !p.IsProxy():
+			return nil, fmt.Errorf("purpose %q: unknown delivery %q", p.Name, p.Delivery)
 		}
 		out.byName[p.Name] = p
 		out.sorted = append(out.sorted, p)

@@ -75,18 +75,36 @@ func (s *Service) replay(ctx context.Context, id *auth.Identity, p *Purpose, adm
 		return nil, errs.Public(errs.AlreadyExists,
 			fmt.Sprintf("lease %s was already issued for this idempotency key; its secret cannot be shown again", l.ID))
 	}
-	s.appendAudit(ctx, s.event(id, ActionReplay, p.Name, l.ID, "ok", "idempotent retry"))
-	is, err := s.issuerOf(l)
+	base, scheme, err := s.whereToUse(p, l)
 	if err != nil {
 		return nil, err
 	}
+	s.appendAudit(ctx, s.event(id, ActionReplay, p.Name, l.ID, "ok", "idempotent retry"))
 	return &ztbrokerv1.IssueTokenResponse{
 		Token:      string(secret),
 		Lease:      leaseToProto(l),
-		ApiBaseUrl: is.APIBaseURL(),
-		AuthScheme: is.AuthScheme(),
+		ApiBaseUrl: base,
+		AuthScheme: scheme,
 		Replayed:   true,
 	}, nil
+}
+
+// whereToUse says where and how to use a replayed secret: the proxy's URL
+// for a proxy lease (whose purpose must still deliver by proxy), the
+// upstream of the account the token was minted on otherwise.
+func (s *Service) whereToUse(p *Purpose, l *lease.Lease) (base, scheme string, err error) {
+	if l.IsProxy() {
+		if !p.IsProxy() {
+			return "", "", errs.Public(errs.FailedPrecondition,
+				fmt.Sprintf("lease %s was issued for proxy delivery, which purpose %q no longer offers", l.ID, p.Name))
+		}
+		return p.ProxyBaseURL, p.ProxyAuthScheme, nil
+	}
+	is, err := s.issuerOf(l)
+	if err != nil {
+		return "", "", err
+	}
+	return is.APIBaseURL(), is.AuthScheme(), nil
 }
 
 // differingField names the first of purpose, ttl and labels in which req

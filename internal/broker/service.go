@@ -11,6 +11,7 @@ import (
 	"github.com/ztbroker/ztbroker/internal/auth"
 	"github.com/ztbroker/ztbroker/internal/errs"
 	"github.com/ztbroker/ztbroker/internal/lease"
+	"github.com/ztbroker/ztbroker/internal/proxycred"
 	"github.com/ztbroker/ztbroker/internal/store"
 	"github.com/ztbroker/ztbroker/internal/upstream"
 )
@@ -65,6 +66,9 @@ type Config struct {
 	// Refusals, when set, turns away callers refused too often and bounds
 	// the refusal events each owner adds to the audit trail.
 	Refusals Refusals
+	// NewCredential makes a proxy lease's broker credential; defaults to
+	// proxycred.New from crypto/rand.
+	NewCredential func() (string, error)
 }
 
 // Refusals bounds what refused callers cost; *refusal.Limiter is one.
@@ -123,6 +127,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.MaxAuditClaimBytes <= 0 {
 		cfg.MaxAuditClaimBytes = DefaultMaxAuditClaimBytes
+	}
+	if cfg.NewCredential == nil {
+		cfg.NewCredential = func() (string, error) { return proxycred.New(nil) }
 	}
 	if cfg.Sealer != nil && cfg.ReplayWindow <= 0 {
 		cfg.ReplayWindow = 10 * time.Minute

@@ -36,6 +36,7 @@ Server commands:
 Client commands (speak gRPC to a running broker):
   broker token issue|get|list|renew|revoke ...
   broker exec --purpose P -- cmd args...
+  broker agent --purpose P --sink file:PATH [--exec CMD] ...
   broker admin revoke|forget|audit ...
 
 Run "broker COMMAND -h" for a command's flags.
@@ -49,7 +50,7 @@ func Main(ctx context.Context, args []string, io IO) int {
 	}
 	cmd, rest := args[0], args[1:]
 	switch cmd {
-	case "token", "exec", "admin":
+	case "token", "exec", "agent", "admin":
 		// The client commands own their signals: exec forwards them to
 		// its child instead of dying on the first one.
 		env, stop := clientcmd.OSEnv()
@@ -60,6 +61,8 @@ func Main(ctx context.Context, args []string, io IO) int {
 			return clientcmd.Token(ctx, rest, env)
 		case "exec":
 			return clientcmd.Exec(ctx, rest, env)
+		case "agent":
+			return clientcmd.Agent(ctx, rest, env)
 		default:
 			return clientcmd.Admin(ctx, rest, env)
 		}

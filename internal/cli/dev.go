@@ -24,6 +24,11 @@ import (
 const (
 	devServiceAccount = "sa-dev"
 	devLegacyUser     = "user-dev"
+	// devNetwork is the emulator's network that dev-scoped may use; a
+	// second one, devOtherNetwork, shows what it may not.
+	devNetwork      = "8056c2e21c000001"
+	devOtherNetwork = "8056c2e21c000002"
+	devMember       = "deadbeef00"
 )
 
 // devConfig is a real configuration file, parsed and validated like any
@@ -57,10 +62,24 @@ purposes:
     max_ttl: 1h
     upstream: {kind: legacy}
     allow: {api_keys: [dev]}
+  - name: dev-scoped
+    description: Scoped access through the broker's proxy; may read network %[9]s and authorise its members.
+    delivery: proxy
+    default_ttl: 15m
+    max_ttl: 1h
+    upstream: {kind: new_central, service_account_id: %[7]q}
+    allow: {api_keys: [dev]}
+    scope:
+      networks: [%[9]q]
+      rules:
+        - name: read
+          operations: ["GET /api/v2/network", "GET /api/v2/network/{network}", "GET /api/v2/network/{network}/member"]
+        - name: authorize
+          operations: ["POST /api/v2/network/{network}/member/{member}/authorize"]
 auth:
   api_keys:
     - name: dev
-      sha256: %q
+      sha256: %[8]q
   admins: ["api_key:dev"]
 idempotency:
   seal_key_env: DEV_SEAL_KEY
@@ -88,6 +107,10 @@ func dev(ctx context.Context, args []string, io IO) int {
 		emulator.WithAdminToken(adminToken),
 		emulator.WithServiceAccounts(devServiceAccount),
 		emulator.WithLegacyUsers(devLegacyUser),
+		emulator.WithNetworks(
+			emulator.NetworkSeed{ID: devNetwork, Name: "dev", Members: []emulator.MemberSeed{{ID: devMember, Name: "laptop"}}},
+			emulator.NetworkSeed{ID: devOtherNetwork, Name: "prod", Members: []emulator.MemberSeed{{ID: devMember, Name: "laptop"}}},
+		),
 	)
 	if err != nil {
 		fmt.Fprintf(io.Stderr, "broker dev: %v\n", err)
@@ -114,7 +137,7 @@ func dev(ctx context.Context, args []string, io IO) int {
 
 	sum := sha256.Sum256([]byte(*apiKey))
 	text := fmt.Sprintf(devConfig, *grpcAddr, *httpAddr, *level, emuURL, emuURL+"/api/v1", devLegacyUser,
-		devServiceAccount, hex.EncodeToString(sum[:]))
+		devServiceAccount, hex.EncodeToString(sum[:]), devNetwork)
 	secrets := map[string]string{
 		"DEV_NC_ADMIN_KEY": adminToken,
 		"DEV_LEGACY_TOKEN": adminToken,
@@ -157,7 +180,7 @@ ztbroker dev is ready (in-memory store; nothing persists).
   REST      http://%[2]s/v1/   (OpenAPI: http://%[2]s/openapi.json, metrics: /metrics)
   emulator  %[3]s   (fake ZeroTier Central: New Central under /api/v2, Legacy under /api/v1)
   API key   %[4]s
-  purposes  dev (New Central), dev-legacy (Legacy)
+  purposes  dev (New Central), dev-legacy (Legacy), dev-scoped (proxy: network %[5]s only)
 
 Try it:
 
@@ -173,6 +196,11 @@ Try it:
   broker token issue --addr %[1]s --purpose dev --format json
   broker exec --addr %[1]s --purpose dev -- sh -c 'curl -s -H "Authorization: Bearer $ZEROTIER_CENTRAL_TOKEN" $ZEROTIER_CENTRAL_URL/api/v2/org'
 
+Scoped access (a broker credential, used through http://%[2]s/zt/dev-scoped):
+
+  broker exec --addr %[1]s --purpose dev-scoped -- sh -c 'curl -s -X POST -H "Authorization: Bearer $ZEROTIER_CENTRAL_TOKEN" $ZEROTIER_CENTRAL_URL/api/v2/network/%[5]s/member/%[6]s/authorize'
+  broker exec --addr %[1]s --purpose dev-scoped -- sh -c 'curl -s -H "Authorization: Bearer $ZEROTIER_CENTRAL_TOKEN" $ZEROTIER_CENTRAL_URL/api/v2/network/%[7]s'   # 403
+
 Press Ctrl-C to stop.
-`, g, h, emuURL, key)
+`, g, h, emuURL, key, devNetwork, devMember, devOtherNetwork)
 }

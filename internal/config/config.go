@@ -19,6 +19,7 @@ type Config struct {
 	Tokens      Tokens      `json:"tokens"`
 	Audit       Audit       `json:"audit"`
 	Refusals    Refusals    `json:"refusals"`
+	Proxy       Proxy       `json:"proxy"`
 
 	// Source is the name the config was loaded from.
 	Source string `json:"-"`
@@ -125,4 +126,20 @@ type Idempotency struct {
 type Tokens struct {
 	// NamePrefix starts every upstream token name; defaults to ztbroker.
 	NamePrefix string `json:"name_prefix"`
+}
+
+// Proxy configures the scoped proxy that purposes with delivery proxy use.
+type Proxy struct {
+	// PublicURL is the broker's HTTP address as callers reach it, e.g.
+	// https://broker.example; a proxy lease's api_base_url is
+	// PublicURL/zt/<purpose>. Defaults to the listen address.
+	PublicURL string `json:"public_url"`
+	// MaxBodyBytes bounds a proxied request body; defaults to 64 KiB.
+	MaxBodyBytes int `json:"max_body_bytes"`
+	// MaxResponseBytes bounds a proxied response body; defaults to 16 MiB.
+	MaxResponseBytes int64 `json:"max_response_bytes"`
+	// ReadAuditInterval is how often, per lease and operation, a read
+	// (GET) is written to the audit trail with the count of reads since;
+	// every call that changes something is always audited. Defaults to 1m.
+	ReadAuditInterval time.Duration `json:"read_audit_interval"`
 }

@@ -1,6 +1,10 @@
 package config
 
-import "time"
+import (
+	"math"
+	"strings"
+	"time"
+)
 
 // Defaults. Zero or absent values in the file take these.
 const (
@@ -23,7 +27,11 @@ const (
 	DefaultClockSkew = 60 * time.Second
 
 	DefaultReplayWindow = 10 * time.Minute
-	DefaultNamePrefix   = "ztbroker"
+
+	DefaultProxyMaxBodyBytes      = 64 << 10
+	DefaultProxyMaxResponseBytes  = 16 << 20
+	DefaultProxyReadAuditInterval = time.Minute
+	DefaultNamePrefix             = "ztbroker"
 )
 
 // Workers defaults.
@@ -82,6 +90,7 @@ func (c *Config) applyDefaults() {
 				p.MinTTL = p.DefaultTTL
 			}
 		}
+		orDefault(&p.Delivery, DeliveryToken)
 	}
 
 	if o := c.Auth.OIDC; o != nil {
@@ -102,6 +111,66 @@ func (c *Config) applyDefaults() {
 	orDefault(&w.ClaimTimeout, DefaultClaimTimeout)
 
 	orDefault(&c.Idempotency.ReplayWindow, DefaultReplayWindow)
+	orDefault(&c.Proxy.MaxBodyBytes, DefaultProxyMaxBodyBytes)
+	orDefault(&c.Proxy.MaxResponseBytes, DefaultProxyMaxResponseBytes)
+	orDefault(&c.Proxy.ReadAuditInterval, DefaultProxyReadAuditInterval)
+	c.Proxy.PublicURL = strings.TrimRight(c.Proxy.PublicURL, "/")
+	c.proxyShares()
 	orDefault(&c.Tokens.NamePrefix, DefaultNamePrefix)
 	c.applyAbuseDefaults()
+}
+
+// proxyShares gives each proxy purpose without an explicit rate_limit an
+// equal share of what its upstream's rate limit leaves after the explicit
+// ones, keeping one share back for the broker's own minting and revoking.
+// A purpose's share never exceeds what is left; validation reports a
+// configuration whose explicit shares take everything.
+func (c *Config) proxyShares() {
+	for _, kind := range []string{UpstreamNewCentral, UpstreamLegacy} {
+		limit := c.upstreamRate(kind)
+		if limit <= 0 {
+			continue
+		}
+		explicit, unset := 0.0, 0
+		for i := range c.Purposes {
+			p := &c.Purposes[i]
+			if !p.IsProxy() || p.Scope == nil || p.Upstream.Kind != kind {
+				continue
+			}
+			if p.Scope.RateLimit > 0 {
+				explicit += p.Scope.RateLimit
+			} else {
+				unset++
+			}
+		}
+		share := (limit - explicit) / float64(unset+1)
+		for i := range c.Purposes {
+			p := &c.Purposes[i]
+			if !p.IsProxy() || p.Scope == nil || p.Upstream.Kind != kind {
+				continue
+			}
+			if p.Scope.RateLimit == 0 && share > 0 {
+				p.Scope.RateLimit = share
+			}
+			if p.Scope.Burst == 0 && p.Scope.RateLimit > 0 {
+				p.Scope.Burst = max(1, int(math.Ceil(p.Scope.RateLimit)))
+			}
+		}
+	}
+}
+
+// upstreamRate is the configured rate limit of an upstream kind, zero when
+// it is not configured.
+func (c *Config) upstreamRate(kind string) float64 {
+	switch kind {
+	case UpstreamNewCentral:
+		if nc := c.Upstreams.NewCentral; nc != nil {
+			return nc.RateLimit
+		}
+	case UpstreamLegacy:
+		if l := c.Upstreams.Legacy; l != nil {
+			return l.RateLimit
+		}
+	}
+	return 0
 }

@@ -63,8 +63,8 @@ func TestExampleLoads(t *testing.T) {
 		DB:       "postgres://broker:hunter2@db/ztbroker",
 		SealKey:  sealKeyB64,
 		OpsHash:  lease.HashToken("ops-secret"),
-		Purposes: []string{"ci-deploy", "network-audit"},
-		Accounts: []string{"sa-deploy", "00000000-0000-0000-0000-000000000001"},
+		Purposes: []string{"ci-deploy", "network-audit", "ci-members"},
+		Accounts: []string{"sa-deploy", "00000000-0000-0000-0000-000000000001", "sa-deploy"},
 		Skew:     time.Minute,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -175,7 +175,7 @@ func TestSkipSecrets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Upstreams.NewCentral.AdminKey.IsSet() || len(c.Purposes) != 2 {
+	if c.Upstreams.NewCentral.AdminKey.IsSet() || len(c.Purposes) != 3 {
 		t.Errorf("admin key set = %v, purposes = %d", c.Upstreams.NewCentral.AdminKey.IsSet(), len(c.Purposes))
 	}
 }
@@ -212,7 +212,7 @@ var minimalSections = map[string]string{
 // purposes comes last so tests can append fields to its only purpose.
 func doc(replace map[string]string) string {
 	var b strings.Builder
-	for _, k := range []string{"listen", "database", "log", "upstreams", "auth", "workers", "idempotency", "tokens", "purposes"} {
+	for _, k := range []string{"listen", "database", "log", "upstreams", "auth", "workers", "idempotency", "tokens", "proxy", "purposes"} {
 		v, ok := replace[k]
 		if !ok {
 			v, ok = minimalSections[k]

@@ -24,6 +24,44 @@ type Purpose struct {
 	Upstream PurposeUpstream `json:"upstream"`
 	Allow    Allow           `json:"allow"`
 	Quota    Quota           `json:"quota"`
+	// Delivery is token (the default: the caller gets a ZeroTier token)
+	// or proxy (the caller gets a broker credential that works only
+	// through the broker's proxy, within Scope).
+	Delivery string `json:"delivery"`
+	// Scope says what a proxy purpose's holders may do; required for,
+	// and only for, delivery proxy.
+	Scope *Scope `json:"scope"`
+}
+
+// Deliveries, as written in purposes[].delivery.
+const (
+	DeliveryToken = "token"
+	DeliveryProxy = "proxy"
+)
+
+// IsProxy reports whether the purpose hands out proxy credentials.
+func (p *Purpose) IsProxy() bool { return p.Delivery == DeliveryProxy }
+
+// Scope is a proxy purpose's allowlists, rules and share of the upstream
+// rate limit; see package scope.
+type Scope struct {
+	Networks []string    `json:"networks"`
+	Members  []string    `json:"members"`
+	Rules    []ScopeRule `json:"rules"`
+	// RateLimit is this purpose's share of its upstream's requests per
+	// second; defaults to an equal share of what the upstream's limit
+	// leaves after explicit shares, one share kept back for the broker's
+	// own minting and revoking. Burst defaults to the rate, at least 1.
+	RateLimit float64 `json:"rate_limit"`
+	Burst     int     `json:"burst"`
+}
+
+// ScopeRule allows operations, optionally under a CEL condition.
+type ScopeRule struct {
+	Name       string   `json:"name"`
+	Operations []string `json:"operations"`
+	When       string   `json:"when"`
+	Query      []string `json:"query"`
 }
 
 // PurposeUpstream says which account mints this purpose's tokens.

@@ -3,6 +3,7 @@ package config
 import (
 	"log/slog"
 	"net"
+	"net/url"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -43,6 +44,26 @@ func (v *validator) run() {
 	v.idempotency()
 	v.tokens()
 	v.abuse()
+	v.proxy()
+}
+
+func (v *validator) proxy() {
+	p := &v.c.Proxy
+	if p.PublicURL != "" {
+		u, err := url.Parse(p.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			v.add("proxy.public_url", "must be an absolute http or https URL without query, fragment or credentials, got %q", p.PublicURL)
+		}
+	}
+	if p.MaxBodyBytes < 1 || p.MaxBodyBytes > 1<<20 {
+		v.add("proxy.max_body_bytes", "must be between 1 and %d, got %d", 1<<20, p.MaxBodyBytes)
+	}
+	if p.MaxResponseBytes < 1 || p.MaxResponseBytes > 1<<30 {
+		v.add("proxy.max_response_bytes", "must be between 1 and %d, got %d", 1<<30, p.MaxResponseBytes)
+	}
+	if p.ReadAuditInterval < 0 {
+		v.add("proxy.read_audit_interval", "must not be negative, got %s", p.ReadAuditInterval)
+	}
 }
 
 func (v *validator) add(path, format string, args ...any) { v.fe.add(path, format, args...) }

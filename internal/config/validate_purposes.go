@@ -24,6 +24,51 @@ func (v *validator) purposes() {
 		v.purposeUpstream(path+".upstream", &p.Upstream)
 		v.allow(path, p)
 		v.quota(path+".quota", p.Quota)
+		v.delivery(path, p)
+	}
+	v.proxyBudget()
+}
+
+func (v *validator) delivery(path string, p *Purpose) {
+	switch p.Delivery {
+	case DeliveryToken:
+		if p.Scope != nil {
+			v.add(path+".scope", "applies only to delivery: proxy; this purpose hands out ZeroTier tokens, which no scope can limit")
+		}
+		return
+	case DeliveryProxy:
+	default:
+		v.add(path+".delivery", "must be token or proxy, got %q", p.Delivery)
+		return
+	}
+	if p.Scope == nil {
+		v.add(path+".scope", "is required for delivery: proxy (networks, members and rules saying what holders may do)")
+		return
+	}
+	// The rules themselves are package scope's to check.
+	if p.Scope.RateLimit < 0 {
+		v.add(path+".scope.rate_limit", "must not be negative, got %g", p.Scope.RateLimit)
+	}
+	if p.Scope.Burst < 0 {
+		v.add(path+".scope.burst", "must not be negative, got %d", p.Scope.Burst)
+	}
+}
+
+// proxyBudget checks that the proxy purposes' shares of each upstream's
+// rate limit fit in it, with room left for the broker's own calls.
+func (v *validator) proxyBudget() {
+	for _, kind := range []string{UpstreamNewCentral, UpstreamLegacy} {
+		limit := v.c.upstreamRate(kind)
+		sum, found := 0.0, false
+		for _, p := range v.c.Purposes {
+			if p.IsProxy() && p.Scope != nil && p.Upstream.Kind == kind {
+				sum += p.Scope.RateLimit
+				found = true
+			}
+		}
+		if found && limit > 0 && sum >= limit {
+			v.add("upstreams."+kind+".rate_limit", "is %g requests/s, but the proxy purposes on it take %g: their scope.rate_limit shares must leave room for minting and revoking", limit, sum)
+		}
 	}
 }
 

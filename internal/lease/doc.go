@@ -20,4 +20,9 @@
 // A pending lease is written before ZeroTier is called, so a token can only
 // exist upstream if a row names it. The upstream token's name carries the
 // lease id, which is how a crashed mint is found and deleted again.
+//
+// A proxy lease (Delivery "proxy") takes the same states. Its "mint" makes
+// a broker credential and nothing upstream, so revoking -> revoked needs
+// no upstream delete, and its credential is refused as soon as the lease
+// is not active or is past its expire time, whatever the revoker's lag.
 package lease

@@ -45,6 +45,15 @@ const (
 	UpstreamLegacy     = "legacy"
 )
 
+// Deliveries: what IssueToken hands the caller.
+const (
+	// DeliveryToken hands out the upstream token itself.
+	DeliveryToken = "token"
+	// DeliveryProxy hands out a broker credential that works only through
+	// the broker's scoped proxy; no upstream token exists for the lease.
+	DeliveryProxy = "proxy"
+)
+
 // Revoke reasons the broker itself records.
 const (
 	ReasonExpired    = "expired"
@@ -62,6 +71,11 @@ type Lease struct {
 	State  State
 	Labels map[string]string
 
+	// Delivery is DeliveryToken or DeliveryProxy. A proxy lease has no
+	// upstream token: TokenSHA256 is the hash of its broker credential and
+	// UpstreamTokenID and UpstreamName are empty.
+	Delivery string
+
 	// Upstream says which API minted the token; UpstreamAccount is the
 	// New Central service account id or the Legacy user id.
 	Upstream        string
@@ -72,7 +86,8 @@ type Lease struct {
 	UpstreamName string
 	// UpstreamExpireTime is the upstream's own expiry, zero for Legacy.
 	UpstreamExpireTime time.Time
-	// TokenSHA256 is the lowercase hex SHA-256 of the secret.
+	// TokenSHA256 is the lowercase hex SHA-256 of the secret: the upstream
+	// token, or for a proxy lease the broker credential.
 	TokenSHA256 string
 
 	IssueTime     time.Time
@@ -115,7 +130,11 @@ func HashToken(secret string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// UpstreamName is the name (Legacy) or description (New Central) given to the
+// IsProxy reports whether the lease hands out a broker credential rather
+// than an upstream token.
+func (l *Lease) IsProxy() bool { return l.Delivery == DeliveryProxy }
+
+// UpstreamNameFor is the name (Legacy) or description (New Central) given to the
 // token minted for a lease, so that any upstream token can be traced back.
 func UpstreamNameFor(prefix, purpose, id string) string {
 	return prefix + "-" + purpose + "-" + id

@@ -106,13 +106,14 @@ func TestOIDCCredentials(t *testing.T) {
 	t.Parallel()
 	idp := newFakeIdP(t)
 	h := setup(t, withYAML("", idp.authYAML(), deployPurpose))
-	ctx := testContext(t)
 	other := newRSAKey(t)
 	now := time.Now()
 
 	for _, a := range h.fullAPIs() {
 		t.Run(a.name(), func(t *testing.T) {
 			t.Parallel()
+			// Its own deadline: a parallel subtest may wait a while for a slot.
+			ctx := testContext(t)
 			sub := "runner-" + a.name()
 			got, err := a.whoami(ctx, idp.token(t, sub, nil))
 			if err != nil {
@@ -189,7 +190,6 @@ func TestMTLSCredentials(t *testing.T) {
 	if !h.srv.TLS() {
 		t.Fatal("server is not serving TLS")
 	}
-	ctx := testContext(t)
 	runner := pki.ca.Issue(t, certtest.Options{CN: "runner", URIs: []string{runnerSPIFFE}})
 	cnOnly := pki.ca.Issue(t, certtest.Options{CN: "build-agent-7"})
 	expired := pki.ca.Issue(t, certtest.Options{URIs: []string{runnerSPIFFE},
@@ -204,6 +204,8 @@ func TestMTLSCredentials(t *testing.T) {
 	for i, a := range asRunner.fullAPIs() {
 		t.Run(a.name(), func(t *testing.T) {
 			t.Parallel()
+			// Its own deadline: a parallel subtest may wait a while for a slot.
+			ctx := testContext(t)
 			who, err := a.whoami(ctx, "")
 			if err != nil {
 				t.Fatalf("whoami with the runner certificate: %v", err)

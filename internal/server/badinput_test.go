@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -33,99 +34,99 @@ func TestBadInput(t *testing.T) {
 
 	tests := []struct {
 		name     string
-		call     func(api) error
+		call     func(context.Context, api) error
 		code     codes.Code
 		http     int
 		contains string
 	}{
-		{"unknown purpose", func(a api) error {
+		{"unknown purpose", func(ctx context.Context, a api) error {
 			_, err := a.issue(ctx, h.keyA, &ztbrokerv1.IssueTokenRequest{Purpose: "no-such"})
 			return err
 		}, codes.NotFound, 404, "no-such"},
-		{"zero ttl", func(a api) error {
+		{"zero ttl", func(ctx context.Context, a api) error {
 			_, err := a.issue(ctx, h.keyA, &ztbrokerv1.IssueTokenRequest{Purpose: purposeNC, Ttl: durationpb.New(0)})
 			return err
 		}, codes.InvalidArgument, 400, "positive"},
-		{"negative ttl", func(a api) error {
+		{"negative ttl", func(ctx context.Context, a api) error {
 			_, err := a.issue(ctx, h.keyA, &ztbrokerv1.IssueTokenRequest{Purpose: purposeNC, Ttl: durationpb.New(-time.Second)})
 			return err
 		}, codes.InvalidArgument, 400, "positive"},
-		{"ttl over max", func(a api) error {
+		{"ttl over max", func(ctx context.Context, a api) error {
 			_, err := a.issue(ctx, h.keyA, &ztbrokerv1.IssueTokenRequest{Purpose: purposeNC, Ttl: durationpb.New(maxTTL + time.Second)})
 			return err
 		}, codes.InvalidArgument, 400, maxTTL.String()},
-		{"ttl below the minimum", func(a api) error {
+		{"ttl below the minimum", func(ctx context.Context, a api) error {
 			_, err := a.issue(ctx, h.keyA, &ztbrokerv1.IssueTokenRequest{Purpose: purposeNC, Ttl: durationpb.New(time.Nanosecond)})
 			return err
 		}, codes.InvalidArgument, 400, "minimum of 1s"},
-		{"renew ttl below the minimum", func(a api) error {
+		{"renew ttl below the minimum", func(ctx context.Context, a api) error {
 			_, err := a.renew(ctx, h.keyA, &ztbrokerv1.RenewLeaseRequest{Id: vid, Ttl: durationpb.New(500 * time.Millisecond)})
 			return err
 		}, codes.InvalidArgument, 400, "minimum of 1s"},
-		{"renew ttl over max", func(a api) error {
+		{"renew ttl over max", func(ctx context.Context, a api) error {
 			_, err := a.renew(ctx, h.keyA, &ztbrokerv1.RenewLeaseRequest{Id: vid, Ttl: durationpb.New(maxTTL + time.Second)})
 			return err
 		}, codes.InvalidArgument, 400, maxTTL.String()},
-		{"no credentials", func(a api) error {
+		{"no credentials", func(ctx context.Context, a api) error {
 			_, err := a.issue(ctx, "", &ztbrokerv1.IssueTokenRequest{Purpose: purposeNC})
 			return err
 		}, codes.Unauthenticated, 401, ""},
-		{"wrong key", func(a api) error {
+		{"wrong key", func(ctx context.Context, a api) error {
 			_, err := a.list(ctx, "ztb_wrong_key", &ztbrokerv1.ListLeasesRequest{})
 			return err
 		}, codes.Unauthenticated, 401, ""},
-		{"purpose not allowed", func(a api) error {
+		{"purpose not allowed", func(ctx context.Context, a api) error {
 			_, err := a.issue(ctx, h.keyB, &ztbrokerv1.IssueTokenRequest{Purpose: purposeAlice})
 			return err
 		}, codes.PermissionDenied, 403, purposeAlice},
-		{"other caller reads", func(a api) error {
+		{"other caller reads", func(ctx context.Context, a api) error {
 			_, err := a.get(ctx, h.keyB, vid)
 			return err
 		}, codes.NotFound, 404, ""},
-		{"other caller renews", func(a api) error {
+		{"other caller renews", func(ctx context.Context, a api) error {
 			_, err := a.renew(ctx, h.keyB, &ztbrokerv1.RenewLeaseRequest{Id: vid})
 			return err
 		}, codes.NotFound, 404, ""},
-		{"other caller revokes", func(a api) error {
+		{"other caller revokes", func(ctx context.Context, a api) error {
 			_, err := a.revoke(ctx, h.keyB, &ztbrokerv1.RevokeLeaseRequest{Id: vid})
 			return err
 		}, codes.NotFound, 404, ""},
-		{"unknown lease", func(a api) error {
+		{"unknown lease", func(ctx context.Context, a api) error {
 			_, err := a.get(ctx, h.keyA, "00000000-0000-7000-8000-000000000000")
 			return err
 		}, codes.NotFound, 404, ""},
-		{"bad label", func(a api) error {
+		{"bad label", func(ctx context.Context, a api) error {
 			_, err := a.issue(ctx, h.keyA, &ztbrokerv1.IssueTokenRequest{Purpose: purposeNC, Labels: map[string]string{"Bad Key": "x"}})
 			return err
 		}, codes.InvalidArgument, 400, "label"},
 		// Control characters: PostgreSQL cannot store NUL (it was a 500),
 		// and the rest forge lines and terminal escapes where the value
 		// is shown again.
-		{"NUL in a label value", func(a api) error {
+		{"NUL in a label value", func(ctx context.Context, a api) error {
 			_, err := a.issue(ctx, h.keyA, &ztbrokerv1.IssueTokenRequest{Purpose: purposeNC, Labels: map[string]string{"job": "a\x00b"}})
 			return err
 		}, codes.InvalidArgument, 400, "control characters"},
-		{"escape sequence in a label value", func(a api) error {
+		{"escape sequence in a label value", func(ctx context.Context, a api) error {
 			_, err := a.issue(ctx, h.keyA, &ztbrokerv1.IssueTokenRequest{Purpose: purposeNC, Labels: map[string]string{"job": "\x1b[2J"}})
 			return err
 		}, codes.InvalidArgument, 400, "control characters"},
-		{"newline in an idempotency key", func(a api) error {
+		{"newline in an idempotency key", func(ctx context.Context, a api) error {
 			_, err := a.issue(ctx, h.keyA, &ztbrokerv1.IssueTokenRequest{Purpose: purposeNC, IdempotencyKey: "k\nforged"})
 			return err
 		}, codes.InvalidArgument, 400, "idempotency_key"},
-		{"NUL in a revoke reason", func(a api) error {
+		{"NUL in a revoke reason", func(ctx context.Context, a api) error {
 			_, err := a.revoke(ctx, h.keyA, &ztbrokerv1.RevokeLeaseRequest{Id: vid, Reason: "done\x00"})
 			return err
 		}, codes.InvalidArgument, 400, "reason"},
-		{"NUL in a lease id", func(a api) error {
+		{"NUL in a lease id", func(ctx context.Context, a api) error {
 			_, err := a.get(ctx, h.keyA, "0000\x00")
 			return err
 		}, codes.InvalidArgument, 400, "id"},
-		{"NUL in a label filter", func(a api) error {
+		{"NUL in a label filter", func(ctx context.Context, a api) error {
 			_, err := a.list(ctx, h.keyA, &ztbrokerv1.ListLeasesRequest{Label: "job=a\x00"})
 			return err
 		}, codes.InvalidArgument, 400, "label filter"},
-		{"NUL in a purpose filter", func(a api) error {
+		{"NUL in a purpose filter", func(ctx context.Context, a api) error {
 			_, err := a.list(ctx, h.keyA, &ztbrokerv1.ListLeasesRequest{Purpose: "nc\x00"})
 			return err
 		}, codes.InvalidArgument, 400, "purpose"},
@@ -134,7 +135,8 @@ func TestBadInput(t *testing.T) {
 		for _, a := range h.apis() {
 			t.Run(a.name()+"/"+tc.name, func(t *testing.T) {
 				t.Parallel()
-				err := tc.call(a)
+				// Its own deadline: a parallel subtest may wait a while for a slot.
+				err := tc.call(testContext(t), a)
 				ae := wantErr(t, err, tc.code, tc.http)
 				if !strings.Contains(ae.Msg, tc.contains) {
 					t.Errorf("message %q does not name %q", ae.Msg, tc.contains)
@@ -170,6 +172,8 @@ func TestBadInput(t *testing.T) {
 	for _, tc := range restOnly {
 		t.Run("rest/"+tc.name, func(t *testing.T) {
 			t.Parallel()
+			// Its own deadline: a parallel subtest may wait a while for a slot.
+			ctx := testContext(t)
 			status, _, raw, err := h.raw(ctx, http.MethodPost, tc.path, h.keyA, []byte(tc.body))
 			if err != nil {
 				t.Fatal(err)

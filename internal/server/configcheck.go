@@ -30,7 +30,7 @@ func ParseConfig(name string, data []byte, o config.Options) (*config.Config, er
 // that own them: identity formats, OIDC issuers, policy expressions, the
 // seal key's encoding, and secrets in the database URL (pgx's parser).
 func ConfigChecks() []config.Check {
-	return []config.Check{checkOwners, checkOIDC, checkPolicies, checkSealKey, checkDatabaseURL}
+	return []config.Check{checkOwners, checkOIDC, checkPolicies, checkScopes, checkSealKey, checkDatabaseURL}
 }
 
 func checkOwners(c *config.Config, report config.Report) {

@@ -105,6 +105,38 @@ purposes:
 			},
 		},
 		{
+			name: "scopes",
+			doc: `
+database: {url: postgres://broker@localhost/x}
+upstreams: {legacy: {token_env: ADMIN, user_id: u}}
+auth: {api_keys: [{name: ci, key_env: CI_KEY}]}
+purposes:
+  - name: members
+    delivery: proxy
+    upstream: {kind: legacy}
+    allow: {api_keys: [ci]}
+    scope:
+      networks: ["8056C2E21C000001"]
+      rules:
+        - name: authorize
+          operations: ["POST /api/v1/network/{network}/member/{member}", "POST /api/v1/user/{id}/token"]
+          when: "fields.all(f, f in ['config.authorized']) &&\n  body.config.authorized = true"
+        - {name: read, operations: ["GET /api/v2/network"]}
+  - name: empty
+    delivery: proxy
+    upstream: {kind: legacy}
+    allow: {api_keys: [ci]}
+    scope: {}
+`,
+			want: []string{
+				`b.yaml: purposes[0].scope.networks[0]: "8056C2E21C000001" is not a network id (16 lowercase hex digits)`,
+				`b.yaml: purposes[0].scope.rules[0].operations[1]: rule "authorize" of purpose "members": POST /api/v1/user/{id}/token can create or change credentials and is never forwarded, whatever the rules say`,
+				`b.yaml: purposes[0].scope.rules[0].when: rule "authorize" of purpose "members": 2:26: Syntax error: token recognition error at: '= '; 2:28: Syntax error: extraneous input 'true' expecting <EOF>`,
+				`b.yaml: purposes[0].scope.rules[1].operations[0]: rule "read" of purpose "members": GET /api/v2/network is a New Central (/api/v2) operation, but this purpose's upstream speaks Legacy Central (/api/v1)`,
+				"b.yaml: purposes[1].scope.rules: no rules: a proxy purpose needs at least one, or it allows nothing",
+			},
+		},
+		{
 			name: "seal key",
 			doc: `
 database: {url: postgres://broker@localhost/x}

@@ -15,10 +15,11 @@ import (
 func TestExpiry(t *testing.T) {
 	t.Parallel()
 	h := setup(t)
-	ctx := testContext(t)
 	for _, purpose := range []string{purposeNC, purposeLegacy} {
 		t.Run(purpose, func(t *testing.T) {
 			t.Parallel()
+			// Its own deadline: a parallel subtest may wait a while for a slot.
+			ctx := testContext(t)
 			issued, err := grpcAPI{h}.issue(ctx, h.keyA, &ztbrokerv1.IssueTokenRequest{Purpose: purpose, Ttl: durationpb.New(time.Second)})
 			if err != nil {
 				t.Fatalf("issue: %v", err)

@@ -1,10 +1,8 @@
 package server
 
 import (
-	"context"
 	"crypto/tls"
 	"log/slog"
-	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"go.opentelemetry.io/otel/trace"
@@ -61,27 +59,4 @@ func newGRPCServer(d grpcDeps) *grpc.Server {
 	healthpb.RegisterHealthServer(s, d.health)
 	reflection.Register(s)
 	return s
-}
-
-// watchHealth reports SERVING only while the store answers, so load
-// balancers stop sending issuance to a replica that cannot record leases.
-func watchHealth(ctx context.Context, hs *health.Server, ping func(context.Context) error, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		pctx, cancel := context.WithTimeout(ctx, every)
-		err := ping(pctx)
-		cancel()
-		st := healthpb.HealthCheckResponse_SERVING
-		if err != nil {
-			st = healthpb.HealthCheckResponse_NOT_SERVING
-		}
-		hs.SetServingStatus("", st)
-		hs.SetServingStatus(ztbrokerv1.TokenBroker_ServiceDesc.ServiceName, st)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }

@@ -58,13 +58,13 @@ upstreams:
   new_central:
     base_url: %q
     admin_key_env: NC_ADMIN_KEY
-    rate_limit: 10000
+    rate_limit: %g
     timeout: %s
   legacy:
     base_url: %q
     token_env: LEGACY_TOKEN
     user_id: %q
-    rate_limit: 10000
+    rate_limit: %g
     timeout: %s
 purposes:
   - name: nc
@@ -107,6 +107,9 @@ type params struct {
 	upstreamTimeout time.Duration
 	shutdown        time.Duration
 	emuOpts         []emulator.Option
+	// upstreamRate is both upstreams' rate_limit; default 10000.
+	upstreamRate float64
+	now          func() time.Time
 
 	// Extra YAML spliced into the configuration: lines under listen: and
 	// auth:, items appended to purposes:, and owners added to admins.
@@ -123,7 +126,14 @@ type params struct {
 
 type option func(*params)
 
-func withoutSealKey() option                     { return func(p *params) { p.seal = false } }
+func withoutSealKey() option { return func(p *params) { p.seal = false } }
+func withEmulator(opts ...emulator.Option) option {
+	return func(p *params) { p.emuOpts = append(p.emuOpts, opts...) }
+}
+func withUpstreamRate(r float64) option { return func(p *params) { p.upstreamRate = r } }
+
+// withNow runs the server on a clock of the test's.
+func withNow(now func() time.Time) option        { return func(p *params) { p.now = now } }
 func withUpstreamTimeout(d time.Duration) option { return func(p *params) { p.upstreamTimeout = d } }
 
 // withYAML splices configuration in; see params.
@@ -186,7 +196,7 @@ type harness struct {
 
 func setup(t testing.TB, opts ...option) *harness {
 	t.Helper()
-	p := params{seal: true, upstreamTimeout: 5 * time.Second, shutdown: 5 * time.Second}
+	p := params{seal: true, upstreamTimeout: 5 * time.Second, shutdown: 5 * time.Second, upstreamRate: 10000}
 	for _, o := range opts {
 		o(&p)
 	}
@@ -213,8 +223,8 @@ func setup(t testing.TB, opts ...option) *harness {
 	for _, o := range p.admins {
 		fmt.Fprintf(&admins, ", %q", o)
 	}
-	text := fmt.Sprintf(configText, p.listenYAML, dsn, h.emu.URL, p.upstreamTimeout, h.emu.URL+"/api/v1", emulator.DefaultLegacyUser,
-		p.upstreamTimeout, sa, sa, sa, sa, p.purposesYAML, hash(h.keyA), hash(h.keyB), hash(h.keyRoot), admins.String(), p.authYAML, idem)
+	text := fmt.Sprintf(configText, p.listenYAML, dsn, h.emu.URL, p.upstreamRate, p.upstreamTimeout, h.emu.URL+"/api/v1", emulator.DefaultLegacyUser,
+		p.upstreamRate, p.upstreamTimeout, sa, sa, sa, sa, p.purposesYAML, hash(h.keyA), hash(h.keyB), hash(h.keyRoot), admins.String(), p.authYAML, idem)
 	cfg, err := config.ParseWith("test", []byte(text), config.Options{
 		LookupEnv: func(k string) (string, bool) { v, ok := secrets[k]; return v, ok },
 	})
@@ -241,7 +251,7 @@ func setup(t testing.TB, opts ...option) *harness {
 	log := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h.srv, err = server.Config{
 		File: cfg, Logger: log, TracerProvider: tp, ShutdownTimeout: p.shutdown,
-		Store: st, ExtraHTTP: p.extraHTTP,
+		Store: st, ExtraHTTP: p.extraHTTP, Now: p.now,
 	}.Complete(ctx)
 	if err != nil {
 		cancel()

@@ -24,6 +24,7 @@ import (
 	"github.com/ztbroker/ztbroker/internal/errs"
 	"github.com/ztbroker/ztbroker/internal/httperr"
 	"github.com/ztbroker/ztbroker/internal/panics"
+	"github.com/ztbroker/ztbroker/internal/proxy"
 )
 
 type httpDeps struct {
@@ -38,6 +39,8 @@ type httpDeps struct {
 	extra        map[string]http.Handler
 	tracer       trace.TracerProvider
 	panics       *panics.Policy
+	// proxy serves /zt/; nil serves nothing there.
+	proxy http.Handler
 }
 
 // newHTTPHandler serves the REST gateway under /v1/ plus the operational
@@ -76,7 +79,20 @@ func newHTTPHandler(ctx context.Context, d httpDeps) (http.Handler, error) {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		httperr.Write(w, http.StatusNotFound, codes.NotFound, "no route for "+r.Method+" "+r.URL.Path)
 	})
-	return otelhttp.NewHandler(d.panics.HTTP(mux), "http",
+	root := http.Handler(mux)
+	if d.proxy != nil {
+		root = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// Routed on the raw target, before ServeMux would clean it:
+			// the proxy refuses what needs cleaning rather than have it
+			// redirected into something it would accept.
+			if proxy.IsProxyTarget(r.RequestURI) {
+				d.proxy.ServeHTTP(w, r)
+				return
+			}
+			mux.ServeHTTP(w, r)
+		})
+	}
+	return otelhttp.NewHandler(d.panics.HTTP(root), "http",
 		otelhttp.WithTracerProvider(d.tracer),
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }),
 	), nil

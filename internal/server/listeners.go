@@ -1,7 +1,6 @@
 package server
 
 import (
-	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -28,8 +27,9 @@ func newHTTPServer(h http.Handler, l config.Limits, log *slog.Logger, tm *transp
 }
 
 // listen binds every listener, each bounded to max_connections open
-// connections; closers release them if a later step fails.
-func (s *Server) listen(f *config.Config, tlsCfg *tls.Config, tm *transportMetrics) error {
+// connections; closers release them if a later step fails. The HTTP
+// listener gets TLS at the end of Complete, once the config is built.
+func (s *Server) listen(f *config.Config, tm *transportMetrics) error {
 	max := f.Listen.Limits.MaxConnections
 	bind := func(name, addr string) (net.Listener, error) {
 		l, err := net.Listen("tcp", addr)
@@ -46,10 +46,7 @@ func (s *Server) listen(f *config.Config, tlsCfg *tls.Config, tm *transportMetri
 	if s.httpLis, err = bind("http", f.Listen.HTTPAddr); err != nil {
 		return err
 	}
-	if tlsCfg != nil {
-		s.httpLis = tls.NewListener(s.httpLis, tlsCfg)
-	}
-	if s.ops != nil {
+	if f.Listen.OpsAddr != "" {
 		if s.opsLis, err = bind("ops", f.Listen.OpsAddr); err != nil {
 			return err
 		}

@@ -24,11 +24,12 @@ func TestOIDCPolicy(t *testing.T) {
 	t.Parallel()
 	idp := newFakeIdP(t)
 	h := setup(t, withYAML("", idp.authYAML(), deployPurpose))
-	ctx := testContext(t)
 
 	for _, a := range h.fullAPIs() {
 		t.Run(a.name(), func(t *testing.T) {
 			t.Parallel()
+			// Its own deadline: a parallel subtest may wait a while for a slot.
+			ctx := testContext(t)
 			sub := "repo:acme/infra:" + a.name()
 			owner := "oidc:" + idpName + "/" + sub
 			main := idp.token(t, sub, nil)
@@ -112,6 +113,8 @@ func TestAdminFromOIDC(t *testing.T) {
 	for _, a := range h.fullAPIs() {
 		t.Run(a.name(), func(t *testing.T) {
 			t.Parallel()
+			// Its own deadline: a parallel subtest may wait a while for a slot.
+			ctx := testContext(t)
 			doomed, spared := "team=red-"+a.name(), "team=blue-"+a.name()
 			label := func(kv string) map[string]string {
 				k, v, _ := strings.Cut(kv, "=")

@@ -7,6 +7,7 @@ import (
 	"github.com/ztbroker/ztbroker/internal/broker"
 	"github.com/ztbroker/ztbroker/internal/config"
 	"github.com/ztbroker/ztbroker/internal/policy"
+	"github.com/ztbroker/ztbroker/internal/proxy"
 	"github.com/ztbroker/ztbroker/internal/store"
 	"github.com/ztbroker/ztbroker/internal/upstream"
 )
@@ -29,7 +30,7 @@ func policySpec(a config.Allow) policy.Spec {
 	return s
 }
 
-func buildPurposes(cfg *config.Config, is *issuers) (*broker.Purposes, error) {
+func buildPurposes(cfg *config.Config, is *issuers, publicURL string) (*broker.Purposes, error) {
 	var ps []*broker.Purpose
 	for _, p := range cfg.Purposes {
 		iss, err := is.forPurpose(p)
@@ -48,6 +49,11 @@ func buildPurposes(cfg *config.Config, is *issuers) (*broker.Purposes, error) {
 			MinTTL:      p.MinTTL,
 			Issuer:      iss,
 			Policy:      pol,
+			Delivery:    p.Delivery,
+		}
+		if p.IsProxy() {
+			bp.ProxyBaseURL = proxy.BaseURL(publicURL, p.Name, ScopeAPI(p))
+			bp.ProxyAuthScheme = proxyAuthScheme(p.Upstream.Kind)
 		}
 		if !p.Quota.IsZero() {
 			bp.Quota = &store.Quota{

@@ -23,6 +23,7 @@ import (
 	"github.com/ztbroker/ztbroker/internal/broker"
 	"github.com/ztbroker/ztbroker/internal/config"
 	"github.com/ztbroker/ztbroker/internal/panics"
+	"github.com/ztbroker/ztbroker/internal/proxy"
 	"github.com/ztbroker/ztbroker/internal/refusal"
 	"github.com/ztbroker/ztbroker/internal/store"
 	"github.com/ztbroker/ztbroker/internal/store/auditlog"
@@ -57,27 +58,29 @@ type Config struct {
 
 // Server is a completed configuration, ready to Run.
 type Server struct {
-	log      *slog.Logger
-	store    store.Store
-	service  *broker.Service
-	grpc     *grpc.Server
-	http     *http.Server
-	health   *health.Server
-	ops      *http.Server // nil unless listen.ops_addr is set
-	ready    *readiness
-	grpcLis  net.Listener
-	httpLis  net.Listener
-	opsLis   net.Listener
-	revoker  *revoker.Worker
-	sweeper  *sweeper.Sweeper
-	reconcil *reconcile.Reconciler
-	eraser   *secreteraser.Eraser
-	refusals *refusal.Limiter
-	registry *prometheus.Registry
-	panics   *panics.Policy
-	tls      *tls.Config
-	closers  closers
-	shutdown time.Duration
+	log       *slog.Logger
+	store     store.Store
+	service   *broker.Service
+	grpc      *grpc.Server
+	http      *http.Server
+	health    *health.Server
+	ops       *http.Server // nil unless listen.ops_addr is set
+	readiness *readiness
+	grpcLis   net.Listener
+	httpLis   net.Listener
+	opsLis    net.Listener
+	revoker   *revoker.Worker
+	sweeper   *sweeper.Sweeper
+	reconcil  *reconcile.Reconciler
+	eraser    *secreteraser.Eraser
+	refusals  *refusal.Limiter
+	proxy     *proxy.Proxy
+	registry  *prometheus.Registry
+	ready     prometheus.Gauge
+	panics    *panics.Policy
+	tls       *tls.Config
+	closers   closers
+	shutdown  time.Duration
 }
 
 // Complete builds every dependency and binds the listeners. On error it
@@ -112,6 +115,8 @@ func (c Config) Complete(ctx context.Context) (_ *Server, err error) {
 	// counts them all.
 	s.panics = panics.New(c.Logger)
 	s.registry.MustRegister(s.panics)
+	s.ready = newReadyGauge()
+	s.registry.MustRegister(s.ready)
 
 	tp := c.TracerProvider
 	if tp == nil {
@@ -134,11 +139,30 @@ func (c Config) Complete(ctx context.Context) (_ *Server, err error) {
 	}
 	s.store = auditlog.Wrap(s.store, c.Logger)
 
-	is, err := buildIssuers(ctx, f, s.registry, c.Logger, newHTTPBase(), tp)
+	tm, err := newTransportMetrics(s.registry)
 	if err != nil {
 		return nil, err
 	}
-	purposes, err := buildPurposes(f, is)
+	// Bound early: a proxy purpose's api_base_url is the HTTP listener's
+	// address unless proxy.public_url says otherwise.
+	if err := s.listen(f, tm); err != nil {
+		return nil, err
+	}
+
+	base := newHTTPBase()
+	is, err := buildIssuers(ctx, f, s.registry, c.Logger, base, tp)
+	if err != nil {
+		return nil, err
+	}
+	public := publicURL(f, s.httpLis.Addr().String(), f.Listen.TLS != nil)
+	warnUnreachableProxy(c.Logger, f, s.httpLis.Addr())
+	purposes, err := buildPurposes(f, is, public)
+	if err != nil {
+		return nil, err
+	}
+	s.proxy, err = buildProxy(proxyDeps{
+		cfg: f, issuers: is, store: s.store, log: c.Logger, reg: s.registry, tracer: tp, now: now, base: base, publicURL: public,
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -192,12 +216,8 @@ func (c Config) Complete(ctx context.Context) (_ *Server, err error) {
 		return nil, err
 	}
 
-	tm, err := newTransportMetrics(s.registry)
-	if err != nil {
-		return nil, err
-	}
 	lim := f.Listen.Limits
-	s.ready = newReadiness(s.store.Ping, lim.ReadyzCache, now)
+	s.readiness = newReadiness(s.store.Ping, lim.ReadyzCache, now)
 	s.health = health.NewServer()
 	s.grpc = newGRPCServer(grpcDeps{service: s.service, authn: authn, tls: tlsCfg, log: c.Logger, health: s.health,
 		tracer: tp, panics: s.panics, limits: lim, metrics: tm})
@@ -207,9 +227,10 @@ func (c Config) Complete(ctx context.Context) (_ *Server, err error) {
 			ExemptPaths: append(auth.DefaultExemptPaths(), "/readyz")}),
 		gatherer:     s.registry,
 		maxBody:      f.Listen.MaxBodyBytes,
-		ready:        s.ready.check,
+		ready:        s.readiness.check,
 		opsElsewhere: f.Listen.OpsAddr != "",
 		extra:        c.ExtraHTTP,
+		proxy:        s.proxy,
 		tracer:       tp,
 		panics:       s.panics,
 	})
@@ -218,10 +239,10 @@ func (c Config) Complete(ctx context.Context) (_ *Server, err error) {
 	}
 	s.http = newHTTPServer(handler, lim, c.Logger, tm, "http")
 	if f.Listen.OpsAddr != "" {
-		s.ops = newHTTPServer(newOpsHandler(s.registry, s.ready.check, s.panics), lim, c.Logger, tm, "ops")
+		s.ops = newHTTPServer(newOpsHandler(s.registry, s.readiness.check, s.panics), lim, c.Logger, tm, "ops")
 	}
-	if err := s.listen(f, tlsCfg, tm); err != nil {
-		return nil, err
+	if tlsCfg != nil {
+		s.httpLis = tls.NewListener(s.httpLis, tlsCfg)
 	}
 	return s, nil
 }
@@ -271,7 +292,7 @@ func (s *Server) Run(ctx context.Context) error {
 		})
 	}
 	g.Go(func() error {
-		watchHealth(gctx, s.health, s.ready.check, 5*time.Second)
+		watchHealth(gctx, s.health, s.ready, s.readiness.check, 5*time.Second)
 		return nil
 	})
 	g.Go(func() error {

@@ -22,6 +22,9 @@ import (
 type issuers struct {
 	newCentral map[string]upstream.Issuer
 	legacy     upstream.Issuer
+	// Each upstream's limiter, shared with the proxy's forwarded calls so
+	// that they queue behind minting and revoking.
+	ncLimiter, legacyLimiter *upstream.Limiter
 }
 
 func newHTTPBase() *http.Client {
@@ -37,6 +40,7 @@ func buildIssuers(ctx context.Context, cfg *config.Config, reg prometheus.Regist
 	out := &issuers{newCentral: map[string]upstream.Issuer{}}
 	if nc := cfg.Upstreams.NewCentral; nc != nil {
 		lim := upstream.NewLimiter(nc.RateLimit, 0, nil)
+		out.ncLimiter = lim
 		for _, p := range cfg.Purposes {
 			if p.Upstream.Kind != config.UpstreamNewCentral || out.newCentral[p.Upstream.ServiceAccountID] != nil {
 				continue
@@ -61,6 +65,7 @@ func buildIssuers(ctx context.Context, cfg *config.Config, reg prometheus.Regist
 		}
 	}
 	if lg := cfg.Upstreams.Legacy; lg != nil {
+		out.legacyLimiter = upstream.NewLimiter(lg.RateLimit, 0, nil)
 		c, err := legacy.New(legacy.Config{
 			BaseURL:         lg.BaseURL,
 			HTTPClient:      base,
@@ -72,7 +77,7 @@ func buildIssuers(ctx context.Context, cfg *config.Config, reg prometheus.Regist
 			CreateTokenPath: lg.Paths.CreateToken,
 			DeleteTokenPath: lg.Paths.DeleteToken,
 			Upstream: upstream.Options{
-				Name: "legacy", RateLimit: lg.RateLimit, Timeout: lg.Timeout,
+				Name: "legacy", Limiter: out.legacyLimiter, Timeout: lg.Timeout,
 				Registerer: reg, Logger: log, TracerProvider: tp,
 			},
 		})

@@ -94,14 +94,18 @@ func (s *Server) startWorkers(ctx context.Context) error {
 		s.revoker.Stop()
 		return err
 	}
+	s.proxy.Start(ctx)
 	return nil
 }
 
 // stopWorkers runs after the listeners have drained, so an explicit
 // revoke that was in flight has finished before the revoker goes.
 func (s *Server) stopWorkers() {
-	// Its last flush writes the summaries counted while the listeners
-	// drained.
+	// The proxy's queued audit events are written before anything else
+	// stops: the calls they record have happened.
+	s.proxy.Stop()
+	// Its last flush writes the refusal summaries counted while the
+	// listeners drained.
 	s.refusals.Stop()
 	s.eraser.Stop()
 	s.reconcil.Stop()

@@ -30,6 +30,10 @@ type Store interface {
 	// GetLease returns a lease by id. When Owner is set, another owner's
 	// lease is reported as errs.NotFound.
 	GetLease(ctx context.Context, p GetLeaseParams) (*lease.Lease, error)
+	// GetProxyLease returns the proxy lease whose broker credential hashes
+	// to CredentialSHA256, in whatever state it is, or errs.NotFound. The
+	// proxy calls it on every request, so it is one indexed read.
+	GetProxyLease(ctx context.Context, p GetProxyLeaseParams) (*lease.Lease, error)
 	// ListLeases pages through leases, newest first.
 	ListLeases(ctx context.Context, p ListLeasesParams) (*ListLeasesResult, error)
 
@@ -75,7 +79,8 @@ type Store interface {
 	RevokeMatching(ctx context.Context, p RevokeMatchingParams) (*RevokeMatchingResult, error)
 
 	// ListUpstreamTokens returns every lease that has, or may have, a token
-	// on the given upstream account, for reconciliation.
+	// on the given upstream account, for reconciliation. Proxy leases never
+	// have one and are left out.
 	ListUpstreamTokens(ctx context.Context, p ListUpstreamTokensParams) ([]*lease.Lease, error)
 	// CountActive returns the number of active leases per purpose.
 	CountActive(ctx context.Context) (map[string]int, error)
@@ -89,6 +94,10 @@ type Store interface {
 
 	// AppendAudit adds one event to the append-only audit trail.
 	AppendAudit(ctx context.Context, e *AuditEvent) error
+	// AppendAudits adds events in one statement, in order, and sets their
+	// ids. All are written or none. It is for writers that queue events
+	// (the proxy's) and would otherwise pay a commit for each.
+	AppendAudits(ctx context.Context, events []*AuditEvent) error
 	// ListAudit pages through audit events, newest first.
 	ListAudit(ctx context.Context, p ListAuditParams) (*ListAuditResult, error)
 
@@ -98,10 +107,13 @@ type Store interface {
 
 // CreatePendingParams describe a lease about to be minted.
 type CreatePendingParams struct {
-	ID              string
-	Purpose         string
-	Owner           string
-	Labels          map[string]string
+	ID      string
+	Purpose string
+	Owner   string
+	Labels  map[string]string
+	// Delivery is lease.DeliveryToken (the default when empty) or
+	// lease.DeliveryProxy.
+	Delivery        string
 	Upstream        string
 	UpstreamAccount string
 	UpstreamName    string
@@ -183,6 +195,11 @@ type FailPendingParams struct {
 type GetLeaseParams struct {
 	ID    string
 	Owner string // empty: any owner (admins, workers)
+}
+
+type GetProxyLeaseParams struct {
+	// CredentialSHA256 is the lowercase hex SHA-256 of a broker credential.
+	CredentialSHA256 string
 }
 
 type ListLeasesParams struct {

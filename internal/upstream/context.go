@@ -6,13 +6,21 @@ import "context"
 type Priority int
 
 const (
-	// PriorityNormal is minting, listing and discovery.
-	PriorityNormal Priority = iota
+	// PriorityProxy is a call a proxy lease makes through the broker. It
+	// waits behind every minting and revoking call: proxied traffic can
+	// slow issuance down, never revocation.
+	PriorityProxy Priority = -1
+	// PriorityNormal is minting, listing and discovery. It is the zero
+	// value, what a context without WithPriority gets.
+	PriorityNormal Priority = 0
 	// PriorityRevoke is deleting a token. Revocations are served before any
 	// waiting normal call, so a burst of issuance cannot keep a credential
 	// alive past its lease.
-	PriorityRevoke
+	PriorityRevoke Priority = 1
 )
+
+// priorities counts the levels, for the limiter's queues.
+const priorities = int(PriorityRevoke-PriorityProxy) + 1
 
 type (
 	priorityKey  struct{}

@@ -41,8 +41,9 @@ type Limiter struct {
 	mu          sync.Mutex
 	bucket      *rate.Limiter
 	pausedUntil time.Time
-	// queues[p] holds *Ticket waiting at priority p; higher p is served first.
-	queues    [PriorityRevoke + 1]list.List
+	// queues[p-PriorityProxy] holds *Ticket waiting at priority p;
+	// higher p is served first.
+	queues    [priorities]list.List
 	stopTimer func() bool
 	timerAt   time.Time
 }
@@ -90,7 +91,7 @@ func (t *Ticket) Cancel() {
 	if t.granted || t.elem == nil {
 		return
 	}
-	l.queues[t.prio].Remove(t.elem)
+	l.queue(t.prio).Remove(t.elem)
 	t.elem = nil
 	l.dispatchLocked()
 }
@@ -98,13 +99,13 @@ func (t *Ticket) Cancel() {
 // Reserve joins the queue at priority p and returns at once; the ticket is
 // already ready when nothing stands in the way.
 func (l *Limiter) Reserve(p Priority) *Ticket {
-	if p < PriorityNormal || p > PriorityRevoke {
+	if p < PriorityProxy || p > PriorityRevoke {
 		p = PriorityNormal
 	}
 	t := &Ticket{l: l, prio: p, ready: make(chan struct{})}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	t.elem = l.queues[p].PushBack(t)
+	t.elem = l.queue(p).PushBack(t)
 	l.dispatchLocked()
 	return t
 }
@@ -188,20 +189,22 @@ func (l *Limiter) dispatchLocked() {
 		}
 		l.bucket.AllowN(now, 1)
 		t := front.Value.(*Ticket)
-		l.queues[t.prio].Remove(front)
+		l.queue(t.prio).Remove(front)
 		t.elem, t.granted = nil, true
 		close(t.ready)
 	}
 }
 
 func (l *Limiter) frontLocked() *list.Element {
-	for p := PriorityRevoke; p >= PriorityNormal; p-- {
-		if e := l.queues[p].Front(); e != nil {
+	for p := PriorityRevoke; p >= PriorityProxy; p-- {
+		if e := l.queue(p).Front(); e != nil {
 			return e
 		}
 	}
 	return nil
 }
+
+func (l *Limiter) queue(p Priority) *list.List { return &l.queues[p-PriorityProxy] }
 
 func (l *Limiter) armLocked(now, at time.Time) {
 	if l.stopTimer != nil && l.timerAt.Equal(at) {

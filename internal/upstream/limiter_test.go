@@ -21,9 +21,10 @@ func ready(t *upstream.Ticket) bool {
 	}
 }
 
-// TestLimiterServesRevokesFirst queues a burst of mints, then revocations,
-// and steps the clock one token at a time: every revocation must be granted
-// before any mint that was already waiting.
+// TestLimiterServesRevokesFirst queues proxied calls, a burst of mints,
+// then revocations, and steps the clock one token at a time: every
+// revocation must be granted before any mint that was already waiting,
+// and every mint before any proxied call.
 func TestLimiterServesRevokesFirst(t *testing.T) {
 	t.Parallel()
 	clock := newManualClock()
@@ -37,6 +38,9 @@ func TestLimiterServesRevokesFirst(t *testing.T) {
 		t    *upstream.Ticket
 	}
 	var queued []entry
+	for _, name := range []string{"proxy0", "proxy1"} {
+		queued = append(queued, entry{name, lim.Reserve(upstream.PriorityProxy)})
+	}
 	for _, name := range []string{"mint0", "mint1", "mint2", "mint3"} {
 		queued = append(queued, entry{name, lim.Reserve(upstream.PriorityNormal)})
 	}
@@ -44,6 +48,7 @@ func TestLimiterServesRevokesFirst(t *testing.T) {
 		queued = append(queued, entry{name, lim.Reserve(upstream.PriorityRevoke)})
 	}
 	queued = append(queued, entry{"mint4", lim.Reserve(upstream.PriorityNormal)})
+	queued = append(queued, entry{"proxy2", lim.Reserve(upstream.PriorityProxy)})
 
 	var order []string
 	granted := map[string]bool{}
@@ -66,7 +71,7 @@ func TestLimiterServesRevokesFirst(t *testing.T) {
 		}
 		order = append(order, now[0])
 	}
-	want := []string{"revoke0", "revoke1", "mint0", "mint1", "mint2", "mint3", "mint4"}
+	want := []string{"revoke0", "revoke1", "mint0", "mint1", "mint2", "mint3", "mint4", "proxy0", "proxy1", "proxy2"}
 	if diff := cmp.Diff(want, order); diff != "" {
 		t.Errorf("grant order (-want +got):\n%s", diff)
 	}

@@ -95,12 +95,16 @@ func (x *IssueTokenRequest) GetIdempotencyKey() string {
 
 type IssueTokenResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The upstream API token. Returned exactly once.
+	// The upstream API token, or for a proxy purpose (lease.delivery
+	// "proxy") the broker credential, "ztbp_..." . Returned exactly once.
 	Token string `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
 	Lease *Lease `protobuf:"bytes,2,opt,name=lease,proto3" json:"lease,omitempty"`
-	// Where to use the token, e.g. https://api.zerotier.com/api/v1.
+	// Where to use the token, e.g. https://api.zerotier.com/api/v1; for a
+	// proxy purpose the broker's own proxy, e.g.
+	// https://broker.example/zt/<purpose>, under which the paths are
+	// Central's.
 	ApiBaseUrl string `protobuf:"bytes,3,opt,name=api_base_url,json=apiBaseUrl,proto3" json:"api_base_url,omitempty"`
-	// The Authorization scheme the upstream expects: "Bearer" or "token".
+	// The Authorization scheme to send it with: "Bearer" or "token".
 	AuthScheme string `protobuf:"bytes,4,opt,name=auth_scheme,json=authScheme,proto3" json:"auth_scheme,omitempty"`
 	// True when this response replays an earlier issuance of the same
 	// idempotency key.
@@ -639,7 +643,9 @@ type Purpose struct {
 	DefaultTtl  *durationpb.Duration   `protobuf:"bytes,3,opt,name=default_ttl,json=defaultTtl,proto3" json:"default_ttl,omitempty"`
 	MaxTtl      *durationpb.Duration   `protobuf:"bytes,4,opt,name=max_ttl,json=maxTtl,proto3" json:"max_ttl,omitempty"`
 	// "new_central" or "legacy".
-	Upstream      string `protobuf:"bytes,5,opt,name=upstream,proto3" json:"upstream,omitempty"`
+	Upstream string `protobuf:"bytes,5,opt,name=upstream,proto3" json:"upstream,omitempty"`
+	// "token" or "proxy": what IssueToken hands out.
+	Delivery      string `protobuf:"bytes,6,opt,name=delivery,proto3" json:"delivery,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -705,6 +711,13 @@ func (x *Purpose) GetMaxTtl() *durationpb.Duration {
 func (x *Purpose) GetUpstream() string {
 	if x != nil {
 		return x.Upstream
+	}
+	return ""
+}
+
+func (x *Purpose) GetDelivery() string {
+	if x != nil {
+		return x.Delivery
 	}
 	return ""
 }
@@ -914,14 +927,15 @@ const file_ztbroker_v1_broker_proto_rawDesc = "" +
 	"\x13RevokeLeaseResponse\x12(\n" +
 	"\x05lease\x18\x01 \x01(\v2\x12.ztbroker.v1.LeaseR\x05lease\x12'\n" +
 	"\x0falready_revoked\x18\x02 \x01(\bR\x0ealreadyRevoked\"\x15\n" +
-	"\x13ListPurposesRequest\"\xcb\x01\n" +
+	"\x13ListPurposesRequest\"\xe7\x01\n" +
 	"\aPurpose\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12:\n" +
 	"\vdefault_ttl\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\n" +
 	"defaultTtl\x122\n" +
 	"\amax_ttl\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x06maxTtl\x12\x1a\n" +
-	"\bupstream\x18\x05 \x01(\tR\bupstream\"H\n" +
+	"\bupstream\x18\x05 \x01(\tR\bupstream\x12\x1a\n" +
+	"\bdelivery\x18\x06 \x01(\tR\bdelivery\"H\n" +
 	"\x14ListPurposesResponse\x120\n" +
 	"\bpurposes\x18\x01 \x03(\v2\x14.ztbroker.v1.PurposeR\bpurposes\"\x0f\n" +
 	"\rWhoAmIRequest\"\xe6\x01\n" +

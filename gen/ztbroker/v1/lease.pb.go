@@ -123,13 +123,17 @@ type Lease struct {
 	RevokeAttempts int32 `protobuf:"varint,15,opt,name=revoke_attempts,json=revokeAttempts,proto3" json:"revoke_attempts,omitempty"`
 	// The last revocation error, in client-safe words.
 	LastError string `protobuf:"bytes,16,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	// "token": the caller got a ZeroTier token. "proxy": the caller got a
+	// broker credential that works only through the broker's scoped proxy;
+	// there is no upstream token, and token_sha256 is the credential's hash.
+	Delivery string `protobuf:"bytes,17,opt,name=delivery,proto3" json:"delivery,omitempty"`
 	// What admitted the caller at issue: "api_keys", "subjects" or the name
 	// of a rule. Empty for leases issued before it was recorded.
-	AdmittedBy string `protobuf:"bytes,17,opt,name=admitted_by,json=admittedBy,proto3" json:"admitted_by,omitempty"`
+	AdmittedBy string `protobuf:"bytes,18,opt,name=admitted_by,json=admittedBy,proto3" json:"admitted_by,omitempty"`
 	// The longest the admission let the lease live from its creation.
-	GrantedMaxTtl *durationpb.Duration `protobuf:"bytes,18,opt,name=granted_max_ttl,json=grantedMaxTtl,proto3" json:"granted_max_ttl,omitempty"`
+	GrantedMaxTtl *durationpb.Duration `protobuf:"bytes,19,opt,name=granted_max_ttl,json=grantedMaxTtl,proto3" json:"granted_max_ttl,omitempty"`
 	// The claim values the owner was built from (OIDC callers).
-	OwnerClaims   map[string]string `protobuf:"bytes,19,rep,name=owner_claims,json=ownerClaims,proto3" json:"owner_claims,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	OwnerClaims   map[string]string `protobuf:"bytes,20,rep,name=owner_claims,json=ownerClaims,proto3" json:"owner_claims,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -276,6 +280,13 @@ func (x *Lease) GetLastError() string {
 	return ""
 }
 
+func (x *Lease) GetDelivery() string {
+	if x != nil {
+		return x.Delivery
+	}
+	return ""
+}
+
 func (x *Lease) GetAdmittedBy() string {
 	if x != nil {
 		return x.AdmittedBy
@@ -301,7 +312,7 @@ var File_ztbroker_v1_lease_proto protoreflect.FileDescriptor
 
 const file_ztbroker_v1_lease_proto_rawDesc = "" +
 	"\n" +
-	"\x17ztbroker/v1/lease.proto\x12\vztbroker.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xde\b\n" +
+	"\x17ztbroker/v1/lease.proto\x12\vztbroker.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfa\b\n" +
 	"\x05Lease\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\apurpose\x18\x02 \x01(\tR\apurpose\x12\x14\n" +
@@ -324,11 +335,12 @@ const file_ztbroker_v1_lease_proto_rawDesc = "" +
 	"\ftoken_sha256\x18\x0e \x01(\tR\vtokenSha256\x12'\n" +
 	"\x0frevoke_attempts\x18\x0f \x01(\x05R\x0erevokeAttempts\x12\x1d\n" +
 	"\n" +
-	"last_error\x18\x10 \x01(\tR\tlastError\x12\x1f\n" +
-	"\vadmitted_by\x18\x11 \x01(\tR\n" +
+	"last_error\x18\x10 \x01(\tR\tlastError\x12\x1a\n" +
+	"\bdelivery\x18\x11 \x01(\tR\bdelivery\x12\x1f\n" +
+	"\vadmitted_by\x18\x12 \x01(\tR\n" +
 	"admittedBy\x12A\n" +
-	"\x0fgranted_max_ttl\x18\x12 \x01(\v2\x19.google.protobuf.DurationR\rgrantedMaxTtl\x12F\n" +
-	"\fowner_claims\x18\x13 \x03(\v2#.ztbroker.v1.Lease.OwnerClaimsEntryR\vownerClaims\x1a9\n" +
+	"\x0fgranted_max_ttl\x18\x13 \x01(\v2\x19.google.protobuf.DurationR\rgrantedMaxTtl\x12F\n" +
+	"\fowner_claims\x18\x14 \x03(\v2#.ztbroker.v1.Lease.OwnerClaimsEntryR\vownerClaims\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a>\n" +

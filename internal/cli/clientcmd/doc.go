@@ -1,5 +1,6 @@
 // Package clientcmd implements the client side of the broker binary: the
-// `token`, `exec` and `admin` commands that speak gRPC to a running broker.
+// `token`, `exec`, `agent` and `admin` commands that speak gRPC to a
+// running broker, through the public Go client (package client).
 //
 // Every command resolves its connection from flags falling back to BROKER_*
 // environment variables, presents one caller credential (an API key, a CI
@@ -12,5 +13,7 @@
 //
 // `exec` is the command CI jobs should prefer: the token exists only in the
 // child's environment, is renewed while the child runs and is revoked when
-// it ends, however it ends.
+// it ends, however it ends. `agent` is the sidecar for services that are
+// not Go: it keeps a token in files, renewed and replaced in time, and
+// revokes it when it is stopped.
 package clientcmd

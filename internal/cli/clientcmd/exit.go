@@ -9,8 +9,8 @@ import (
 
 	"google.golang.org/grpc/codes"
 
-	"github.com/ztbroker/ztbroker/internal/cli/ciauth"
-	"github.com/ztbroker/ztbroker/internal/errs"
+	"github.com/ztbroker/ztbroker/client"
+	"github.com/ztbroker/ztbroker/client/credential"
 )
 
 // Exit codes. `exec` exits with its child's code instead once the child has
@@ -70,17 +70,17 @@ func report(w io.Writer, prefix string, err error) {
 
 func exitCode(err error) int {
 	var ue *usageError
-	var ce *callError
+	var se *client.StatusError
 	switch {
-	case errors.As(err, &ue), errors.Is(err, ciauth.ErrSpec):
+	case errors.As(err, &ue), errors.Is(err, credential.ErrSpec):
 		return ExitUsage
-	case errors.As(err, &ce):
-		return codeExit(ce.st.Code())
+	case errors.As(err, &se):
+		return codeExit(se.Code())
 	case errors.Is(err, errSpentKey):
 		return ExitRejected
-	case errors.Is(err, errs.Unauthenticated):
+	case errors.Is(err, credential.ErrUnauthenticated):
 		return ExitUnauthenticated
-	case errors.Is(err, errs.Unavailable), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, credential.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		return ExitUnavailable
 	}
 	return ExitFailure

@@ -269,7 +269,7 @@ func TestIssueRetriesTransientFailuresWithOneKey(t *testing.T) {
 			for i, want := range tc.wantDelay {
 				tm := h.clock.next(t)
 				if want == 0 {
-					base := initialBackoff << i
+					base := (250 * time.Millisecond) << i // the client's first backoff, doubling
 					if tm.d < base/2 || tm.d > base {
 						t.Errorf("backoff %d = %s, want within [%s, %s]", i, tm.d, base/2, base)
 					}

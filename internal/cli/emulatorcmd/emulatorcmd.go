@@ -31,11 +31,12 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8089", "listen address HOST:PORT (port 0 picks one)")
 	adminToken := fs.String("admin-token", "", "admin credential (default $"+emulator.AdminTokenEnv+")")
-	var accounts, faults repeated
+	var accounts, faults, networks repeated
 	fs.Var(&accounts, "service-account", "New Central service account id to seed (repeatable)")
 	legacyUser := fs.String("legacy-user", emulator.DefaultLegacyUser, "Legacy user id to seed")
 	rateLimit := fs.Float64("rate-limit", 0, "global requests per second before 429 (0: none)")
 	fs.Var(&faults, "fault", "route=spec fault to inject, e.g. v2.apiKey.delete=status=503,rate=0.5 (repeatable)")
+	fs.Var(&networks, "network", "network to seed, ID[:NAME][,MEMBER[+]]... (+ authorises the member; repeatable)")
 	deleteMissing := fs.Int("delete-missing-status", 404, "status for a missing New Central key: 404 or 403")
 	removeExpired := fs.Bool("remove-expired", false, "drop expired New Central keys from listings")
 	if err := fs.Parse(args); err != nil {
@@ -54,6 +55,14 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	opts := []emulator.Option{
 		emulator.WithAdminToken(*adminToken), emulator.WithServiceAccounts(accounts...), emulator.WithLegacyUsers(*legacyUser),
 		emulator.WithRateLimit(*rateLimit), emulator.WithDeleteMissingStatus(*deleteMissing), emulator.WithRemoveExpiredKeys(*removeExpired),
+	}
+	for _, n := range networks {
+		seed, err := emulator.ParseNetworkSeed(n)
+		if err != nil {
+			fmt.Fprintf(stderr, "emulator: --network %q: %v\n", n, err)
+			return 2
+		}
+		opts = append(opts, emulator.WithNetworks(seed))
 	}
 	for _, f := range faults {
 		route, spec, ok := strings.Cut(f, "=")

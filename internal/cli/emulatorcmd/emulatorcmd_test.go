@@ -43,6 +43,7 @@ func TestRunServesUntilCancelled(t *testing.T) {
 			"--addr", "127.0.0.1:0", "--admin-token", admin,
 			"--service-account", "sa-1", "--service-account", "sa-2", "--legacy-user", "u-9",
 			"--fault", emulator.RouteV2ListOrgs + "=status=503,times=1", "--delete-missing-status", "403",
+			"--network", "8056c2e21c000001:ci,deadbeef00+,deadbeef01", "--network", "8056c2e21c000002",
 		}, pw, &stderr)
 		pw.Close()
 	}()
@@ -63,6 +64,10 @@ func TestRunServesUntilCancelled(t *testing.T) {
 	}
 	if len(truth.ServiceAccounts) != 2 || truth.ServiceAccounts[1].ID != "sa-2" || truth.LegacyUsers[0].ID != "u-9" {
 		t.Errorf("seeded state = %+v", truth)
+	}
+	nets, err := c.Networks(ctx)
+	if err != nil || len(nets) != 2 || nets[0].Name != "ci" || len(nets[0].Members) != 2 || !nets[0].Members[0].Authorized || nets[0].Members[1].Authorized {
+		t.Errorf("Networks = %+v, %v", nets, err)
 	}
 	fs, err := c.Faults(ctx)
 	if err != nil || fs.Faults[emulator.RouteV2ListOrgs].Status != 503 {
@@ -89,6 +94,7 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		{"bad fault", []string{"--admin-token", "a", "--fault", "v2.org.list"}},
 		{"unknown fault route", []string{"--admin-token", "a", "--fault", "nope=status=500"}},
 		{"unknown flag", []string{"--admin-token", "a", "--frobnicate"}},
+		{"bad network", []string{"--admin-token", "a", "--network", "8056C2E21C000001"}},
 		{"stray argument", []string{"--admin-token", "a", "extra"}},
 	}
 	for _, tt := range tests {

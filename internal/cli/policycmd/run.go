@@ -19,15 +19,25 @@ const (
 )
 
 const usage = `usage: broker policy test --config FILE --purpose NAME --identity FILE.json
+       broker policy test --config FILE --purpose NAME --request 'METHOD /path' [--body FILE.json] [--label k=v]...
 
-Evaluates the purpose's policy for the identity and prints which rule
-admits it, or why each rule does not. The identity file is JSON:
+With --identity, evaluates the purpose's admission policy for the identity
+and prints which rule admits it, or why each rule does not. The identity
+file is JSON:
 
   {"kind": "oidc", "subject": "github/repo:acme/infra:ref:refs/heads/main",
    "claims": {"repository": "acme/infra", "ref": "refs/heads/main"}}
 
-kind is api_key, mtls or oidc. Secrets named in the config are not read.
-Exit status: 0 admitted, 1 denied, 2 usage or config error.
+kind is api_key, mtls or oidc.
+
+With --request, evaluates a proxy purpose's scope for one call, as a lease
+holder would send it through the broker (the path as on ZeroTier Central,
+e.g. 'POST /api/v2/network/8056c2e21c000001/member/deadbeef00/authorize'),
+with the body read from --body and the lease's labels from --label, and
+prints whether it is allowed and why, step by step. Both may be given.
+
+Secrets named in the config are not read.
+Exit status: 0 admitted (and allowed), 1 denied, 2 usage or config error.
 `
 
 // Run executes "policy <args>" and returns the exit code.
@@ -42,10 +52,15 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	cfgPath := fs.String("config", "", "broker config file")
 	purpose := fs.String("purpose", "", "purpose name")
 	idPath := fs.String("identity", "", "identity JSON file")
+	request := fs.String("request", "", "a proxied call, 'METHOD /path?query'")
+	bodyPath := fs.String("body", "", "the call's JSON body")
+	var labels labelFlags
+	fs.Var(&labels, "label", "a label of the lease making the call, k=v (repeatable)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return ExitUsage
 	}
-	if *cfgPath == "" || *purpose == "" || *idPath == "" || fs.NArg() > 0 {
+	if *cfgPath == "" || *purpose == "" || (*idPath == "" && *request == "") || fs.NArg() > 0 ||
+		(*request == "" && (*bodyPath != "" || len(labels) > 0)) {
 		fmt.Fprint(stderr, usage)
 		return ExitUsage
 	}
@@ -59,17 +74,42 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s: no purpose named %q\n", *cfgPath, *purpose)
 		return ExitUsage
 	}
-	id, err := readIdentity(*idPath)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return ExitUsage
+	code := ExitAdmitted
+	owner := ""
+	if *idPath != "" {
+		id, err := readIdentity(*idPath)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return ExitUsage
+		}
+		pol, err := server.CompilePolicy(*p)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return ExitUsage
+		}
+		owner = id.Owner()
+		code = report(stdout, p, owner, pol.Decide(id), pol.Explain(id))
 	}
-	pol, err := server.CompilePolicy(*p)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return ExitUsage
+	if *request != "" {
+		req, err := readRequest(*request, *bodyPath, labels, owner)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return ExitUsage
+		}
+		if !p.IsProxy() {
+			fmt.Fprintf(stderr, "%s: purpose %q has delivery %s: it hands out ZeroTier tokens and has no scope to test\n", *cfgPath, p.Name, p.Delivery)
+			return ExitUsage
+		}
+		sc, err := server.CompileScope(*p, cfg.Proxy)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return ExitUsage
+		}
+		if rc := reportScope(stdout, p.Name, *request, sc, req); rc != ExitAdmitted {
+			code = rc
+		}
 	}
-	return report(stdout, p, id.Owner(), pol.Decide(id), pol.Explain(id))
+	return code
 }
 
 func findPurpose(cfg *config.Config, name string) *config.Purpose {

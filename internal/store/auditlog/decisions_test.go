@@ -29,8 +29,10 @@ var logs = map[string]bool{
 	"RecordRevokeFailure": true,
 	"ForgetLease":         true,
 	"AppendAudit":         true,
+	"AppendAudits":        true,
 
 	"GetLease":           false,
+	"GetProxyLease":      false,
 	"ListLeases":         false,
 	"ClaimDue":           false,
 	"NextDueTime":        false,
@@ -108,8 +110,8 @@ func TestDecisionsHold(t *testing.T) {
 
 // argsWithAudit builds arguments for a store method of type ft (as listed
 // on the interface, without receiver): a context, then zero values, with
-// an audit event wherever the method takes one. It reports whether it
-// found a place for one.
+// an audit event wherever the method takes one (a list of events gets
+// one). It reports whether it found a place for one.
 func argsWithAudit(t *testing.T, ft reflect.Type) ([]reflect.Value, bool) {
 	t.Helper()
 	eventType := reflect.TypeFor[*store.AuditEvent]()
@@ -124,6 +126,9 @@ func argsWithAudit(t *testing.T, ft reflect.Type) ([]reflect.Value, bool) {
 		switch {
 		case v.Type() == eventType:
 			v.Set(event)
+			found = true
+		case v.Type() == reflect.SliceOf(eventType):
+			v.Set(reflect.Append(v, event))
 			found = true
 		case v.Kind() == reflect.Struct:
 			if f := v.FieldByName("Audit"); f.IsValid() && f.Type() == eventType {

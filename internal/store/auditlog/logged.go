@@ -78,6 +78,16 @@ func (s *Store) ForgetLease(ctx context.Context, p store.ForgetLeaseParams) (*le
 	return l, err
 }
 
+func (s *Store) AppendAudits(ctx context.Context, events []*store.AuditEvent) error {
+	err := s.inner.AppendAudits(ctx, events)
+	if err == nil {
+		for _, e := range events {
+			s.emit(ctx, e, nil)
+		}
+	}
+	return err
+}
+
 func (s *Store) AppendAudit(ctx context.Context, e *store.AuditEvent) error {
 	err := s.inner.AppendAudit(ctx, e)
 	if err == nil {

@@ -18,6 +18,12 @@ func (s *Store) GetLease(ctx context.Context, p store.GetLeaseParams) (*lease.Le
 	return s.inner.GetLease(ctx, p)
 }
 
+// GetProxyLease is the proxy's per-call lookup; the proxy audits the call
+// itself once it knows what the call did.
+func (s *Store) GetProxyLease(ctx context.Context, p store.GetProxyLeaseParams) (*lease.Lease, error) {
+	return s.inner.GetProxyLease(ctx, p)
+}
+
 func (s *Store) ListLeases(ctx context.Context, p store.ListLeasesParams) (*store.ListLeasesResult, error) {
 	return s.inner.ListLeases(ctx, p)
 }

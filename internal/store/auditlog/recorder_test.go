@@ -52,6 +52,10 @@ func (r *recorder) GetLease(context.Context, store.GetLeaseParams) (*lease.Lease
 	return fakeLease(), r.call("GetLease")
 }
 
+func (r *recorder) GetProxyLease(context.Context, store.GetProxyLeaseParams) (*lease.Lease, error) {
+	return fakeLease(), r.call("GetProxyLease")
+}
+
 func (r *recorder) ListLeases(context.Context, store.ListLeasesParams) (*store.ListLeasesResult, error) {
 	return &store.ListLeasesResult{}, r.call("ListLeases")
 }
@@ -110,6 +114,10 @@ func (r *recorder) EraseSealedSecrets(context.Context, time.Time) (int, error) {
 
 func (r *recorder) AppendAudit(context.Context, *store.AuditEvent) error {
 	return r.call("AppendAudit")
+}
+
+func (r *recorder) AppendAudits(context.Context, []*store.AuditEvent) error {
+	return r.call("AppendAudits")
 }
 
 func (r *recorder) ListAudit(context.Context, store.ListAuditParams) (*store.ListAuditResult, error) {

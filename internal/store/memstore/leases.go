@@ -33,12 +33,16 @@ func (s *Store) CreatePending(_ context.Context, p store.CreatePendingParams) (*
 		return nil, fmt.Errorf("memstore: create: lease %s: %w", p.ID, errs.AlreadyExists)
 	}
 	now := ts(p.Now)
+	if p.Delivery == "" {
+		p.Delivery = lease.DeliveryToken
+	}
 	l := &lease.Lease{
 		ID:              p.ID,
 		Purpose:         p.Purpose,
 		Owner:           p.Owner,
 		State:           lease.StatePending,
 		Labels:          cloneLabels(p.Labels),
+		Delivery:        p.Delivery,
 		Upstream:        p.Upstream,
 		UpstreamAccount: p.UpstreamAccount,
 		UpstreamName:    p.UpstreamName,
@@ -170,6 +174,19 @@ func (s *Store) GetLease(_ context.Context, p store.GetLeaseParams) (*lease.Leas
 		return nil, err
 	}
 	return clone(l), nil
+}
+
+func (s *Store) GetProxyLease(_ context.Context, p store.GetProxyLeaseParams) (*lease.Lease, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p.CredentialSHA256 != "" {
+		for _, l := range s.leases {
+			if l.IsProxy() && l.TokenSHA256 == p.CredentialSHA256 {
+				return clone(l), nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("memstore: get proxy lease: %w", errs.NotFound)
 }
 
 func (s *Store) ListLeases(_ context.Context, p store.ListLeasesParams) (*store.ListLeasesResult, error) {

@@ -17,7 +17,7 @@ func (s *Store) ListUpstreamTokens(_ context.Context, p store.ListUpstreamTokens
 	defer s.mu.Unlock()
 	var out []*lease.Lease
 	for _, l := range s.leases {
-		if l.State.Live() && l.Upstream == p.Upstream && l.UpstreamAccount == p.UpstreamAccount {
+		if l.State.Live() && !l.IsProxy() && l.Upstream == p.Upstream && l.UpstreamAccount == p.UpstreamAccount {
 			out = append(out, clone(l))
 		}
 	}
@@ -66,6 +66,15 @@ func (s *Store) AppendAudit(_ context.Context, e *store.AuditEvent) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e.ID = s.appendAudit(e, e.Time)
+	return nil
+}
+
+func (s *Store) AppendAudits(_ context.Context, events []*store.AuditEvent) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, e := range events {
+		e.ID = s.appendAudit(e, e.Time)
+	}
 	return nil
 }
 

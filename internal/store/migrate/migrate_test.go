@@ -23,6 +23,17 @@ func emptyPool(t *testing.T) *pgxpool.Pool {
 	return pool
 }
 
+func columnExists(t *testing.T, pool *pgxpool.Pool, table, column string) bool {
+	t.Helper()
+	var ok bool
+	err := pool.QueryRow(context.Background(), `SELECT EXISTS (SELECT 1 FROM information_schema.columns
+		WHERE table_name = $1 AND column_name = $2)`, table, column).Scan(&ok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ok
+}
+
 func tableExists(t *testing.T, pool *pgxpool.Pool, name string) bool {
 	t.Helper()
 	var ok bool
@@ -55,14 +66,37 @@ func TestUpDownUp(t *testing.T) {
 		}
 	}
 
-	if err := migrate.Down(ctx, pool, 1); err != nil {
-		t.Fatalf("Down(1): %v", err)
+	if !columnExists(t, pool, "leases", "delivery") || !tableExists(t, pool, "leases_proxy_credential_idx") ||
+		!columnExists(t, pool, "leases", "admitted_by") {
+		t.Error("after Up, leases.delivery, its index or leases.admitted_by is missing")
 	}
-	if got := appliedCount(t, pool); got != len(migs)-1 {
-		t.Errorf("Down(1) left %d migrations applied, want %d", got, len(migs)-1)
+	// Each Down(1) reverts the newest applied migration alone.
+	for _, step := range []struct {
+		name string
+		gone func() bool
+		kept func() bool
+	}{
+		{"lease admission",
+			func() bool { return !columnExists(t, pool, "leases", "admitted_by") },
+			func() bool { return columnExists(t, pool, "leases", "delivery") }},
+		{"proxy delivery",
+			func() bool {
+				return !columnExists(t, pool, "leases", "delivery") && !tableExists(t, pool, "leases_proxy_credential_idx")
+			},
+			func() bool { return tableExists(t, pool, "audit_events") }},
+		{"audit",
+			func() bool { return !tableExists(t, pool, "audit_events") },
+			func() bool { return tableExists(t, pool, "leases") }},
+	} {
+		if err := migrate.Down(ctx, pool, 1); err != nil {
+			t.Fatalf("Down(1) of %s: %v", step.name, err)
+		}
+		if !step.gone() || !step.kept() {
+			t.Errorf("Down(1) should revert only the %s migration", step.name)
+		}
 	}
-	if n, err := migrate.Up(ctx, pool); err != nil || n != 1 {
-		t.Fatalf("Up after Down(1) = %d, %v; want 1, nil", n, err)
+	if got := appliedCount(t, pool); got != len(migs)-3 {
+		t.Errorf("three Down(1) left %d migrations applied, want %d", got, len(migs)-3)
 	}
 	if err := migrate.Down(ctx, pool, len(migs)+5); err != nil {
 		t.Fatalf("Down(all): %v", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -84,6 +85,53 @@ func (s *Store) AppendAudit(ctx context.Context, e *store.AuditEvent) error {
 	}
 	if err := s.pool.QueryRow(ctx, sqlInsertAudit, param).Scan(&e.ID); err != nil {
 		return fmt.Errorf("pgstore: append audit: %w", mapErr(err))
+	}
+	return nil
+}
+
+// sqlInsertAudits inserts a jsonb array of events in array order, so ids
+// follow it.
+const sqlInsertAudits = `INSERT INTO audit_events (time, action, actor_kind, actor_subject, actor_claims,
+	purpose, lease_id, result, reason, token_sha256)
+SELECT r.time, r.action, r.actor_kind, r.actor_subject, r.actor_claims,
+	r.purpose, r.lease_id, r.result, r.reason, r.token_sha256
+FROM jsonb_populate_recordset(NULL::audit_events, $1::jsonb) WITH ORDINALITY AS r
+ORDER BY r.ordinality
+RETURNING id`
+
+func (s *Store) AppendAudits(ctx context.Context, events []*store.AuditEvent) error {
+	if len(events) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, e := range events {
+		param, err := auditParam(e, e.Time)
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(param.(string))
+	}
+	b.WriteByte(']')
+	rows, err := s.pool.Query(ctx, sqlInsertAudits, b.String())
+	if err != nil {
+		return fmt.Errorf("pgstore: append audits: %w", mapErr(err))
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return fmt.Errorf("pgstore: append audits: %w", mapErr(err))
+	}
+	if len(ids) != len(events) {
+		return fmt.Errorf("pgstore: append audits: %d of %d rows written", len(ids), len(events))
+	}
+	// A single INSERT draws the serial in the order it inserts; RETURNING
+	// promises no order, so sort to match.
+	slices.Sort(ids)
+	for i, e := range events {
+		e.ID = ids[i]
 	}
 	return nil
 }

@@ -76,6 +76,23 @@ func (s *Store) GetLease(ctx context.Context, p store.GetLeaseParams) (*lease.Le
 	return l, nil
 }
 
+// sqlGetProxyLease is the proxy's per-call read. The predicate repeats
+// the partial index's own, so the planner uses leases_proxy_credential_idx
+// whatever the parameter.
+const sqlGetProxyLease = `SELECT ` + leaseCols + ` FROM leases
+WHERE token_sha256 = $1 AND delivery = 'proxy' AND token_sha256 <> ''`
+
+func (s *Store) GetProxyLease(ctx context.Context, p store.GetProxyLeaseParams) (*lease.Lease, error) {
+	if p.CredentialSHA256 == "" {
+		return nil, fmt.Errorf("pgstore: get proxy lease: empty hash: %w", errs.NotFound)
+	}
+	l, err := scanLease(s.pool.QueryRow(ctx, sqlGetProxyLease, p.CredentialSHA256))
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: get proxy lease: %w", mapErr(err))
+	}
+	return l, nil
+}
+
 // whyNot explains an update that matched no row: the lease does not exist
 // (or belongs to another owner), or it was in a state the update does not
 // accept, reported as wrongState.

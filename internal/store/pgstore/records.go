@@ -79,7 +79,7 @@ func (s *Store) RevokeMatching(ctx context.Context, p store.RevokeMatchingParams
 }
 
 const sqlListUpstreamTokens = `SELECT ` + leaseCols + ` FROM leases
-WHERE upstream = $1 AND upstream_account = $2
+WHERE upstream = $1 AND upstream_account = $2 AND delivery = 'token'
 	AND state IN ('pending', 'active', 'revoking', 'revoke_failed')
 ORDER BY id`
 

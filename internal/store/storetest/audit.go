@@ -213,3 +213,39 @@ func testAuditTakesLeaseFields(t *testing.T, newStore NewStore) {
 		t.Errorf("event purpose, lease = %q, %q; want %q, %q", e.Purpose, e.LeaseID, "netops", l.ID)
 	}
 }
+
+func testAuditBatch(t *testing.T, newStore NewStore) {
+	s := newStore(t)
+	if err := s.AppendAudits(ctx(t), nil); err != nil {
+		t.Fatalf("empty batch: %v", err)
+	}
+	first := &store.AuditEvent{Time: t0, Action: "before", Result: "ok"}
+	if err := s.AppendAudit(ctx(t), first); err != nil {
+		t.Fatal(err)
+	}
+	batch := []*store.AuditEvent{
+		{Time: t0.Add(time.Second), Action: "proxy_call", ActorKind: "api_key", ActorSubject: "ci",
+			ActorClaims: map[string]string{"run": "7"}, Purpose: purpose, LeaseID: "l1", Result: "ok",
+			Reason: "POST /api/v2/network/{network} status=200", TokenSHA256: lease.HashToken("c")},
+		{Time: t0.Add(2 * time.Second), Action: "proxy_read", Purpose: purpose, LeaseID: "l1", Result: "ok"},
+		{Time: t0.Add(time.Second), Action: "proxy_deny", Purpose: "other", LeaseID: "l2", Result: "denied"},
+	}
+	if err := s.AppendAudits(ctx(t), batch); err != nil {
+		t.Fatalf("AppendAudits: %v", err)
+	}
+	prev := first.ID
+	for i, e := range batch {
+		if e.ID <= prev {
+			t.Errorf("event %d got id %d after %d; ids must follow the batch's order", i, e.ID, prev)
+		}
+		prev = e.ID
+	}
+	res, err := s.ListAudit(ctx(t), store.ListAuditParams{PageSize: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []*store.AuditEvent{batch[2], batch[1], batch[0], first}
+	if d := cmp.Diff(want, res.Events, leaseCmp); d != "" {
+		t.Errorf("ListAudit after a batch (-want +got):\n%s", d)
+	}
+}

@@ -40,6 +40,7 @@ func testCreatePending(t *testing.T, newStore NewStore) {
 	want := &lease.Lease{
 		ID: id, Purpose: purpose, Owner: owner, State: lease.StatePending,
 		Labels:   map[string]string{"team": "net", "env": "prod"},
+		Delivery: lease.DeliveryToken,
 		Upstream: upstream, UpstreamAccount: account, UpstreamName: "ztb-deploy-" + id,
 		IssueTime: t0, ExpireTime: t0.Add(time.Hour), MaxExpireTime: t0.Add(4 * time.Hour),
 		IdempotencyKey: "k1", CreatedAt: t0, UpdatedAt: t0,

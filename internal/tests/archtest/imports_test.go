@@ -102,27 +102,45 @@ var rules = []rule{
 		},
 	},
 	{
+		text: "internal/scope and internal/proxycred import no package of this module",
+		forbid: func(from, to string) bool {
+			return (from == "internal/scope" || from == "internal/proxycred") && strings.HasPrefix(to, "internal/")
+		},
+	},
+	{
+		text: "the proxy forwards for leases; it does not issue them, read the config or speak the generated API",
+		forbid: func(from, to string) bool {
+			return under(from, "internal/proxy") && under(to, "internal/broker", "internal/config", "internal/policy", "internal/auth", "gen")
+		},
+	},
+	{
 		text: "only cmd/broker and internal/cli import internal/cli",
 		forbid: func(from, to string) bool {
 			return under(to, "internal/cli") && !under(from, "cmd/broker", "internal/cli")
 		},
 	},
 	{
-		text: "only internal/server and internal/cli read internal/config",
+		text: "only internal/server, internal/cli and test support read internal/config",
 		forbid: func(from, to string) bool {
-			return to == "internal/config" && !under(from, "internal/server", "internal/cli")
+			return to == "internal/config" && !under(from, "internal/server", "internal/cli") && !testSupport(from)
 		},
 	},
 	{
-		text: "only internal/cli imports internal/server",
+		text: "only internal/cli and test support import internal/server",
 		forbid: func(from, to string) bool {
-			return to == "internal/server" && !under(from, "internal/cli")
+			return to == "internal/server" && !under(from, "internal/cli") && !testSupport(from)
 		},
 	},
 	{
-		text: "the generated API is used by the doors only: internal/broker, internal/server and internal/cli",
+		text: "the generated API is used by the doors and the public client only: internal/broker, internal/server, internal/cli and client",
 		forbid: func(from, to string) bool {
-			return under(to, "gen") && !under(from, "internal/broker", "internal/server", "internal/cli")
+			return under(to, "gen") && !under(from, "internal/broker", "internal/server", "internal/cli", "client")
+		},
+	},
+	{
+		text: "the public client imports nothing of this module but gen, so importing it never drags the server in",
+		forbid: func(from, to string) bool {
+			return under(from, "client") && !strings.HasPrefix(to, "std:") && !strings.Contains(to, ".") && !under(to, "gen", "client")
 		},
 	},
 	{
@@ -134,15 +152,16 @@ var rules = []rule{
 	{
 		text: "the domain and the workers do not depend on the wiring or the commands",
 		forbid: func(from, to string) bool {
-			return under(from, "internal/broker", "internal/worker", "internal/store", "internal/policy", "internal/auth") &&
+			return under(from, "internal/broker", "internal/worker", "internal/store", "internal/policy", "internal/auth",
+				"internal/proxy", "internal/scope", "internal/proxycred") &&
 				under(to, "internal/server", "internal/cli")
 		},
 	},
 	{
-		text: "pgx is imported only by pgstore, migrate, the wiring that opens the pool, and pgtest",
+		text: "pgx is imported only by pgstore, migrate, the wiring that opens the pool, pgtest and brokertest",
 		forbid: func(from, to string) bool {
 			return strings.HasPrefix(to, "github.com/jackc/pgx") &&
-				!under(from, "internal/store/pgstore", "internal/store/migrate", "internal/server", "internal/testing/pgtest")
+				!under(from, "internal/store/pgstore", "internal/store/migrate", "internal/server", "internal/testing/pgtest", "internal/testing/brokertest")
 		},
 	},
 	{

@@ -30,6 +30,12 @@ const (
 	// command to outlive the first expiry.
 	purposeShort = "short"
 	shortTTL     = 3 * time.Second
+	// purposeScoped delivers by proxy: a broker credential that may list
+	// networks and authorise members of scopedNetwork only.
+	purposeScoped = "scoped"
+	scopedNetwork = "8056c2e21c000001"
+	otherNetwork  = "8056c2e21c000002"
+	scopedMember  = "deadbeef00"
 )
 
 const configText = `
@@ -55,6 +61,15 @@ purposes:
     max_ttl: 1m
     upstream: {kind: new_central, service_account_id: %q}
     allow: {api_keys: [runner]}
+  - name: scoped
+    delivery: proxy
+    upstream: {kind: new_central, service_account_id: sa-emulator}
+    allow: {api_keys: [runner]}
+    scope:
+      networks: ["8056c2e21c000001"]
+      rules:
+        - {name: read, operations: ["GET /api/v2/network"]}
+        - {name: authorize, operations: ["POST /api/v2/network/{network}/member/{member}/authorize"]}
 auth:
   api_keys:
     - {name: runner, sha256: %q}
@@ -101,9 +116,12 @@ func trusting(is *oidcIssuer) brokerOption { return func(b *liveBroker) { b.oidc
 func startBroker(t *testing.T, opts ...brokerOption) *liveBroker {
 	t.Helper()
 	b := &liveBroker{
-		t:      t,
-		dsn:    pgtest.NewDatabase(t),
-		emu:    emulatortest.Start(t),
+		t:   t,
+		dsn: pgtest.NewDatabase(t),
+		emu: emulatortest.Start(t, emulator.WithNetworks(
+			emulator.NetworkSeed{ID: scopedNetwork, Members: []emulator.MemberSeed{{ID: scopedMember}}},
+			emulator.NetworkSeed{ID: otherNetwork, Members: []emulator.MemberSeed{{ID: scopedMember}}},
+		)),
 		apiKey: "ztb_runner_" + rand.Text(),
 		logs:   &syncBuffer{},
 	}

@@ -16,6 +16,7 @@ const recordEnv = `d=$1
 printf %s "$ZEROTIER_CENTRAL_TOKEN" > "$d/token"
 printf %s "$ZEROTIER_AUTH_SCHEME" > "$d/scheme"
 printf %s "$ZTBROKER_LEASE_ID" > "$d/lease"
+printf %s "$ZEROTIER_CENTRAL_URL" > "$d/url"
 : > "$d/ready"
 `
 
@@ -78,11 +79,11 @@ func (c *child) ready() bool {
 }
 
 // given is what exec handed the child.
-type given struct{ token, scheme, leaseID string }
+type given struct{ token, scheme, leaseID, url string }
 
 func (c *child) given(t *testing.T) given {
 	t.Helper()
-	g := given{token: c.file("token"), scheme: c.file("scheme"), leaseID: c.file("lease")}
+	g := given{token: c.file("token"), scheme: c.file("scheme"), leaseID: c.file("lease"), url: c.file("url")}
 	if g.token == "" || g.scheme == "" || g.leaseID == "" {
 		t.Fatalf("child recorded token %d bytes, scheme %q, lease id %q; want all three", len(g.token), g.scheme, g.leaseID)
 	}

@@ -25,6 +25,9 @@ func (s *Server) adminRoutes() {
 	s.mux.HandleFunc("GET /_emulator/tokens", s.admin(func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, s.Tokens())
 	}))
+	s.mux.HandleFunc("GET /_emulator/networks", s.admin(func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, s.Networks())
+	}))
 	s.mux.HandleFunc("GET /_emulator/counters", s.admin(s.getCounters))
 	s.mux.HandleFunc("POST /_emulator/reset", s.admin(func(w http.ResponseWriter, _ *http.Request) {
 		s.Reset()

@@ -28,6 +28,12 @@ func (c *AdminClient) Tokens(ctx context.Context) (GroundTruth, error) {
 	return g, c.do(ctx, http.MethodGet, "/_emulator/tokens", nil, &g)
 }
 
+// Networks fetches every network and member.
+func (c *AdminClient) Networks(ctx context.Context) ([]NetworkTruth, error) {
+	var out []NetworkTruth
+	return out, c.do(ctx, http.MethodGet, "/_emulator/networks", nil, &out)
+}
+
 // Counters fetches request counts by route and status.
 func (c *AdminClient) Counters(ctx context.Context) (map[string]map[int]int, error) {
 	var raw map[string]map[string]int

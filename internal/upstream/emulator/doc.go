@@ -2,6 +2,12 @@
 // New Central (v2) service-account API keys and Legacy (v1) user tokens —
 // on one http.Handler, for tests and for running the broker locally.
 //
+// It also serves the network and member routes of both APIs (list, get,
+// create, update, delete, and v2's member actions), one shared model seen
+// through each API's JSON shapes, for the broker's scoped proxy to be
+// tested against. Any API key may do what a real service-account key may:
+// create service accounts and keys, so tests can prove the proxy refuses.
+//
 // It is a fake to test against, not a model of every Central behaviour:
 // where ZeroTier's behaviour is undocumented (the status for deleting a
 // missing key, whether expired keys vanish from listings) it is an option,
@@ -16,6 +22,7 @@
 // The admin API (Authorization: Bearer <admin token>):
 //
 //	GET    /_emulator/tokens          ground truth (GroundTruth)
+//	GET    /_emulator/networks        networks and members ([]NetworkTruth)
 //	GET    /_emulator/counters        {route: {status: count}}
 //	GET    /_emulator/faults          FaultSet
 //	PUT    /_emulator/faults          replace every fault and the rate limit

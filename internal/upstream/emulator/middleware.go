@@ -23,9 +23,42 @@ func (s *Server) routes() {
 		RouteV1CreateToken:       s.v1CreateToken,
 		RouteV1DeleteToken:       s.v1DeleteToken,
 		RouteV1RandomToken:       s.v1RandomToken,
+
+		RouteV2ListServiceAccounts:  s.v2ListServiceAccounts,
+		RouteV2CreateServiceAccount: s.v2CreateServiceAccount,
+		RouteV2ListNetworks:         s.v2ListNetworks,
+		RouteV2CreateNetwork:        s.v2CreateNetwork,
+		RouteV2GetNetwork:           s.v2GetNetwork,
+		RouteV2UpdateNetwork:        s.v2UpdateNetwork,
+		RouteV2DeleteNetwork:        s.v2DeleteNetwork,
+		RouteV2ListMembers:          s.v2ListMembers,
+		RouteV2AddMembers:           s.v2AddMembers,
+		RouteV2DeleteMembers:        s.v2DeleteMembers,
+		RouteV2AuthorizeMembers:     s.v2BulkAction(actionAuthorize),
+		RouteV2DeauthorizeMembers:   s.v2BulkAction(actionDeauthorize),
+		RouteV2RejectMembers:        s.v2BulkAction(actionReject),
+		RouteV2GetMember:            s.v2GetMember,
+		RouteV2UpdateMember:         s.v2UpdateMember,
+		RouteV2AuthorizeMember:      s.v2MemberAction(actionAuthorize),
+		RouteV2DeauthorizeMember:    s.v2MemberAction(actionDeauthorize),
+		RouteV2RejectMember:         s.v2MemberAction(actionReject),
+
+		RouteV1ListNetworks:  s.v1ListNetworks,
+		RouteV1CreateNetwork: s.v1CreateNetwork,
+		RouteV1GetNetwork:    s.v1GetNetwork,
+		RouteV1UpdateNetwork: s.v1UpdateNetwork,
+		RouteV1DeleteNetwork: s.v1DeleteNetwork,
+		RouteV1ListMembers:   s.v1ListMembers,
+		RouteV1GetMember:     s.v1GetMember,
+		RouteV1UpdateMember:  s.v1UpdateMember,
+		RouteV1DeleteMember:  s.v1DeleteMember,
 	}
 	for _, r := range apiRoutes {
-		s.mux.Handle(r.pattern, s.api(r.name, handlers[r.name]))
+		h := handlers[r.name]
+		if h == nil {
+			panic("emulator: no handler for route " + r.name)
+		}
+		s.mux.Handle(r.pattern, s.api(r.name, h))
 	}
 	s.adminRoutes()
 	s.mux.Handle("/", s.api(RouteUnhandled, func(w http.ResponseWriter, r *http.Request) {
@@ -59,6 +92,8 @@ func (w *statusRecorder) Write(b []byte) (int, error) {
 func (s *Server) api(route string, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := &statusRecorder{ResponseWriter: w}
+		s.enter(route, 1)
+		defer s.enter(route, -1)
 		defer func() {
 			if rec.status == 0 {
 				rec.status = http.StatusOK

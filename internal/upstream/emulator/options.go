@@ -27,6 +27,7 @@ type config struct {
 	seed                uint64
 	seeded              bool
 	rand                io.Reader
+	networks            []NetworkSeed
 }
 
 // Option configures a Server.
@@ -106,6 +107,11 @@ func (c *config) validate() error {
 	}
 	if c.rateLimit < 0 {
 		return fmt.Errorf("emulator: rate limit must not be negative")
+	}
+	for _, n := range c.networks {
+		if err := n.validate(); err != nil {
+			return err
+		}
 	}
 	for route, f := range c.faults {
 		if err := checkRoute(route); err != nil {

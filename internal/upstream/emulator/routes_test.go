@@ -43,7 +43,8 @@ func TestUnhandledRouteNamesItself(t *testing.T) {
 	t.Parallel()
 	e := emulatortest.Start(t)
 	tests := []struct{ method, path string }{
-		{http.MethodGet, "/api/v2/network"},
+		{http.MethodGet, "/api/v2/network-group"},
+		{http.MethodPost, "/api/v2beta/network/8056c2e21c000001/flow-rule"},
 		{http.MethodPost, "/api/v1/status"},
 		{http.MethodPut, "/api/v2/api-key/abc"},
 		{http.MethodGet, "/"},

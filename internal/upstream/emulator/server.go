@@ -25,6 +25,7 @@ type Server struct {
 	offset   time.Duration
 	faults   map[string]Fault
 	counters map[string]map[int]int
+	inFlight map[string]int
 	limit    float64
 	limiter  *rate.Limiter
 	rng      *mrand.Rand
@@ -95,6 +96,9 @@ func (s *Server) resetLocked() {
 	s.offset = 0
 	s.st = newState(&s.cfg, s.nowLocked())
 	s.counters = map[string]map[int]int{}
+	if s.inFlight == nil {
+		s.inFlight = map[string]int{}
+	}
 	s.faults = make(map[string]Fault, len(s.cfg.faults))
 	for r, f := range s.cfg.faults {
 		s.faults[r] = f
@@ -175,6 +179,20 @@ func (s *Server) Counters() map[string]map[int]int {
 		}
 	}
 	return out
+}
+
+// InFlight returns how many requests route is handling right now, so a
+// test can act while one is held (by a hang fault, say).
+func (s *Server) InFlight(route string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.inFlight[route]
+}
+
+func (s *Server) enter(route string, d int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.inFlight[route] += d
 }
 
 func (s *Server) count(route string, status int) {

@@ -18,12 +18,15 @@ type state struct {
 	// legacyHistory holds every Legacy token ever created, for ground truth.
 	legacyHistory []*legacyToken
 	legacyByHash  map[string]*legacyToken
+
+	networks     map[string]*network
+	networkOrder []string
 }
 
 type serviceAccount struct {
-	id      string
-	created time.Time
-	keyIDs  []string
+	id, name, description string
+	created               time.Time
+	keyIDs                []string
 }
 
 type apiKey struct {
@@ -53,6 +56,7 @@ func newState(c *config, now time.Time) *state {
 		keyByHash:    map[string]*apiKey{},
 		users:        map[string]*legacyUser{},
 		legacyByHash: map[string]*legacyToken{},
+		networks:     map[string]*network{},
 	}
 	for _, id := range c.serviceAccounts {
 		if _, dup := s.accounts[id]; !dup {
@@ -66,6 +70,7 @@ func newState(c *config, now time.Time) *state {
 			s.userOrder = append(s.userOrder, id)
 		}
 	}
+	s.seedNetworks(c.networks, now)
 	return s
 }
 

@@ -62,19 +62,11 @@ func (s *Server) v2ListOrgs(w http.ResponseWriter, r *http.Request) {
 func (s *Server) v2GetServiceAccount(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sa, now, ok := s.v2AccountLocked(w, r)
+	sa, _, ok := s.v2AccountLocked(w, r)
 	if !ok {
 		return
 	}
-	keys := s.st.liveKeys(sa, now, s.cfg.removeExpired)
-	resp := serviceAccountResponse{
-		ID: sa.id, OrgID: s.cfg.orgID, Name: sa.id, APIKeys: make([]apiKeyResponse, 0, len(keys)),
-		CreationTime: sa.created.UTC(), LastModified: sa.created.UTC(),
-	}
-	for _, k := range keys {
-		resp.APIKeys = append(resp.APIKeys, keyResponse(k))
-	}
-	writeJSON(w, http.StatusOK, resp)
+	writeJSON(w, http.StatusOK, s.accountResponseLocked(sa))
 }
 
 func (s *Server) v2CreateKey(w http.ResponseWriter, r *http.Request) {

@@ -45,12 +45,16 @@ func (w *Worker) pass(life context.Context) (res BatchResult) {
 	}()
 	defer w.cfg.Panics.Recover(ctx, workerName, &res.Err)
 
-	ctx, cancel := context.WithTimeout(ctx, w.cfg.BatchTimeout)
-	defer cancel()
 	now := w.cfg.Now()
-	claimed, err := w.cfg.Store.ClaimDue(ctx, store.ClaimDueParams{
+	// The claim has its own bound: BatchTimeout is for the upstream work,
+	// and a slow claim must not eat into it (or, on a loaded database,
+	// fail every pass before any delete starts). Claim and work together
+	// still end before the claim does.
+	cctx, ccancel := context.WithTimeout(ctx, min(storeWriteTimeout, w.cfg.ClaimTimeout-w.cfg.BatchTimeout))
+	claimed, err := w.cfg.Store.ClaimDue(cctx, store.ClaimDueParams{
 		Now: now, ClaimUntil: now.Add(w.cfg.ClaimTimeout), Limit: w.cfg.BatchSize,
 	})
+	ccancel()
 	if err != nil {
 		if ctx.Err() == nil {
 			w.log.WarnContext(ctx, "cannot claim due leases", slog.Any("error", err))
@@ -58,6 +62,9 @@ func (w *Worker) pass(life context.Context) (res BatchResult) {
 		return BatchResult{Err: fmt.Errorf("claim due leases: %w", err)}
 	}
 	res.Claimed = len(claimed)
+
+	ctx, cancel := context.WithTimeout(ctx, w.cfg.BatchTimeout)
+	defer cancel()
 
 	var (
 		mu  sync.Mutex

@@ -70,6 +70,12 @@ func (w *Worker) RevokeNow(ctx context.Context, l *lease.Lease) (*lease.Lease, e
 // failed but a shutdown, and is left for the claim to expire. A pass that
 // merely ran out of time records the failure like any other.
 func (w *Worker) revoke(ctx context.Context, l *lease.Lease, life context.Context) (outcome, *lease.Lease, error) {
+	if l.IsProxy() {
+		// A proxy lease has nothing upstream: its credential is the
+		// broker's own and stopped working when the lease left active.
+		w.log.DebugContext(ctx, "proxy lease: no upstream token to delete", leaseAttrs(l)...)
+		return w.complete(ctx, l)
+	}
 	is, ok := w.cfg.Registry.Issuer(l.Upstream, l.UpstreamAccount)
 	if !ok {
 		err := fmt.Errorf("%w: %s account %q", errNoIssuer, l.Upstream, l.UpstreamAccount)

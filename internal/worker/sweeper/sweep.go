@@ -85,6 +85,12 @@ func (s *Sweeper) RunOnce(ctx context.Context) (res PassResult, err error) {
 	groups := map[issuerKey][]*lease.Lease{}
 	var order []issuerKey
 	for _, l := range claimed {
+		if l.IsProxy() {
+			// An interrupted proxy issue minted nothing upstream; its
+			// credential was never handed out, or is refused from now on.
+			s.fail(ctx, l, &res)
+			continue
+		}
 		k := issuerKey{l.Upstream, l.UpstreamAccount}
 		if _, seen := groups[k]; !seen {
 			order = append(order, k)

@@ -246,3 +246,27 @@ func TestPassSpan(t *testing.T) {
 		t.Errorf("spans (-want +got):\n%s", diff)
 	}
 }
+
+// TestSweepsInterruptedProxyIssues: an issue of a proxy lease that never
+// reached active minted nothing upstream; the sweeper fails it without
+// listing or deleting anything.
+func TestSweepsInterruptedProxyIssues(t *testing.T) {
+	t.Parallel()
+	b := setup(t, workertest.NewEnv(t))
+	stale := b.ActiveProxy(t, b.NewCentral.Kind(), b.NewCentral.Account(), "scoped", b.Clock.Now().Add(time.Hour), false)
+	b.Clock.Advance(pendingTimeout + time.Second)
+	before := b.Emu.Counters()
+	res, err := b.s.RunOnce(t.Context())
+	if err != nil {
+		t.Fatalf("RunOnce: %v", err)
+	}
+	if d := cmp.Diff(sweeper.PassResult{Claimed: 1, Swept: 1}, res, ignoreErr); d != "" {
+		t.Errorf("pass (-want +got):\n%s", d)
+	}
+	if got := b.Lease(t, stale.ID); got.State != lease.StateFailed || got.RevokeReason != lease.ReasonCrashed {
+		t.Errorf("stale proxy lease is %s (%q), want failed (%s)", got.State, got.RevokeReason, lease.ReasonCrashed)
+	}
+	if d := cmp.Diff(before, b.Emu.Counters()); d != "" {
+		t.Errorf("sweeping a proxy lease called the upstream (-before +after):\n%s", d)
+	}
+}

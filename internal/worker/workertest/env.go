@@ -87,6 +87,34 @@ func (e *Env) Pending(t testing.TB, is upstream.Issuer, purpose string, expire t
 	return res.Lease
 }
 
+// ActiveProxy writes a proxy lease on an upstream account the way the broker
+// issues one (pending, then active with the credential's hash; nothing
+// upstream) and returns it. With activate false it stays pending, as an
+// issue interrupted by a crash leaves it.
+func (e *Env) ActiveProxy(t testing.TB, kind, account, purpose string, expire time.Time, activate bool) *lease.Lease {
+	t.Helper()
+	id := uuid.NewString()
+	now := e.Clock.Now()
+	res, err := e.Store.CreatePending(context.Background(), store.CreatePendingParams{
+		ID: id, Purpose: purpose, Owner: Owner, Delivery: lease.DeliveryProxy,
+		Upstream: kind, UpstreamAccount: account,
+		Now: now, ExpireTime: expire, MaxExpireTime: expire.Add(time.Hour),
+	})
+	if err != nil {
+		t.Fatalf("create pending proxy lease: %v", err)
+	}
+	if !activate {
+		return res.Lease
+	}
+	l, err := e.Store.Activate(context.Background(), store.ActivateParams{
+		ID: id, TokenSHA256: lease.HashToken("ztbp_" + id), Now: now,
+	})
+	if err != nil {
+		t.Fatalf("activate proxy lease: %v", err)
+	}
+	return l
+}
+
 // MintUpstream mints the token for a pending lease without activating it,
 // as a broker that crashes right after the mint would.
 func (e *Env) MintUpstream(t testing.TB, is upstream.Issuer, l *lease.Lease) *upstream.Minted {

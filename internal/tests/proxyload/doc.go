@@ -1,0 +1,16 @@
+// Command proxyload measures what the scoped proxy adds: the same ZeroTier
+// calls sent straight to the emulator and through the broker's /zt/
+// proxy, side by side in one run, against the real binaries (broker serve
+// on PostgreSQL, broker emulator as its own process). scripts/bench-proxy.sh
+// starts those and runs it.
+//
+// For each client count it runs every scenario in turn, for several
+// rounds, so a burst of load elsewhere on the machine hits both sides
+// alike, and reports per scenario the throughput, p50 and p99 latency,
+// the p50 the proxy adds, and (given the processes' pids) the CPU time
+// each process spent per call, which holds up better than latencies on a
+// shared machine.
+//
+// The scenarios are plain data (scenarios.go) so that they can join a
+// general load driver later.
+package main

@@ -1,0 +1,2 @@
+DROP INDEX leases_proxy_credential_idx;
+ALTER TABLE leases DROP COLUMN delivery;
