@@ -6,7 +6,7 @@ PROD_VALUES := deploy/helm/values-production.yaml
 
 .PHONY: help
 help: ## List the targets.
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
 
 .PHONY: dev
 dev: ## Run the broker with the emulator and an in-memory store.
@@ -43,6 +43,13 @@ bench: ## Run the benchmarks the README quotes.
 .PHONY: flood
 flood: ## Measure RSS and caller latency under the unauthenticated floods.
 	./scripts/flood.sh
+.PHONY: bench-e2e
+bench-e2e: ## The real binaries under load (loadgen cycles) beside pgbench.
+	./scripts/bench.sh e2e
+
+.PHONY: bench-scale
+bench-scale: ## RSS, start-up and an expiry storm over 1,000,000 leases.
+	./scripts/bench.sh scale
 
 .PHONY: bench-proxy
 bench-proxy: ## Measure the scoped proxy against the emulator, real binaries side by side.

@@ -49,8 +49,10 @@ pg_start_throwaway() {
   # cost what they cost in production.
   local durability="-c fsync=off -c full_page_writes=off"
   if [[ "${PG_DURABLE:-0}" == 1 ]]; then durability=""; fi
+  # PG_EXTRA_OPTS adds server settings, e.g. the benchmarks' preloaded
+  # pg_stat_statements.
   pg_as_owner "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 start \
-    -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$PG_DIR $durability -c max_connections=400" >/dev/null || {
+    -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$PG_DIR $durability -c max_connections=400 ${PG_EXTRA_OPTS:-}" >/dev/null || {
     cat "$PG_DIR/server.log" >&2; exit 1; }
   PG_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres?sslmode=disable"
 }

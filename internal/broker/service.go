@@ -18,6 +18,11 @@ import (
 
 // Revoker finishes revocations. The revocation worker implements it.
 type Revoker interface {
+	// RevokeActive ends l, active when read, in one write once its
+	// upstream delete has succeeded; p carries the request (ID, Owner,
+	// Reason, RevokedBy, Now, Audit). An error means it wrote nothing and
+	// the caller must take the durable path: BeginRevoke, then RevokeNow.
+	RevokeActive(ctx context.Context, l *lease.Lease, p store.RevokeActiveParams) (*lease.Lease, error)
 	// RevokeNow deletes the upstream token of a lease already moved to
 	// revoking and marks it revoked, or schedules a retry on failure. It
 	// returns the lease as it last wrote it, or nil if it wrote nothing.

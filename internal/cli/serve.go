@@ -14,9 +14,14 @@ import (
 	"github.com/ztbroker/ztbroker/internal/store/migrate"
 )
 
-func loadConfig(name string, args []string, io IO) (*config.Config, *flag.FlagSet, int) {
+// loadConfig parses the command's flags (--config, and whatever extra
+// registers) and loads the configuration file.
+func loadConfig(name string, args []string, io IO, extra func(*flag.FlagSet)) (*config.Config, *flag.FlagSet, int) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Stderr)
+	if extra != nil {
+		extra(fs)
+	}
 	path := fs.String("config", io.Getenv("BROKER_CONFIG"), "configuration file (env BROKER_CONFIG)")
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, 2
@@ -42,11 +47,22 @@ func newLogger(cfg *config.Config, io IO) *slog.Logger {
 }
 
 func serve(ctx context.Context, args []string, io IO) int {
-	cfg, _, code := loadConfig("serve", args, io)
+	var cpuProfile string
+	cfg, _, code := loadConfig("serve", args, io, func(fs *flag.FlagSet) {
+		fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (for benchmarks)")
+	})
 	if cfg == nil {
 		return code
 	}
 	log := newLogger(cfg, io)
+	if cpuProfile != "" {
+		stop, err := startCPUProfile(cpuProfile)
+		if err != nil {
+			log.Error("cpu profile", "err", err)
+			return 1
+		}
+		defer stop()
+	}
 	log.Info("starting", "config", cfg)
 	srv, err := server.Config{File: cfg, Logger: log, SIGHUP: sighup(ctx)}.Complete(ctx)
 	if err != nil {
@@ -74,7 +90,7 @@ func sighup(ctx context.Context) <-chan os.Signal {
 }
 
 func migrateCmd(ctx context.Context, args []string, io IO) int {
-	cfg, _, code := loadConfig("migrate", args, io)
+	cfg, _, code := loadConfig("migrate", args, io, nil)
 	if cfg == nil {
 		return code
 	}

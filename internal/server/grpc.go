@@ -34,7 +34,6 @@ type grpcDeps struct {
 func newGRPCServer(d grpcDeps) *grpc.Server {
 	authOpts := auth.GRPCOptions{Logger: d.log, OnFailure: d.metrics.authFailed("grpc")}
 	opts := []grpc.ServerOption{
-		grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(d.tracer))),
 		grpc.ChainUnaryInterceptor(
 			d.panics.UnaryServerInterceptor(),
 			auth.UnaryServerInterceptor(d.authn, authOpts),
@@ -52,6 +51,9 @@ func newGRPCServer(d grpcDeps) *grpc.Server {
 			TransportCredentials: credentials.NewTLS(d.tls),
 			failed:               d.metrics.handshakeFailed(d.log, "grpc"),
 		}))
+	}
+	if tracing(d.tracer) {
+		opts = append(opts, grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(d.tracer))))
 	}
 	s := grpc.NewServer(opts...)
 	ztbrokerv1.RegisterTokenBrokerServer(s, d.service)

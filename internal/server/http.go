@@ -92,6 +92,9 @@ func newHTTPHandler(ctx context.Context, d httpDeps) (http.Handler, error) {
 			mux.ServeHTTP(w, r)
 		})
 	}
+	if !tracing(d.tracer) {
+		return d.panics.HTTP(root), nil
+	}
 	return otelhttp.NewHandler(d.panics.HTTP(root), "http",
 		otelhttp.WithTracerProvider(d.tracer),
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }),

@@ -13,7 +13,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
@@ -120,12 +119,12 @@ func (c Config) Complete(ctx context.Context) (_ *Server, err error) {
 
 	tp := c.TracerProvider
 	if tp == nil {
-		shutdownTracing, err := setupTracing(ctx)
+		exporting, shutdownTracing, err := setupTracing(ctx)
 		if err != nil {
 			return nil, err
 		}
 		s.closers.push(func() error { return shutdownTracing(context.Background()) })
-		tp = otel.GetTracerProvider()
+		tp = exporting
 	}
 
 	s.store = c.Store

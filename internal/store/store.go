@@ -49,6 +49,14 @@ type Store interface {
 	// delete. A lease that has already ended is returned unchanged with
 	// already=true. A pending lease is errs.FailedPrecondition.
 	BeginRevoke(ctx context.Context, p BeginRevokeParams) (l *lease.Lease, already bool, err error)
+	// RevokeActive moves an active lease straight to revoked, for an
+	// explicit revoke whose upstream delete has already succeeded: one
+	// write instead of BeginRevoke and CompleteRevoke, carrying both their
+	// audit events (Audit, then Completion). errs.Conflict if the lease is
+	// no longer active (ended, or claimed by a worker or another revoke
+	// meanwhile); errs.NotFound if it does not exist or, when Owner is
+	// set, belongs to another owner.
+	RevokeActive(ctx context.Context, p RevokeActiveParams) (*lease.Lease, error)
 	// ClaimDue claims up to Limit leases whose revocation is due: active
 	// leases past their expire time (moved to revoking with reason
 	// "expired"), and revoking or revoke_failed leases whose next attempt
@@ -236,6 +244,20 @@ type BeginRevokeParams struct {
 	Now        time.Time
 	ClaimUntil time.Time
 	Audit      *AuditEvent
+}
+
+type RevokeActiveParams struct {
+	ID        string
+	Owner     string // empty: any owner
+	Reason    string
+	RevokedBy string
+	// Now is when the revoke was requested (the lease's revoke time);
+	// DoneAt is when the upstream delete was confirmed.
+	Now    time.Time
+	DoneAt time.Time
+	// Audit is the request's event, Completion the revocation's.
+	Audit      *AuditEvent
+	Completion *AuditEvent
 }
 
 type ClaimDueParams struct {

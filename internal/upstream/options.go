@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 )
 
 // Defaults for Options.
@@ -42,7 +43,9 @@ type Options struct {
 	MaxPause      time.Duration
 	// Registerer receives the request metrics; nil records none.
 	Registerer prometheus.Registerer
-	// TracerProvider makes the spans; nil means otel's global provider.
+	// TracerProvider makes the spans; nil means otel's global provider. A
+	// no-op provider (go.opentelemetry.io/otel/trace/noop) leaves the
+	// tracing transport out altogether.
 	TracerProvider trace.TracerProvider
 	// Logger receives throttling notices; nil discards them.
 	Logger *slog.Logger
@@ -51,7 +54,8 @@ type Options struct {
 }
 
 // NewHTTPClient returns a copy of base whose transport adds, outermost
-// first: tracing (so a span covers time queued), the per-call timeout, the
+// first: tracing (so a span covers time queued; left out for a no-op
+// provider), the per-call timeout, the
 // rate limiter with its 429 pause, and metrics around the real round trip.
 // A nil base gets a private transport cloned from http.DefaultTransport.
 func NewHTTPClient(base *http.Client, o Options) (*http.Client, error) {
@@ -91,6 +95,10 @@ func NewHTTPClient(base *http.Client, o Options) (*http.Client, error) {
 	}
 	next = &limitTransport{next: next, o: o}
 	next = &timeoutTransport{next: next, timeout: o.Timeout}
+	if _, off := o.TracerProvider.(noop.TracerProvider); off {
+		hc.Transport = next
+		return &hc, nil
+	}
 	otelOpts := []otelhttp.Option{
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
 			return "upstream " + OperationFrom(r.Context())

@@ -26,6 +26,7 @@ var logs = map[string]bool{
 	"RenewLease":          true,
 	"BeginRevoke":         true,
 	"CompleteRevoke":      true,
+	"RevokeActive":        true,
 	"RecordRevokeFailure": true,
 	"ForgetLease":         true,
 	"AppendAudit":         true,

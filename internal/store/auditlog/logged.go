@@ -54,6 +54,17 @@ func (s *Store) BeginRevoke(ctx context.Context, p store.BeginRevokeParams) (*le
 	return l, already, err
 }
 
+// RevokeActive logs the request's event, then the completion's, as
+// BeginRevoke and CompleteRevoke would have.
+func (s *Store) RevokeActive(ctx context.Context, p store.RevokeActiveParams) (*lease.Lease, error) {
+	l, err := s.inner.RevokeActive(ctx, p)
+	if err == nil {
+		s.emit(ctx, p.Audit, l)
+		s.emit(ctx, p.Completion, l)
+	}
+	return l, err
+}
+
 func (s *Store) CompleteRevoke(ctx context.Context, p store.CompleteRevokeParams) (*lease.Lease, error) {
 	l, err := s.inner.CompleteRevoke(ctx, p)
 	if err == nil {

@@ -76,6 +76,10 @@ func (r *recorder) CompleteRevoke(context.Context, store.CompleteRevokeParams) (
 	return fakeLease(), r.call("CompleteRevoke")
 }
 
+func (r *recorder) RevokeActive(context.Context, store.RevokeActiveParams) (*lease.Lease, error) {
+	return fakeLease(), r.call("RevokeActive")
+}
+
 func (r *recorder) RecordRevokeFailure(context.Context, store.RecordRevokeFailureParams) (*lease.Lease, error) {
 	return fakeLease(), r.call("RecordRevokeFailure")
 }

@@ -31,6 +31,24 @@ func (s *Store) BeginRevoke(_ context.Context, p store.BeginRevokeParams) (*leas
 	return clone(l), false, nil
 }
 
+func (s *Store) RevokeActive(_ context.Context, p store.RevokeActiveParams) (*lease.Lease, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l, err := s.find(p.ID, p.Owner)
+	if err != nil {
+		return nil, err
+	}
+	if l.State != lease.StateActive {
+		return nil, fmt.Errorf("memstore: revoke active %s in state %s: %w", p.ID, l.State, errs.Conflict)
+	}
+	now, done := ts(p.Now), ts(p.DoneAt)
+	startRevoke(l, p.Reason, p.RevokedBy, now, time.Time{})
+	finishRevoke(l, done)
+	s.maybeAudit(p.Audit, l, now)
+	s.maybeAudit(p.Completion, l, done)
+	return clone(l), nil
+}
+
 func startRevoke(l *lease.Lease, reason, by string, now, next time.Time) {
 	l.State = lease.StateRevoking
 	l.RevokeReason = reason

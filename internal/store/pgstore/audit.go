@@ -28,6 +28,18 @@ const auditCTE = `aud AS (
 	WHERE $1::jsonb IS NOT NULL
 )`
 
+// auditListCTE is auditCTE for several events, given in $1 as a jsonb
+// array and appended in its order, so their ids keep it.
+const auditListCTE = `aud AS (
+	INSERT INTO audit_events (time, action, actor_kind, actor_subject, actor_claims,
+		purpose, lease_id, result, reason, token_sha256)
+	SELECT r.time, r.action, r.actor_kind, r.actor_subject, r.actor_claims,
+		COALESCE(NULLIF(r.purpose, ''), upd.purpose), COALESCE(NULLIF(r.lease_id, ''), upd.id::text),
+		r.result, r.reason, r.token_sha256
+	FROM upd, jsonb_populate_recordset(NULL::audit_events, $1::jsonb) WITH ORDINALITY AS r
+	ORDER BY r.ordinality
+)`
+
 // auditRow is an event as jsonb_populate_record reads it. Every field is
 // always present, as a missing one would become NULL.
 type auditRow struct {
@@ -49,6 +61,30 @@ func auditParam(e *store.AuditEvent, now time.Time) (any, error) {
 	if e == nil {
 		return nil, nil
 	}
+	b, err := json.Marshal(newAuditRow(e, now))
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: encode audit event: %w", err)
+	}
+	return string(b), nil
+}
+
+// auditListParam encodes the non-nil events for auditListCTE, each with
+// its own fallback time.
+func auditListParam(events []*store.AuditEvent, nows []time.Time) (string, error) {
+	rows := make([]auditRow, 0, len(events))
+	for i, e := range events {
+		if e != nil {
+			rows = append(rows, newAuditRow(e, nows[i]))
+		}
+	}
+	b, err := json.Marshal(rows)
+	if err != nil {
+		return "", fmt.Errorf("pgstore: encode audit events: %w", err)
+	}
+	return string(b), nil
+}
+
+func newAuditRow(e *store.AuditEvent, now time.Time) auditRow {
 	t := e.Time
 	if t.IsZero() {
 		t = now
@@ -57,18 +93,14 @@ func auditParam(e *store.AuditEvent, now time.Time) (any, error) {
 	if claims == nil {
 		claims = map[string]string{}
 	}
-	b, err := json.Marshal(auditRow{
+	return auditRow{
 		// Truncated here because PostgreSQL rounds a textual time to the
 		// microsecond, while binary parameters are truncated.
 		Time: t.UTC().Truncate(time.Microsecond), Action: e.Action,
 		ActorKind: e.ActorKind, ActorSubject: e.ActorSubject, ActorClaims: claims,
 		Purpose: e.Purpose, LeaseID: e.LeaseID, Result: e.Result, Reason: e.Reason,
 		TokenSHA256: e.TokenSHA256,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("pgstore: encode audit event: %w", err)
 	}
-	return string(b), nil
 }
 
 const sqlInsertAudit = `INSERT INTO audit_events (time, action, actor_kind, actor_subject, actor_claims,

@@ -2,7 +2,6 @@ package pgstore_test
 
 import (
 	"testing"
-	"time"
 
 	"github.com/ztbroker/ztbroker/internal/lease"
 	"github.com/ztbroker/ztbroker/internal/store"
@@ -11,8 +10,9 @@ import (
 )
 
 // BenchmarkLeaseCycle measures one lease's whole life in the store:
-// CreatePending, Activate, BeginRevoke, CompleteRevoke, each with its audit
-// event, as the issue and revoke paths run them.
+// CreatePending, Activate and RevokeActive, with their audit events, as
+// the issue path and an explicit revoke whose upstream delete succeeds
+// run them.
 func BenchmarkLeaseCycle(b *testing.B) {
 	s := pgstore.New(pgtest.NewPool(b))
 	ctx := b.Context()
@@ -30,12 +30,9 @@ func BenchmarkLeaseCycle(b *testing.B) {
 		}); err != nil {
 			b.Fatal(err)
 		}
-		if _, _, err := s.BeginRevoke(ctx, store.BeginRevokeParams{
-			ID: p.ID, Reason: "done", Now: t0, ClaimUntil: t0.Add(time.Minute), Audit: audit("revoke"),
+		if _, err := s.RevokeActive(ctx, store.RevokeActiveParams{
+			ID: p.ID, Reason: "done", Now: t0, DoneAt: t0, Audit: audit("revoke"), Completion: audit("revoke_complete"),
 		}); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := s.CompleteRevoke(ctx, store.CompleteRevokeParams{ID: p.ID, Now: t0, Audit: audit("revoked")}); err != nil {
 			b.Fatal(err)
 		}
 	}

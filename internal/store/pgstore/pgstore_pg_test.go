@@ -69,8 +69,9 @@ func tracedPool(t *testing.T, dsn string, tr *tracer, maxConns int32) *pgxpool.P
 	return pool
 }
 
-// TestHotPathRoundTrips pins the issue path's cost: creating and
-// activating a lease, audit included, is one statement each.
+// TestHotPathRoundTrips pins the lease cycle's cost: creating,
+// activating and (on the explicit revoke's fast path) revoking a lease,
+// audit included, is one statement each.
 func TestHotPathRoundTrips(t *testing.T) {
 	t.Parallel()
 	tr := &tracer{}
@@ -96,6 +97,16 @@ func TestHotPathRoundTrips(t *testing.T) {
 	}
 	if n := tr.queries.Load() - before; n != 1 {
 		t.Errorf("Activate took %d statements, want 1", n)
+	}
+	before = tr.queries.Load()
+	if _, err := s.RevokeActive(ctx, store.RevokeActiveParams{
+		ID: p.ID, Now: t0, DoneAt: t0,
+		Audit: &store.AuditEvent{Action: "revoke"}, Completion: &store.AuditEvent{Action: "revoke_complete"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n := tr.queries.Load() - before; n != 1 {
+		t.Errorf("RevokeActive took %d statements, want 1", n)
 	}
 }
 

@@ -78,9 +78,18 @@ func (s *Store) RevokeMatching(ctx context.Context, p store.RevokeMatchingParams
 	return &res, nil
 }
 
-const sqlListUpstreamTokens = `SELECT ` + leaseCols + ` FROM leases
-WHERE upstream = $1 AND upstream_account = $2 AND delivery = 'token'
-	AND state IN ('pending', 'active', 'revoking', 'revoke_failed')
+// sqlListUpstreamTokens reads the live states one by one, each through
+// its own partial index (leases_pending_created_idx,
+// leases_active_expire_idx, leases_revoke_due_idx), which together hold
+// every live lease; there is no index on the account of its own. Proxy
+// leases have no upstream token.
+const sqlListUpstreamTokens = `SELECT ` + leaseCols + ` FROM (
+	SELECT * FROM leases WHERE state = 'pending' AND upstream = $1 AND upstream_account = $2 AND delivery = 'token'
+	UNION ALL
+	SELECT * FROM leases WHERE state = 'active' AND upstream = $1 AND upstream_account = $2 AND delivery = 'token'
+	UNION ALL
+	SELECT * FROM leases WHERE state IN ('revoking', 'revoke_failed') AND upstream = $1 AND upstream_account = $2 AND delivery = 'token'
+) live
 ORDER BY id`
 
 func (s *Store) ListUpstreamTokens(ctx context.Context, p store.ListUpstreamTokensParams) ([]*lease.Lease, error) {

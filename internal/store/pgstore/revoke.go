@@ -51,6 +51,32 @@ func (s *Store) BeginRevoke(ctx context.Context, p store.BeginRevokeParams) (*le
 	return nil, false, fmt.Errorf("pgstore: begin revoke %s: %w", p.ID, errs.Conflict)
 }
 
+// sqlRevokeActive ends an active lease in one write: the explicit
+// revoke's fast path, taken once its token is already gone upstream.
+const sqlRevokeActive = `WITH upd AS (
+	UPDATE leases SET state = 'revoked', revoke_reason = $4, revoked_by = $5,
+		revoke_time = $6, next_attempt_at = NULL, updated_at = $7
+	WHERE id = $2 AND ($3 = '' OR owner = $3) AND state = 'active'
+	RETURNING ` + leaseCols + `
+), ` + auditListCTE + `
+SELECT ` + leaseCols + ` FROM upd`
+
+func (s *Store) RevokeActive(ctx context.Context, p store.RevokeActiveParams) (*lease.Lease, error) {
+	audit, err := auditListParam([]*store.AuditEvent{p.Audit, p.Completion}, []time.Time{p.Now, p.DoneAt})
+	if err != nil {
+		return nil, err
+	}
+	l, err := scanLease(s.pool.QueryRow(ctx, sqlRevokeActive, audit, p.ID, p.Owner,
+		p.Reason, p.RevokedBy, p.Now, p.DoneAt))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, s.whyNot(ctx, "revoke active", p.ID, p.Owner, errs.Conflict)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: revoke active %s: %w", p.ID, mapErr(err))
+	}
+	return l, nil
+}
+
 // sqlClaimDue takes the most overdue leases of both kinds. Each branch is
 // bounded by the limit and walks its own partial index; SKIP LOCKED lets
 // replicas claim side by side without waiting on or double-claiming a row.

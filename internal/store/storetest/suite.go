@@ -37,6 +37,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ClaimDueLimit", testClaimDueLimit},
 		{"ClaimDueConcurrent", testClaimDueConcurrent},
 		{"CompleteRevoke", testCompleteRevoke},
+		{"RevokeActive", testRevokeActive},
 		{"RecordRevokeFailure", testRecordRevokeFailure},
 		{"NextDueTime", testNextDueTime},
 		{"ClaimStalePending", testClaimStalePending},

@@ -65,6 +65,58 @@ func (w *Worker) RevokeNow(ctx context.Context, l *lease.Lease) (*lease.Lease, e
 	}
 }
 
+// RevokeActive is the explicit revoke's fast path for l, which was
+// active when the caller read it: it deletes the token upstream and, once
+// that has succeeded, records the lease revoked in one write that carries
+// the caller's audit event (p.Audit) and this package's completion event.
+// It fills p.DoneAt and p.Completion itself.
+//
+// It returns an error when it recorded nothing: the issuer is unknown,
+// the delete failed, or the lease moved on meanwhile (errs.Conflict: a
+// worker claimed it at expiry, an operator revoked it in bulk, another
+// request ended it). The caller then takes the durable path, BeginRevoke
+// and RevokeNow, which records a failure and hands it to the worker. A
+// crash between the delete and the write leaves an active lease whose
+// token is already gone; the worker finishes it at expiry like any other.
+func (w *Worker) RevokeActive(ctx context.Context, l *lease.Lease, p store.RevokeActiveParams) (*lease.Lease, error) {
+	if err := w.deleteActive(ctx, l); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeWriteTimeout)
+	defer cancel()
+	p.ID = l.ID
+	p.DoneAt = w.cfg.Now()
+	p.Completion = w.audit(l, p.DoneAt, actionRevoke, "ok", p.Reason)
+	cur, err := w.cfg.Store.RevokeActive(ctx, p)
+	if err != nil {
+		return nil, fmt.Errorf("revoke lease %s: record: %w", l.ID, err)
+	}
+	w.metrics.revoked.WithLabelValues(l.Purpose, reasonLabel(cur), resultOK).Inc()
+	w.log.DebugContext(ctx, "lease revoked", leaseAttrs(cur)...)
+	return cur, nil
+}
+
+// deleteActive is RevokeActive's upstream step. A proxy lease has
+// nothing upstream: its credential is the broker's own and stops working
+// when the lease leaves active.
+func (w *Worker) deleteActive(ctx context.Context, l *lease.Lease) error {
+	if l.IsProxy() {
+		return nil
+	}
+	is, ok := w.cfg.Registry.Issuer(l.Upstream, l.UpstreamAccount)
+	if !ok {
+		return fmt.Errorf("revoke lease %s: %w: %s account %q", l.ID, errNoIssuer, l.Upstream, l.UpstreamAccount)
+	}
+	if l.UpstreamTokenID == "" {
+		w.log.WarnContext(ctx, "revoking a lease with no upstream token id", leaseAttrs(l)...)
+		return nil
+	}
+	if err := is.Delete(upstream.WithPriority(ctx, upstream.PriorityRevoke), l.UpstreamTokenID); err != nil {
+		return fmt.Errorf("revoke lease %s: %w", l.ID, err)
+	}
+	return nil
+}
+
 // revoke makes one attempt on l. When the worker's own context (life,
 // nil for RevokeNow) has ended, a failed delete is not an attempt that
 // failed but a shutdown, and is left for the claim to expire. A pass that
