@@ -164,12 +164,3 @@ func TestConcurrentUpAppliesOnce(t *testing.T) {
 		t.Errorf("schema_migrations holds %d rows, want %d", recorded, len(migs))
 	}
 }
-
-func appliedCount(t *testing.T, pool *pgxpool.Pool) int {
-	t.Helper()
-	var n int
-	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
