@@ -46,6 +46,7 @@ func buildPurposes(cfg *config.Config, is *issuers, publicURL string) (*broker.P
 			Description: p.Description,
 			DefaultTTL:  p.DefaultTTL,
 			MaxTTL:      p.MaxTTL,
+			MinTTL:      p.MinTTL,
 			Issuer:      iss,
 			Policy:      pol,
 			Delivery:    p.Delivery,
