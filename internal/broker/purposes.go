@@ -23,8 +23,10 @@ type Purpose struct {
 	Description string
 	DefaultTTL  time.Duration
 	MaxTTL      time.Duration
-	Issuer      upstream.Issuer
-	Policy      Policy
+	// MinTTL is the shortest TTL a caller may ask for.
+	MinTTL time.Duration
+	Issuer upstream.Issuer
+	Policy Policy
 	// ExpirySkew is added to a New Central lease's max expiry to get its
 	// key's upstream expiry; zero means the service's.
 	ExpirySkew time.Duration

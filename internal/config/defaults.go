@@ -27,6 +27,7 @@ const (
 
 	DefaultTTL    = 15 * time.Minute
 	DefaultMaxTTL = time.Hour
+	DefaultMinTTL = 10 * time.Second
 
 	DefaultClockSkew = 60 * time.Second
 
@@ -61,6 +62,7 @@ func (c *Config) applyDefaults() {
 	orDefault(&c.Listen.GRPCAddr, DefaultGRPCAddr)
 	orDefault(&c.Listen.HTTPAddr, DefaultHTTPAddr)
 	orDefault(&c.Listen.MaxBodyBytes, DefaultMaxBodyBytes)
+	c.Listen.Limits.applyDefaults()
 	if t := c.Listen.TLS; t != nil {
 		orDefault(&t.ClientAuth, ClientAuthNone)
 	}
@@ -77,6 +79,14 @@ func (c *Config) applyDefaults() {
 		p := &c.Purposes[i]
 		orDefault(&p.DefaultTTL, DefaultTTL)
 		orDefault(&p.MaxTTL, max(DefaultMaxTTL, p.DefaultTTL))
+		if p.MinTTL == 0 {
+			// A purpose whose default is shorter keeps its default
+			// reachable.
+			p.MinTTL = DefaultMinTTL
+			if p.DefaultTTL > 0 && p.DefaultTTL < p.MinTTL {
+				p.MinTTL = p.DefaultTTL
+			}
+		}
 		orDefault(&p.Delivery, DeliveryToken)
 	}
 
@@ -103,6 +113,7 @@ func (c *Config) applyDefaults() {
 	c.Proxy.PublicURL = strings.TrimRight(c.Proxy.PublicURL, "/")
 	c.proxyShares()
 	orDefault(&c.Tokens.NamePrefix, DefaultNamePrefix)
+	c.applyAbuseDefaults()
 }
 
 func (u *Upstream) applyDefaults() {

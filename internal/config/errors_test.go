@@ -243,7 +243,6 @@ purposes:
 				"b.yaml: listen.tls.cert_file: is required",
 				"b.yaml: listen.tls.key_file: is required",
 				`b.yaml: listen.tls.client_auth: must be none, request or require, got "sometimes"`,
-				"b.yaml: database.url: must not contain a password; use url_env, a passfile or PGPASSWORD",
 				"b.yaml: database.max_conns: must be between 1 and 1000, got 5000",
 				`b.yaml: log.format: must be json or text, got "xml"`,
 				`b.yaml: log.level: must be debug, info, warn or error, got "loud"`,
@@ -261,11 +260,6 @@ purposes:
 				"b.yaml: listen.tls.client_auth: is none, so client_ca_file would be ignored; set request or require",
 				"b.yaml: auth.mtls.enabled: needs listen.tls with client_auth request or require",
 			},
-		},
-		{
-			name: "keyword dsn password",
-			doc:  strings.Replace(minimal, "url: postgres://broker@localhost/ztbroker", "url: host=db user=broker password=hunter2", 1),
-			want: []string{"b.yaml: database.url: must not contain a password; use url_env, a passfile or PGPASSWORD"},
 		},
 		{
 			name: "upstreams",

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"reflect"
 
@@ -34,6 +35,9 @@ type Options struct {
 	// Checks run after the package's own validation, on the defaulted
 	// config, and add their problems to the same list.
 	Checks []Check
+	// Stat defaults to os.Stat; it reads secret files' modes for
+	// Warnings.
+	Stat func(string) (fs.FileInfo, error)
 }
 
 func (o Options) complete() Options {
@@ -42,6 +46,9 @@ func (o Options) complete() Options {
 	}
 	if o.ReadFile == nil {
 		o.ReadFile = readLimited
+	}
+	if o.Stat == nil {
+		o.Stat = defaultStat
 	}
 	return o
 }
@@ -76,7 +83,6 @@ func ParseWith(name string, data []byte, o Options) (*Config, error) {
 	c := &Config{Source: name}
 	dec := &decoder{errs: fe}
 	dec.decode("", tree, reflect.ValueOf(c).Elem())
-	c.Notices = dec.notices
 	if len(fe.list) > 0 {
 		// Validating a half-decoded file would pile "required" errors on
 		// top of the type errors that caused them.
@@ -91,6 +97,10 @@ func ParseWith(name string, data []byte, o Options) (*Config, error) {
 	if len(fe.list) > 0 {
 		return nil, fe.err()
 	}
+	// A deprecated form is a warning too: the file works, and should be
+	// written another way.
+	c.warnings = append(c.warnings, dec.notices...)
+	v.warnings()
 	return c, nil
 }
 

@@ -98,6 +98,10 @@ func TestDefaults(t *testing.T) {
 		NCRate          float64
 		NCTimeout, Skew time.Duration
 		DefaultTTL, Max time.Duration
+		Min             time.Duration
+		Limits          config.Limits
+		Audit           config.Audit
+		Refusals        config.Refusals
 		Workers         config.Workers
 		Replay          time.Duration
 		Prefix          string
@@ -109,7 +113,8 @@ func TestDefaults(t *testing.T) {
 		Conns: c.Database.MaxConns, Format: c.Log.Format, Level: c.Log.Level,
 		NCBase: c.Upstream("new_central").NewCentral.BaseURL, NCRate: c.Upstream("new_central").NewCentral.RateLimit,
 		NCTimeout: c.Upstream("new_central").NewCentral.Timeout, Skew: c.Upstream("new_central").NewCentral.ExpirySkew,
-		DefaultTTL: c.Purposes[0].DefaultTTL, Max: c.Purposes[0].MaxTTL,
+		DefaultTTL: c.Purposes[0].DefaultTTL, Max: c.Purposes[0].MaxTTL, Min: c.Purposes[0].MinTTL,
+		Limits: c.Listen.Limits, Audit: c.Audit, Refusals: c.Refusals,
 		Workers: c.Workers, Replay: c.Idempotency.ReplayWindow, Prefix: c.Tokens.NamePrefix,
 		SealSet: c.Idempotency.SealKey.IsSet(), OIDC: c.Auth.OIDC,
 	}
@@ -117,7 +122,18 @@ func TestDefaults(t *testing.T) {
 		GRPC: "127.0.0.1:9090", HTTP: "127.0.0.1:8080", Body: 1 << 20,
 		Conns: 10, Format: "json", Level: "info",
 		NCBase: "https://central.zerotier.com", NCRate: 100, NCTimeout: 10 * time.Second, Skew: 5 * time.Minute,
-		DefaultTTL: 15 * time.Minute, Max: time.Hour,
+		DefaultTTL: 15 * time.Minute, Max: time.Hour, Min: 10 * time.Second,
+		Limits: config.Limits{
+			MaxConnections: 1024, MaxHeaderBytes: 32 << 10, HandshakeTimeout: 5 * time.Second,
+			MaxConcurrentStreams: 100, MaxUnauthenticatedStreams: 1000, KeepaliveMinTime: 10 * time.Second,
+			MaxConnectionIdle: 5 * time.Minute, MaxConnectionAge: 30 * time.Minute, MaxConnectionAgeGrace: 30 * time.Second,
+			ReadyzCache: time.Second,
+		},
+		Audit: config.Audit{MaxClaimBytes: 256, RefusalEvents: &config.RateLimit{PerSecond: 0.2, Burst: 20}, SummaryInterval: time.Minute},
+		Refusals: config.Refusals{
+			PerOwner:   &config.RateLimit{PerSecond: 1, Burst: 30},
+			PerAddress: &config.RateLimit{PerSecond: 10, Burst: 300},
+		},
 		Workers: config.Workers{
 			RevokeBatchSize: 50, RevokeMaxAttempts: 10, RevokeBackoffBase: time.Second,
 			RevokeBackoffMax: 5 * time.Minute, RevokeFailedRetryInterval: time.Hour,

@@ -32,6 +32,11 @@ func (c *Config) Redacted() map[string]any {
 		ups = append(ups, e)
 	}
 	m["upstreams"] = ups
+	// A database URL may hold a password in forms no URL parser spots
+	// ("password = x" keyword pairs), so it is never shown at all.
+	if db, ok := m["database"].(map[string]any); ok && c.Database.URL != "" {
+		db["url"] = redacted
+	}
 	m["secrets"] = map[string]any{
 		"database":            setOrNot(c.Database.ConnString),
 		"upstreams":           upSecrets,

@@ -63,9 +63,9 @@ func TestOlderUpstreamsFormLoads(t *testing.T) {
 	if diff := cmp.Diff(want, summarise(c)); diff != "" {
 		t.Errorf("loaded (-want +got):\n%s", diff)
 	}
-	if len(c.Notices) != 1 || !strings.Contains(c.Notices[0], "named after their kind (new_central, legacy)") ||
-		!strings.Contains(c.Notices[0], "upstreams: [{name: prod, kind: new_central") {
-		t.Errorf("notices = %q, want one showing the list form", c.Notices)
+	if len(c.Warnings()) != 1 || !strings.Contains(c.Warnings()[0], "named after their kind (new_central, legacy)") ||
+		!strings.Contains(c.Warnings()[0], "upstreams: [{name: prod, kind: new_central") {
+		t.Errorf("notices = %q, want one showing the list form", c.Warnings())
 	}
 }
 
@@ -115,8 +115,8 @@ func TestNamedUpstreams(t *testing.T) {
 	if got := c.Upstream("prod").RateLimit(); got != config.DefaultNewCentralRateLimit {
 		t.Errorf("prod rate limit = %g, want the default", got)
 	}
-	if len(c.Notices) != 0 {
-		t.Errorf("notices = %q, want none", c.Notices)
+	if len(c.Warnings()) != 0 {
+		t.Errorf("notices = %q, want none", c.Warnings())
 	}
 }
 

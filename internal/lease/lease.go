@@ -110,6 +110,21 @@ type Lease struct {
 
 	IdempotencyKey string
 
+	// AdmittedBy names what admitted the caller at issue: "api_keys",
+	// "subjects" or a rule's name. Empty for leases issued before it was
+	// recorded.
+	AdmittedBy string
+	// GrantedMaxTTL is the longest the admission let the lease run from
+	// its creation (the purpose's max_ttl, or the admitting rule's when
+	// lower); zero when not recorded.
+	GrantedMaxTTL time.Duration
+	// RequestedTTL is the TTL the issue request asked for, zero when it
+	// asked for the purpose's default. A replay must ask for the same.
+	RequestedTTL time.Duration
+	// OwnerClaims are the claim values Owner was built from (OIDC
+	// callers); nil for other callers.
+	OwnerClaims map[string]string
+
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }

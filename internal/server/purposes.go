@@ -45,6 +45,7 @@ func buildPurposes(cfg *config.Config, is *upstreams, publicURL string) (*broker
 			Description: p.Description,
 			DefaultTTL:  p.DefaultTTL,
 			MaxTTL:      p.MaxTTL,
+			MinTTL:      p.MinTTL,
 			Issuer:      iss,
 			Policy:      pol,
 			ExpirySkew:  u.expirySkew,

@@ -23,6 +23,7 @@ import (
 	"github.com/ztbroker/ztbroker/internal/config"
 	"github.com/ztbroker/ztbroker/internal/panics"
 	"github.com/ztbroker/ztbroker/internal/proxy"
+	"github.com/ztbroker/ztbroker/internal/refusal"
 	"github.com/ztbroker/ztbroker/internal/store"
 	"github.com/ztbroker/ztbroker/internal/store/auditlog"
 	"github.com/ztbroker/ztbroker/internal/worker/adminkey"
@@ -58,26 +59,30 @@ type Config struct {
 
 // Server is a completed configuration, ready to Run.
 type Server struct {
-	log      *slog.Logger
-	store    store.Store
-	service  *broker.Service
-	grpc     *grpc.Server
-	http     *http.Server
-	health   *health.Server
-	grpcLis  net.Listener
-	httpLis  net.Listener
-	revoker  *revoker.Worker
-	sweeper  *sweeper.Sweeper
-	reconcil *reconcile.Reconciler
-	eraser   *secreteraser.Eraser
-	keeper   *adminkey.Keeper
-	proxy    *proxy.Proxy
-	registry *prometheus.Registry
-	ready    prometheus.Gauge
-	panics   *panics.Policy
-	tls      *tls.Config
-	closers  closers
-	shutdown time.Duration
+	log       *slog.Logger
+	store     store.Store
+	service   *broker.Service
+	grpc      *grpc.Server
+	http      *http.Server
+	health    *health.Server
+	ops       *http.Server // nil unless listen.ops_addr is set
+	readiness *readiness
+	grpcLis   net.Listener
+	httpLis   net.Listener
+	opsLis    net.Listener
+	revoker   *revoker.Worker
+	sweeper   *sweeper.Sweeper
+	reconcil  *reconcile.Reconciler
+	eraser    *secreteraser.Eraser
+	keeper    *adminkey.Keeper
+	refusals  *refusal.Limiter
+	proxy     *proxy.Proxy
+	registry  *prometheus.Registry
+	ready     prometheus.Gauge
+	panics    *panics.Policy
+	tls       *tls.Config
+	closers   closers
+	shutdown  time.Duration
 }
 
 // Complete builds every dependency and binds the listeners. On error it
@@ -87,6 +92,9 @@ func (c Config) Complete(ctx context.Context) (_ *Server, err error) {
 		return nil, errors.New("server: File and Logger are required")
 	}
 	s := &Server{log: c.Logger, shutdown: c.ShutdownTimeout}
+	for _, w := range c.File.Warnings() {
+		c.Logger.Warn("weak configuration", "warning", w)
+	}
 	if s.shutdown <= 0 {
 		s.shutdown = 20 * time.Second
 	}
@@ -103,9 +111,6 @@ func (c Config) Complete(ctx context.Context) (_ *Server, err error) {
 	}
 	f := c.File
 
-	for _, n := range f.Notices {
-		c.Logger.Warn("configuration notice", "notice", n)
-	}
 	s.registry = prometheus.NewRegistry()
 	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// One policy for both doors and every worker, so ztbroker_panics_total
@@ -140,16 +145,15 @@ func (c Config) Complete(ctx context.Context) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	tm, err := newTransportMetrics(s.registry)
+	if err != nil {
+		return nil, err
+	}
 	// Bound early: a proxy purpose's api_base_url is the HTTP listener's
 	// address unless proxy.public_url says otherwise.
-	if s.grpcLis, err = net.Listen("tcp", f.Listen.GRPCAddr); err != nil {
-		return nil, fmt.Errorf("listen grpc: %w", err)
+	if err := s.listen(f, tm); err != nil {
+		return nil, err
 	}
-	s.closers.push(func() error { _ = s.grpcLis.Close(); return nil })
-	if s.httpLis, err = net.Listen("tcp", f.Listen.HTTPAddr); err != nil {
-		return nil, fmt.Errorf("listen http: %w", err)
-	}
-	s.closers.push(func() error { _ = s.httpLis.Close(); return nil })
 
 	base := newHTTPBase()
 	us, err := buildUpstreams(ctx, f, upstreamDeps{reg: s.registry, log: c.Logger, base: base, tp: tp, now: now})
@@ -195,6 +199,9 @@ func (c Config) Complete(ctx context.Context) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.refusals, err = buildRefusals(f, s.store, c.Logger, s.panics, s.registry, now); err != nil {
+		return nil, err
+	}
 	bcfg := broker.Config{
 		Rotator:      s.keeper,
 		Credentials:  credentialStatus(s.keeper),
@@ -208,8 +215,10 @@ func (c Config) Complete(ctx context.Context) (_ *Server, err error) {
 		ClaimTimeout: f.Workers.ClaimTimeout,
 		// A mint still running when the sweeper judges its lease stale
 		// would be discarded; keep it well inside that window.
-		MintTimeout:  min(30*time.Second, f.Workers.PendingTimeout/2),
-		ReplayWindow: f.Idempotency.ReplayWindow,
+		MintTimeout:        min(30*time.Second, f.Workers.PendingTimeout/2),
+		ReplayWindow:       f.Idempotency.ReplayWindow,
+		MaxAuditClaimBytes: f.Audit.MaxClaimBytes,
+		Refusals:           s.refusals,
 	}
 	if sealer != nil {
 		bcfg.Sealer = sealer
@@ -218,14 +227,19 @@ func (c Config) Complete(ctx context.Context) (_ *Server, err error) {
 		return nil, err
 	}
 
+	lim := f.Listen.Limits
+	s.readiness = newReadiness(s.store.Ping, lim.ReadyzCache, now)
 	s.health = health.NewServer()
-	s.grpc = newGRPCServer(grpcDeps{service: s.service, authn: authn, tls: tlsCfg, log: c.Logger, health: s.health, tracer: tp, panics: s.panics})
+	s.grpc = newGRPCServer(grpcDeps{service: s.service, authn: authn, tls: tlsCfg, log: c.Logger, health: s.health,
+		tracer: tp, panics: s.panics, limits: lim, metrics: tm})
 	handler, err := newHTTPHandler(ctx, httpDeps{
-		service:      s.service,
-		authenticate: auth.Middleware(authn, auth.HTTPOptions{Logger: c.Logger, ExemptPaths: append(auth.DefaultExemptPaths(), "/readyz")}),
+		service: s.service,
+		authenticate: auth.Middleware(authn, auth.HTTPOptions{Logger: c.Logger, OnFailure: tm.authFailed("http"),
+			ExemptPaths: append(auth.DefaultExemptPaths(), "/readyz")}),
 		gatherer:     s.registry,
 		maxBody:      f.Listen.MaxBodyBytes,
-		ready:        s.store.Ping,
+		ready:        s.readiness.check,
+		opsElsewhere: f.Listen.OpsAddr != "",
 		readyDetail:  readyDetail(s.keeper),
 		extra:        c.ExtraHTTP,
 		proxy:        s.proxy,
@@ -235,15 +249,10 @@ func (c Config) Complete(ctx context.Context) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s.http = &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(c.Logger.Handler(), slog.LevelWarn),
+	s.http = newHTTPServer(handler, lim, c.Logger, tm, "http")
+	if f.Listen.OpsAddr != "" {
+		s.ops = newHTTPServer(newOpsHandler(s.registry, s.readiness.check, readyDetail(s.keeper), s.panics), lim, c.Logger, tm, "ops")
 	}
-
 	if tlsCfg != nil {
 		s.httpLis = tls.NewListener(s.httpLis, tlsCfg)
 	}
@@ -286,8 +295,16 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		return nil
 	})
+	if s.ops != nil {
+		g.Go(func() error {
+			if err := s.ops.Serve(s.opsLis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("ops: %w", err)
+			}
+			return nil
+		})
+	}
 	g.Go(func() error {
-		watchHealth(gctx, s.health, s.ready, s.store.Ping, 5*time.Second)
+		watchHealth(gctx, s.health, s.ready, s.readiness.check, 5*time.Second)
 		return nil
 	})
 	g.Go(func() error {
@@ -296,7 +313,7 @@ func (s *Server) Run(ctx context.Context) error {
 		s.gracefulStop()
 		return nil
 	})
-	s.log.Info("serving", "grpc", s.GRPCAddr(), "http", s.HTTPAddr())
+	s.log.Info("serving", "grpc", s.GRPCAddr(), "http", s.HTTPAddr(), "ops", s.OpsAddr())
 	return g.Wait()
 }
 
@@ -308,9 +325,14 @@ func (s *Server) gracefulStop() {
 		s.grpc.GracefulStop()
 		close(done)
 	}()
-	if err := s.http.Shutdown(sctx); err != nil {
-		s.log.Warn("http shutdown", "err", err)
-		_ = s.http.Close()
+	for _, h := range []*http.Server{s.http, s.ops} {
+		if h == nil {
+			continue
+		}
+		if err := h.Shutdown(sctx); err != nil {
+			s.log.Warn("http shutdown", "err", err)
+			_ = h.Close()
+		}
 	}
 	select {
 	case <-done:

@@ -2,13 +2,19 @@ package server
 
 import (
 	"context"
+	"log/slog"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ztbroker/ztbroker/internal/broker"
 	"github.com/ztbroker/ztbroker/internal/config"
+	"github.com/ztbroker/ztbroker/internal/panics"
+	"github.com/ztbroker/ztbroker/internal/refusal"
 	"github.com/ztbroker/ztbroker/internal/seal"
+	"github.com/ztbroker/ztbroker/internal/store"
 	"github.com/ztbroker/ztbroker/internal/worker"
 	"github.com/ztbroker/ztbroker/internal/worker/adminkey"
 	"github.com/ztbroker/ztbroker/internal/worker/reconcile"
@@ -98,6 +104,14 @@ func (s *Server) startWorkers(ctx context.Context) error {
 		s.keeper.Stop()
 		return err
 	}
+	if err := s.refusals.Start(ctx); err != nil {
+		s.eraser.Stop()
+		s.reconcil.Stop()
+		s.sweeper.Stop()
+		s.revoker.Stop()
+		s.keeper.Stop()
+		return err
+	}
 	s.proxy.Start(ctx)
 	return nil
 }
@@ -108,9 +122,30 @@ func (s *Server) stopWorkers() {
 	// The proxy's queued audit events are written before anything else
 	// stops: the calls they record have happened.
 	s.proxy.Stop()
+	// Its last flush writes the refusal summaries counted while the
+	// listeners drained.
+	s.refusals.Stop()
 	s.eraser.Stop()
 	s.reconcil.Stop()
 	s.sweeper.Stop()
 	s.revoker.Stop()
 	s.keeper.Stop()
+}
+
+// buildRefusals bounds what refused callers cost: they are turned away
+// once refused too often, and their audit events are summarised past a
+// per-owner rate.
+func buildRefusals(f *config.Config, st store.Store, log *slog.Logger, p *panics.Policy, reg prometheus.Registerer, now func() time.Time) (*refusal.Limiter, error) {
+	rate := func(r *config.RateLimit) refusal.Rate { return refusal.Rate{PerSecond: r.PerSecond, Burst: r.Burst} }
+	return refusal.New(refusal.Config{
+		PerOwner:   rate(f.Refusals.PerOwner),
+		PerAddress: rate(f.Refusals.PerAddress),
+		Events:     rate(f.Audit.RefusalEvents),
+		Interval:   f.Audit.SummaryInterval,
+		Store:      st,
+		Logger:     log,
+		Panics:     p,
+		Registerer: reg,
+		Now:        now,
+	})
 }

@@ -51,6 +51,7 @@ func ts(t time.Time) time.Time {
 func clone(l *lease.Lease) *lease.Lease {
 	c := *l
 	c.Labels = cloneLabels(l.Labels)
+	c.OwnerClaims = cloneLabels(l.OwnerClaims)
 	return &c
 }
 

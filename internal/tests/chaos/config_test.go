@@ -51,12 +51,14 @@ purposes:
     description: New Central keys under chaos.
     default_ttl: 2s
     max_ttl: 1h
+    min_ttl: 1s
     upstream: {kind: new_central, service_account_id: %[5]q}
     allow: {api_keys: [chaos]}
   - name: %[6]s
     description: Legacy tokens under chaos.
     default_ttl: 2s
     max_ttl: 1h
+    min_ttl: 1s
     upstream: {kind: legacy}
     allow: {api_keys: [chaos]}
 auth:
