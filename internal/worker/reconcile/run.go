@@ -157,7 +157,7 @@ func (r *Reconciler) reconcile(ctx context.Context, is upstream.Issuer, rep *Rep
 		case inFlight:
 			rep.InFlight++
 		case orphan:
-			if l == nil && r.endedAfterListing(ctx, t.Name, listedAt) {
+			if l == nil && r.endedAfterListing(ctx, is, t.Name, listedAt) {
 				// Its revocation ran between our listing and our read
 				// of the store and has deleted, or will delete, the token.
 				continue
@@ -219,13 +219,18 @@ func (r *Reconciler) hasVanished(l *lease.Lease, present map[string]bool, listed
 // ended after the upstream listing was taken. Such a token was live when
 // listed and its lease's own revocation deletes it; deleting it here too
 // would only raise a false orphan alarm (seen with two replicas).
-func (r *Reconciler) endedAfterListing(ctx context.Context, name string, listedAt time.Time) bool {
+func (r *Reconciler) endedAfterListing(ctx context.Context, is upstream.Issuer, name string, listedAt time.Time) bool {
 	_, id, ok := lease.ParseUpstreamName(r.cfg.Prefix, name)
 	if !ok {
 		return false
 	}
 	l, err := r.cfg.Store.GetLease(ctx, store.GetLeaseParams{ID: id})
 	if err != nil {
+		return false
+	}
+	// A lease of another upstream (or account) never deletes this token:
+	// its revocation goes where it was minted.
+	if l.Upstream != is.Upstream() || l.UpstreamAccount != is.Account() {
 		return false
 	}
 	return !l.UpdatedAt.Before(listedAt)
