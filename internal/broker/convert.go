@@ -85,5 +85,6 @@ func auditToProto(e *store.AuditEvent) *ztbrokerv1.AuditEvent {
 		Result:       e.Result,
 		Reason:       e.Reason,
 		TokenSha256:  e.TokenSHA256,
+		Upstream:     e.Upstream,
 	}
 }

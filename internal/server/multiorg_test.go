@@ -274,6 +274,24 @@ func TestTwoOrganisations(t *testing.T) {
 	if o.prod.TryNewCentralToken(ctx, "Bearer", o.prod.AdminToken) != http.StatusOK {
 		t.Error("rotating staging's key disturbed prod's admin key")
 	}
+	// The audit trail names the upstream of each event: the staging
+	// lease's, and the rotation's.
+	audit, err := b.admin.ListAuditEvents(as(ctx, o.keyRoot), &ztbrokerv1.ListAuditEventsRequest{PageSize: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byAction := map[string]string{}
+	for _, e := range audit.GetEvents() {
+		if e.GetLeaseId() == stagingLease.GetLease().GetId() || strings.HasPrefix(e.GetAction(), "admin_key_") {
+			byAction[e.GetAction()] += e.GetUpstream() + " "
+		}
+	}
+	for _, action := range []string{"issue", "revoke", "admin_key_rotation_started", "admin_key_rotated"} {
+		if got := strings.TrimSpace(byAction[action]); got != "staging" {
+			t.Errorf("audit events %s name upstream %q, want staging", action, got)
+		}
+	}
+
 	// Both upstreams still mint, staging with its new key.
 	o.issue(ctx, t, b, "deploy-staging")
 	o.issue(ctx, t, b, "deploy")

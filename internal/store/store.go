@@ -352,6 +352,10 @@ type AuditEvent struct {
 	Result       string
 	Reason       string
 	TokenSHA256  string
+	// Upstream names the upstream the event concerns: a lease's (filled
+	// in from the lease when left empty), or the one a rotation or guard
+	// event is about. Empty for events of no one upstream.
+	Upstream string
 }
 
 type ListAuditParams struct {

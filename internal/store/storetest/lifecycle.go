@@ -30,6 +30,7 @@ func testCreatePending(t *testing.T, newStore NewStore) {
 		GrantedMaxTTL:   4 * time.Hour,
 		RequestedTTL:    time.Hour,
 		OwnerClaims:     map[string]string{"sub": "repo:acme/infra", "job_workflow_ref": "acme/infra/.github/workflows/a.yml@refs/heads/main"},
+		Audit:           &store.AuditEvent{Action: "issue", ActorKind: "api_key", ActorSubject: "ci", Result: "ok"},
 	}
 	res, err := s.CreatePending(ctx(t), p)
 	if err != nil {
@@ -50,6 +51,10 @@ func testCreatePending(t *testing.T, newStore NewStore) {
 	}
 	diffLease(t, "CreatePending result", res.Lease, want)
 	diffLease(t, "GetLease after CreatePending", get(t, s, id), want)
+	// The lease's audit event names its upstream, taken from the lease.
+	if ev, err := s.ListAudit(ctx(t), store.ListAuditParams{LeaseID: id, PageSize: 10}); err != nil || len(ev.Events) != 1 || ev.Events[0].Upstream != "prod" {
+		t.Errorf("audit of CreatePending = %+v, %v; want one event of upstream prod", ev, err)
+	}
 
 	// The store keeps its own copy of the labels and owner claims.
 	p.Labels["team"] = "changed"

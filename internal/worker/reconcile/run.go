@@ -265,7 +265,7 @@ func (r *Reconciler) flagVanished(ctx context.Context, l *lease.Lease) {
 	err := r.cfg.Store.AppendAudit(ctx, &store.AuditEvent{
 		Time: now, Action: "upstream_vanished", ActorKind: "system", ActorSubject: "reconcile",
 		Purpose: l.Purpose, LeaseID: l.ID, Result: "error", Reason: "token missing upstream",
-		TokenSHA256: l.TokenSHA256,
+		TokenSHA256: l.TokenSHA256, Upstream: l.Upstream,
 	})
 	if err != nil {
 		r.log.WarnContext(ctx, "cannot audit a vanished token", slog.String("lease_id", l.ID), slog.Any("error", err))
