@@ -96,7 +96,8 @@ REVOKE ALL ON FUNCTION audit_partition_create(timestamptz) FROM PUBLIC;
 -- clock, so a caller cannot empty recent history. One replica at a time
 -- does the work; the others get a single row with action 'busy'.
 CREATE FUNCTION audit_partitions_maintain(p_now timestamptz, p_ahead integer, p_keep_since timestamptz)
-RETURNS TABLE (r_action text, r_partition text, r_from timestamptz, r_to timestamptz, r_rows bigint)
+RETURNS TABLE (r_action text, r_partition text, r_from timestamptz, r_to timestamptz, r_rows bigint,
+    r_event_id bigint, r_reason text)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 DECLARE
     m     timestamptz;
@@ -171,11 +172,12 @@ BEGIN
         EXECUTE format('SELECT count(*) FROM %I', part.name) INTO n;
         EXECUTE format('ALTER TABLE audit_events DETACH PARTITION %I', part.name);
         EXECUTE format('DROP TABLE %I', part.name);
+        r_reason := format('dropped partition %s holding %s events from [%s, %s)', part.name, n,
+            to_char(month_lo AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+            to_char((month_lo + interval '1 month') AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'));
         INSERT INTO audit_events (time, action, actor_kind, actor_subject, result, reason)
-        VALUES (p_now, 'audit_partition_drop', 'system', 'retention', 'ok',
-            format('dropped partition %s holding %s events from [%s, %s)', part.name, n,
-                to_char(month_lo AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
-                to_char((month_lo + interval '1 month') AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')));
+        VALUES (p_now, 'audit_partition_drop', 'system', 'retention', 'ok', r_reason)
+        RETURNING id INTO r_event_id;
         r_action := 'dropped'; r_partition := part.name; r_from := month_lo;
         r_to := month_lo + interval '1 month'; r_rows := n;
         RETURN NEXT;

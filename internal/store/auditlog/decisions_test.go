@@ -45,6 +45,9 @@ var logs = map[string]bool{
 	"EraseSealedSecrets": false,
 	"ListAudit":          false,
 	"Ping":               false,
+	"DeleteEndedLeases":  false,
+	// It takes no event but logs the ones the store reports appending.
+	"MaintainAuditPartitions": false,
 }
 
 var storeType = reflect.TypeFor[store.Store]()

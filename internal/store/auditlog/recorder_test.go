@@ -131,3 +131,11 @@ func (r *recorder) ListAudit(context.Context, store.ListAuditParams) (*store.Lis
 func (r *recorder) Ping(context.Context) error {
 	return r.call("Ping")
 }
+
+func (r *recorder) DeleteEndedLeases(context.Context, store.DeleteEndedLeasesParams) (int, error) {
+	return 0, r.call("DeleteEndedLeases")
+}
+
+func (r *recorder) MaintainAuditPartitions(context.Context, store.MaintainAuditParams) (*store.AuditMaintenance, error) {
+	return &store.AuditMaintenance{}, r.call("MaintainAuditPartitions")
+}

@@ -55,6 +55,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"AuditAppendBatch", testAuditBatch},
 		{"AuditWithStateChanges", testAuditWithStateChanges},
 		{"AuditTakesLeaseFields", testAuditTakesLeaseFields},
+		{"DeleteEndedLeases", testDeleteEndedLeases},
+		{"DeleteEndedLeasesConcurrent", testDeleteEndedConcurrent},
+		{"AuditRetention", testAuditRetention},
 		{"Ping", testPing},
 	}
 	for _, tt := range tests {
