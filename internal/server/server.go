@@ -26,6 +26,7 @@ import (
 	"github.com/ztbroker/ztbroker/internal/store"
 	"github.com/ztbroker/ztbroker/internal/store/auditlog"
 	"github.com/ztbroker/ztbroker/internal/worker/reconcile"
+	"github.com/ztbroker/ztbroker/internal/worker/retention"
 	"github.com/ztbroker/ztbroker/internal/worker/revoker"
 	"github.com/ztbroker/ztbroker/internal/worker/secreteraser"
 	"github.com/ztbroker/ztbroker/internal/worker/sweeper"
@@ -68,13 +69,15 @@ type Server struct {
 	sweeper  *sweeper.Sweeper
 	reconcil *reconcile.Reconciler
 	eraser   *secreteraser.Eraser
-	proxy    *proxy.Proxy
-	registry *prometheus.Registry
-	ready    prometheus.Gauge
-	panics   *panics.Policy
-	tls      *tls.Config
-	closers  closers
-	shutdown time.Duration
+	// retention deletes ended leases and keeps the audit partitions.
+	retention *retention.Worker
+	proxy     *proxy.Proxy
+	registry  *prometheus.Registry
+	ready     prometheus.Gauge
+	panics    *panics.Policy
+	tls       *tls.Config
+	closers   closers
+	shutdown  time.Duration
 }
 
 // Complete builds every dependency and binds the listeners. On error it

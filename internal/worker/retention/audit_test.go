@@ -282,7 +282,7 @@ func TestAuditBusyReplicaDoesNotWait(t *testing.T) {
 	if err != nil || !res.Busy {
 		t.Fatalf("pass during another's = %+v, %v; want busy", res, err)
 	}
-	if got := workertest.Metric(t, r.reg, "ztbroker_retention_runs_total", map[string]string{"job": "audit", "result": "busy"}); got != 1 {
+	if got := workertest.Metric(t, r.reg, "ztbroker_retention_runs_total", map[string]string{"task": "audit", "result": "busy"}); got != 1 {
 		t.Errorf("busy audit runs = %v, want 1", got)
 	}
 	if err := tx.Commit(t.Context()); err != nil {

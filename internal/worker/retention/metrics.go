@@ -36,8 +36,8 @@ func newMetrics(d *worker.Deps) (*metrics, error) {
 		}),
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ztbroker_retention_runs_total",
-			Help: "Retention passes, by job (leases or audit) and result (ok, busy or error).",
-		}, []string{"job", "result"}),
+			Help: "Retention passes, by task (leases or audit) and result (ok, busy or error).",
+		}, []string{"task", "result"}),
 	}
 	if err := d.Register(m.leasesDeleted, m.partitionsDropped, m.auditEventsDropped, m.partitionsCreated, m.runs); err != nil {
 		return nil, fmt.Errorf("retention: register metrics: %w", err)
