@@ -31,14 +31,18 @@ test: ## Run the whole suite on a throwaway PostgreSQL.
 	./scripts/test.sh
 
 .PHONY: lint
-lint: ## go vet, and golangci-lint (v2.15.0, .golangci.yml) when installed.
+lint: ## go vet, govulncheck (needs vuln.go.dev), and golangci-lint (v2.15.0) when installed.
 	go vet ./...
+	$(TOOL) govulncheck ./...
 	@if command -v golangci-lint >/dev/null; then golangci-lint run ./...; else echo "golangci-lint not installed; skipped"; fi
 
 .PHONY: bench
 bench: ## Run the benchmarks the README quotes.
 	./scripts/bench.sh
 
+.PHONY: flood
+flood: ## Measure RSS and caller latency under the unauthenticated floods.
+	./scripts/flood.sh
 .PHONY: bench-e2e
 bench-e2e: ## The real binaries under load (loadgen cycles) beside pgbench.
 	./scripts/bench.sh e2e
@@ -67,5 +71,6 @@ monitoring: ## Check the alerting rules and run their unit tests (promtool).
 .PHONY: deploy-check
 deploy-check: helm monitoring ## helm, monitoring, docker-compose config, and the Go tests of deploy/.
 	@bash -c 'source scripts/deploytools.sh && compose_ensure && promtool_ensure && set -x && \
-	  "$$DOCKER_COMPOSE" -f docker-compose.yml config -q && \
+	  BROKER_SEAL_KEY=$$(openssl rand -base64 32) BROKER_CI_API_KEY=$$(openssl rand -hex 32) \
+	    "$$DOCKER_COMPOSE" -f docker-compose.yml config -q && \
 	  go test -count=1 ./internal/tests/deploytest/'

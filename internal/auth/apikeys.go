@@ -68,7 +68,7 @@ func (a *APIKeys) Authenticate(_ context.Context, c Credentials) (*Identity, err
 		return nil, fmt.Errorf("unknown api key: %w", errs.Unauthenticated)
 	}
 	id := &Identity{Kind: KindAPIKey, Subject: name}
-	id.Admin = a.admins[id.Owner()]
+	id.Admin = a.admins[id.Principal()]
 	return id, nil
 }
 

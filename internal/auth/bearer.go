@@ -48,3 +48,31 @@ const (
 // (an OIDC issuer's key endpoint) could not be reached, which is not the
 // caller's fault and is worth retrying.
 func unavailable(err error) bool { return errors.Is(err, errs.Unavailable) }
+
+// FailureReason classifies a failed authentication for metrics.
+type FailureReason string
+
+// Failure reasons.
+const (
+	// FailureMissing: the request carried no credential at all.
+	FailureMissing FailureReason = "missing"
+	// FailureInvalid: a credential was presented and refused.
+	FailureInvalid FailureReason = "invalid"
+	// FailureUnavailable: a credential could not be checked (an OIDC
+	// issuer's keys were unreachable).
+	FailureUnavailable FailureReason = "unavailable"
+)
+
+// errNoCredentials is the chain's error for a request that presented
+// nothing.
+var errNoCredentials = errors.New("no credentials presented")
+
+func failureOf(err error) FailureReason {
+	switch {
+	case unavailable(err):
+		return FailureUnavailable
+	case errors.Is(err, errNoCredentials):
+		return FailureMissing
+	}
+	return FailureInvalid
+}

@@ -46,7 +46,7 @@ func (c *Chain) Authenticate(ctx context.Context, cr Credentials) (*Identity, er
 		}
 		return id, err
 	}
-	return nil, fmt.Errorf("no credentials presented: %w", errs.Unauthenticated)
+	return nil, fmt.Errorf("%w: %w", errNoCredentials, errs.Unauthenticated)
 }
 
 func (c *Chain) first(ctx context.Context, cr Credentials) (*Identity, error) {
@@ -61,7 +61,7 @@ func (c *Chain) first(ctx context.Context, cr Credentials) (*Identity, error) {
 		if id == nil {
 			return nil, fmt.Errorf("authenticator returned no identity: %w", errs.Unauthenticated)
 		}
-		if c.admins[id.Owner()] {
+		if c.admins[id.Principal()] {
 			id.Admin = true
 		}
 		return id, nil

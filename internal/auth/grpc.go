@@ -31,19 +31,21 @@ type GRPCOptions struct {
 	// "/pkg.Service/Method") that skip authentication. Nil means
 	// DefaultExemptMethods; an empty non-nil slice exempts nothing.
 	ExemptMethods []string
-	// Logger receives the real reason for each rejection at warn level.
-	// Nil discards it.
-	Logger *slog.Logger
+	// Logger receives the real reason for each rejection at debug level;
+	// OnFailure counts them. Either may be nil.
+	Logger    *slog.Logger
+	OnFailure func(reason FailureReason)
 }
 
 type grpcGuard struct {
-	authn  Authenticator
-	exempt []string
-	log    *slog.Logger
+	authn   Authenticator
+	exempt  []string
+	log     *slog.Logger
+	failure func(FailureReason)
 }
 
 func newGRPCGuard(a Authenticator, o GRPCOptions) *grpcGuard {
-	g := &grpcGuard{authn: a, exempt: o.ExemptMethods, log: o.Logger}
+	g := &grpcGuard{authn: a, exempt: o.ExemptMethods, log: o.Logger, failure: o.OnFailure}
 	if g.exempt == nil {
 		g.exempt = DefaultExemptMethods()
 	}
@@ -91,11 +93,18 @@ func (g *grpcGuard) authenticate(ctx context.Context, method string) (context.Co
 		var id *Identity
 		id, err = g.authn.Authenticate(ctx, Credentials{Bearer: bearer, PeerCertificates: peerChain(ctx)})
 		if err == nil {
+			if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+				ctx = WithPeerAddr(ctx, hostOf(p.Addr.String()))
+			}
 			return WithIdentity(ctx, id), nil
 		}
 	}
-	g.log.LogAttrs(ctx, slog.LevelWarn, "authentication failed",
-		slog.String("method", method), slog.String("error", err.Error()))
+	reason := failureOf(err)
+	g.log.LogAttrs(ctx, slog.LevelDebug, "authentication failed",
+		slog.String("method", method), slog.String("reason", string(reason)), slog.String("error", err.Error()))
+	if g.failure != nil {
+		g.failure(reason)
+	}
 	if unavailable(err) {
 		return nil, status.Error(codes.Unavailable, msgUnavailable)
 	}

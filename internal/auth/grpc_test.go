@@ -50,6 +50,8 @@ func TestUnaryServerInterceptor(t *testing.T) {
 		peerCtx  func(context.Context) context.Context
 		wantCode codes.Code
 		wantID   *auth.Identity
+		// wantReason is what a failure is counted as.
+		wantReason auth.FailureReason
 	}{
 		{name: "bearer", md: metadata.Pairs("authorization", "Bearer tok"),
 			wantID: &auth.Identity{Kind: auth.KindOIDC, Subject: "bearer-user"}},
@@ -60,16 +62,16 @@ func TestUnaryServerInterceptor(t *testing.T) {
 		}, wantID: &auth.Identity{Kind: auth.KindMTLS, Subject: "svc"}},
 		{name: "unverified cert ignored", peerCtx: func(ctx context.Context) context.Context {
 			return tlsPeer(ctx, nil, leaf("svc"))
-		}, wantCode: codes.Unauthenticated},
-		{name: "wrong bearer", md: metadata.Pairs("authorization", "Bearer nope"), wantCode: codes.Unauthenticated},
-		{name: "basic scheme", md: metadata.Pairs("authorization", "Basic dG9r"), wantCode: codes.Unauthenticated},
+		}, wantCode: codes.Unauthenticated, wantReason: auth.FailureMissing},
+		{name: "wrong bearer", md: metadata.Pairs("authorization", "Bearer nope"), wantCode: codes.Unauthenticated, wantReason: auth.FailureInvalid},
+		{name: "basic scheme", md: metadata.Pairs("authorization", "Basic dG9r"), wantCode: codes.Unauthenticated, wantReason: auth.FailureInvalid},
 		{name: "two authorization values", md: metadata.Pairs("authorization", "Bearer tok", "authorization", "Bearer tok"),
-			wantCode: codes.Unauthenticated},
-		{name: "empty bearer", md: metadata.Pairs("authorization", "Bearer "), wantCode: codes.Unauthenticated},
+			wantCode: codes.Unauthenticated, wantReason: auth.FailureInvalid},
+		{name: "empty bearer", md: metadata.Pairs("authorization", "Bearer "), wantCode: codes.Unauthenticated, wantReason: auth.FailureInvalid},
 		{name: "oversized bearer", md: metadata.Pairs("authorization", "Bearer "+strings.Repeat("a", 17<<10)),
-			wantCode: codes.Unauthenticated},
-		{name: "nothing", wantCode: codes.Unauthenticated},
-		{name: "issuer down", md: metadata.Pairs("authorization", "Bearer down"), wantCode: codes.Unavailable},
+			wantCode: codes.Unauthenticated, wantReason: auth.FailureInvalid},
+		{name: "nothing", wantCode: codes.Unauthenticated, wantReason: auth.FailureMissing},
+		{name: "issuer down", md: metadata.Pairs("authorization", "Bearer down"), wantCode: codes.Unavailable, wantReason: auth.FailureUnavailable},
 		{name: "health exempt", method: "/grpc.health.v1.Health/Check"},
 		{name: "reflection exempt", method: "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"},
 	}
@@ -77,8 +79,10 @@ func TestUnaryServerInterceptor(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var logs bytes.Buffer
+			var reasons []auth.FailureReason
 			icpt := auth.UnaryServerInterceptor(testChain(), auth.GRPCOptions{
-				Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+				Logger:    slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+				OnFailure: func(r auth.FailureReason) { reasons = append(reasons, r) },
 			})
 			ctx := metadata.NewIncomingContext(context.Background(), tt.md)
 			if tt.peerCtx != nil {
@@ -108,9 +112,14 @@ func TestUnaryServerInterceptor(t *testing.T) {
 				if msg := status.Convert(err).Message(); msg != "missing or invalid credentials" && msg != "authentication temporarily unavailable" {
 					t.Errorf("message %q is not one of the fixed messages", msg)
 				}
-				if !strings.Contains(logs.String(), "authentication failed") {
-					t.Errorf("rejection not logged: %q", logs.String())
+				// One line per failure at debug, never warn: a flood of
+				// bad credentials must not flood the log.
+				if !strings.Contains(logs.String(), "level=DEBUG msg=\"authentication failed\"") || strings.Contains(logs.String(), "level=WARN") {
+					t.Errorf("rejection not logged at debug: %q", logs.String())
 				}
+			}
+			if (err != nil) != (len(reasons) == 1) || (err != nil && reasons[0] != tt.wantReason) {
+				t.Errorf("failures counted %v, want [%s]", reasons, tt.wantReason)
 			}
 			if strings.Contains(logs.String(), "nope") {
 				t.Errorf("log carries the presented bearer: %q", logs.String())
@@ -134,6 +143,8 @@ func TestStreamServerInterceptor(t *testing.T) {
 		md       metadata.MD
 		wantCode codes.Code
 		wantID   *auth.Identity
+		// wantReason is what a failure is counted as.
+		wantReason auth.FailureReason
 	}{
 		{name: "bearer", md: metadata.Pairs("authorization", "Bearer tok"),
 			wantID: &auth.Identity{Kind: auth.KindOIDC, Subject: "bearer-user"}},

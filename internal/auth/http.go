@@ -20,9 +20,10 @@ type HTTPOptions struct {
 	// an entry ending in "/" matches everything below it. Nil means
 	// DefaultExemptPaths; an empty non-nil slice exempts nothing.
 	ExemptPaths []string
-	// Logger receives the real reason for each rejection at warn level.
-	// Nil discards it.
-	Logger *slog.Logger
+	// Logger receives the real reason for each rejection at debug level;
+	// OnFailure counts them. Either may be nil.
+	Logger    *slog.Logger
+	OnFailure func(reason FailureReason)
 }
 
 // Middleware authenticates each request not exempted and puts the Identity
@@ -48,12 +49,17 @@ func Middleware(a Authenticator, o HTTPOptions) func(http.Handler) http.Handler 
 				var id *Identity
 				id, err = a.Authenticate(r.Context(), Credentials{Bearer: bearer, PeerCertificates: requestChain(r)})
 				if err == nil {
-					next.ServeHTTP(w, r.WithContext(WithIdentity(r.Context(), id)))
+					ctx := WithPeerAddr(WithIdentity(r.Context(), id), hostOf(r.RemoteAddr))
+					next.ServeHTTP(w, r.WithContext(ctx))
 					return
 				}
 			}
-			log.LogAttrs(r.Context(), slog.LevelWarn, "authentication failed",
-				slog.String("path", r.URL.Path), slog.String("error", err.Error()))
+			reason := failureOf(err)
+			log.LogAttrs(r.Context(), slog.LevelDebug, "authentication failed",
+				slog.String("path", r.URL.Path), slog.String("reason", string(reason)), slog.String("error", err.Error()))
+			if o.OnFailure != nil {
+				o.OnFailure(reason)
+			}
 			// A rejection depends on the credential presented, so no cache
 			// may replay it to the next caller.
 			w.Header().Set("Cache-Control", "no-store")

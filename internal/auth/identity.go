@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
+	"net"
 )
 
 // Identity kinds.
@@ -24,10 +25,29 @@ type Identity struct {
 	Claims map[string]any
 	// Admin is set for identities configured as admins.
 	Admin bool
+	// LeaseOwner, when set, owns the caller's leases instead of the
+	// principal: an OIDC issuer whose owner claims are more than sub sets
+	// it, so that callers sharing a sub (every workflow of a GitHub
+	// branch) do not share leases and idempotency keys.
+	LeaseOwner string
+	// OwnerClaims are the claim values LeaseOwner was built from, kept on
+	// each lease so its owner can be read back.
+	OwnerClaims map[string]string
 }
 
-// Owner is the string recorded on leases: "<kind>:<subject>".
-func (i *Identity) Owner() string { return i.Kind + ":" + i.Subject }
+// Principal is who the caller is, "<kind>:<subject>": what auth.admins and
+// a purpose's allow.subjects name.
+func (i *Identity) Principal() string { return i.Kind + ":" + i.Subject }
+
+// Owner is the string recorded on leases and that scopes their access and
+// idempotency keys: LeaseOwner when the authenticator set one, else the
+// principal.
+func (i *Identity) Owner() string {
+	if i.LeaseOwner != "" {
+		return i.LeaseOwner
+	}
+	return i.Principal()
+}
 
 // Credentials are what a caller presented on one request.
 type Credentials struct {
@@ -64,4 +84,26 @@ func WithIdentity(ctx context.Context, id *Identity) context.Context {
 func FromContext(ctx context.Context) *Identity {
 	id, _ := ctx.Value(identityKey{}).(*Identity)
 	return id
+}
+
+type peerKey struct{}
+
+// WithPeerAddr returns ctx carrying the caller's network address (its
+// host, without the port), for limits kept per source address.
+func WithPeerAddr(ctx context.Context, host string) context.Context {
+	return context.WithValue(ctx, peerKey{}, host)
+}
+
+// PeerAddr returns the host WithPeerAddr stored, or "".
+func PeerAddr(ctx context.Context) string {
+	h, _ := ctx.Value(peerKey{}).(string)
+	return h
+}
+
+// hostOf drops the port of a host:port address.
+func hostOf(addr string) string {
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		return h
+	}
+	return addr
 }

@@ -67,7 +67,10 @@ func (s *Service) revokeLeases(ctx context.Context, req *ztbrokerv1.RevokeLeases
 	case batch > maxRevokeBatch:
 		batch = maxRevokeBatch
 	}
-	if err := validateText("reason", req.GetReason(), maxReasonLen); err != nil {
+	if err := validateReason(req.GetReason()); err != nil {
+		return nil, err
+	}
+	if err := validateFilters([2]string{"filter.purpose", f.GetPurpose()}, [2]string{"filter.owner", f.GetOwner()}); err != nil {
 		return nil, err
 	}
 	reason := req.GetReason()
@@ -118,7 +121,7 @@ func (s *Service) forget(ctx context.Context, req *ztbrokerv1.ForgetLeaseRequest
 	if req.GetReason() == "" {
 		return nil, invalid("reason is required: say why the upstream token needs no revocation")
 	}
-	if err := validateText("reason", req.GetReason(), maxReasonLen); err != nil {
+	if err := validateReason(req.GetReason()); err != nil {
 		return nil, err
 	}
 	ev := s.event(id, ActionAdminForget, "", req.GetId(), "ok", req.GetReason())
@@ -152,6 +155,10 @@ func (s *Service) listAudit(ctx context.Context, req *ztbrokerv1.ListAuditEvents
 	}
 	size, err := pageSize(req.GetPageSize())
 	if err != nil {
+		return nil, err
+	}
+	if err := validateFilters([2]string{"purpose", req.GetPurpose()}, [2]string{"lease_id", req.GetLeaseId()},
+		[2]string{"actor", req.GetActor()}, [2]string{"action", req.GetAction()}, [2]string{"page_token", req.GetPageToken()}); err != nil {
 		return nil, err
 	}
 	var since time.Time

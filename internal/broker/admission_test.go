@@ -128,7 +128,7 @@ func TestIssueNewCentralExpiry(t *testing.T) {
 	if got := b.lease(t, resp.GetLease().GetId()).UpstreamExpireTime; !got.Equal(want) {
 		t.Errorf("lease upstream expiry %v, want %v", got, want)
 	}
-	keys := b.emu.Tokens().ServiceAccounts[0].Keys
+	keys := b.emu.Tokens().ServiceAccounts[0].Keys[1:] // after the admin key
 	if len(keys) != 1 || !keys[0].Expires.Equal(want) {
 		t.Errorf("upstream keys %+v, want one expiring at %v", keys, want)
 	}
@@ -151,7 +151,7 @@ func TestIssueRefused(t *testing.T) {
 			code: codes.PermissionDenied, msg: `no rule of purpose "netops" admits caller "api_key:bob"`,
 			audit: []*store.AuditEvent{{
 				Action: ActionDeny, ActorKind: auth.KindAPIKey, ActorSubject: "bob", Purpose: purposeNC,
-				Result: "denied", Reason: "no rule admitted the caller",
+				Result: "denied", Reason: "no rule admitted the caller to issue",
 			}},
 		},
 		{
@@ -163,7 +163,7 @@ func TestIssueRefused(t *testing.T) {
 			audit: []*store.AuditEvent{{
 				Action: ActionDeny, ActorKind: auth.KindOIDC, ActorSubject: "repo:acme/other",
 				ActorClaims: map[string]string{"repo": "acme/other"}, Purpose: purposeNC,
-				Result: "denied", Reason: "no rule admitted the caller",
+				Result: "denied", Reason: "no rule admitted the caller to issue",
 			}},
 		},
 		{
@@ -171,7 +171,7 @@ func TestIssueRefused(t *testing.T) {
 			code: codes.PermissionDenied, msg: `no rule of purpose "netops" admits caller "api_key:root"`,
 			audit: []*store.AuditEvent{{
 				Action: ActionDeny, ActorKind: auth.KindAPIKey, ActorSubject: "root", Purpose: purposeNC,
-				Result: "denied", Reason: "no rule admitted the caller",
+				Result: "denied", Reason: "no rule admitted the caller to issue",
 			}},
 		},
 		{
@@ -179,7 +179,7 @@ func TestIssueRefused(t *testing.T) {
 			code: codes.PermissionDenied, msg: `no rule of purpose "legacy-ops" admits caller "oidc:carol"`,
 			audit: []*store.AuditEvent{{
 				Action: ActionDeny, ActorKind: auth.KindOIDC, ActorSubject: "carol", Purpose: purposeLegacy,
-				Result: "denied", Reason: "no rule admitted the caller",
+				Result: "denied", Reason: "no rule admitted the caller to issue",
 			}},
 		},
 		{

@@ -3,6 +3,7 @@ package broker
 import (
 	"time"
 
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	ztbrokerv1 "github.com/ztbroker/ztbroker/gen/ztbroker/v1"
@@ -56,8 +57,18 @@ func leaseToProto(l *lease.Lease) *ztbrokerv1.Lease {
 		TokenSha256:     l.TokenSHA256,
 		RevokeAttempts:  int32(l.RevokeAttempts),
 		LastError:       l.LastError,
+		AdmittedBy:      l.AdmittedBy,
+		GrantedMaxTtl:   dur(l.GrantedMaxTTL),
+		OwnerClaims:     l.OwnerClaims,
 		Delivery:        l.Delivery,
 	}
+}
+
+func dur(d time.Duration) *durationpb.Duration {
+	if d == 0 {
+		return nil
+	}
+	return durationpb.New(d)
 }
 
 func auditToProto(e *store.AuditEvent) *ztbrokerv1.AuditEvent {

@@ -18,6 +18,9 @@ import (
 	"github.com/ztbroker/ztbroker/internal/store"
 )
 
+// ErrorDomain is the google.rpc.ErrorInfo domain of the broker's errors.
+const ErrorDomain = "ztbroker"
+
 // kinds pairs each sentinel with its code and the message a caller sees
 // when the error carries no PublicError of its own.
 var kinds = []struct {
@@ -63,15 +66,28 @@ func (s *Service) toStatus(ctx context.Context, op string, err error) error {
 		}
 		msg := k.msg
 		var pub *errs.PublicError
-		if errors.As(err, &pub) {
+		if !errors.As(err, &pub) {
+			pub = nil
+		} else {
 			msg = pub.Msg
 		}
 		level := slog.LevelWarn
-		if k.code == codes.Unavailable || k.code == codes.Aborted {
+		switch k.code {
+		case codes.Unavailable, codes.Aborted:
 			level = slog.LevelError
+		case codes.PermissionDenied, codes.ResourceExhausted:
+			// Refusals have their own audit line (bounded per owner);
+			// a second line each would let a flood of refused requests
+			// flood the log.
+			level = slog.LevelDebug
 		}
 		s.log.Log(ctx, level, "request failed", "op", op, "code", k.code.String(), "err", err)
 		st := status.New(k.code, msg)
+		if pub != nil && pub.Reason != "" {
+			if withInfo, derr := st.WithDetails(&errdetails.ErrorInfo{Reason: pub.Reason, Domain: ErrorDomain, Metadata: pub.Metadata}); derr == nil {
+				st = withInfo
+			}
+		}
 		if d := retryAfter(err); d > 0 {
 			_ = grpcSetRetryAfter(ctx, d)
 			if withInfo, derr := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(d)}); derr == nil {

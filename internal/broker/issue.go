@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	ztbrokerv1 "github.com/ztbroker/ztbroker/gen/ztbroker/v1"
 	"github.com/ztbroker/ztbroker/internal/auth"
@@ -31,18 +32,18 @@ func (s *Service) issue(ctx context.Context, req *ztbrokerv1.IssueTokenRequest) 
 	if err != nil {
 		return nil, err
 	}
+	if err := s.gate(ctx, id); err != nil {
+		return nil, err
+	}
 	p, ok := s.cfg.Purposes.Get(req.GetPurpose())
 	if !ok {
 		return nil, errs.Public(errs.NotFound, fmt.Sprintf("purpose %q does not exist", truncate(req.GetPurpose(), 70)))
 	}
 	adm := p.Policy.Decide(id)
 	if !adm.Allowed {
-		s.cfg.Metrics.denied.WithLabelValues(p.Name, "policy").Inc()
-		s.appendAudit(ctx, s.event(id, ActionDeny, p.Name, "", "denied", "no rule admitted the caller"))
-		return nil, errs.Public(errs.PermissionDenied,
-			fmt.Sprintf("no rule of purpose %q admits caller %q", p.Name, id.Owner()))
+		return nil, s.deny(ctx, id, p.Name, "", "issue")
 	}
-	ttl, maxTTL, err := grantTTL(p, adm, req)
+	g, err := grantTTL(p, adm, req)
 	if err != nil {
 		return nil, err
 	}
@@ -71,9 +72,13 @@ func (s *Service) issue(ctx context.Context, req *ztbrokerv1.IssueTokenRequest) 
 		UpstreamAccount: p.Issuer.Account(),
 		UpstreamName:    upstreamName,
 		Now:             now,
-		ExpireTime:      now.Add(ttl),
-		MaxExpireTime:   now.Add(maxTTL),
+		ExpireTime:      now.Add(g.ttl),
+		MaxExpireTime:   now.Add(g.max),
 		IdempotencyKey:  req.GetIdempotencyKey(),
+		AdmittedBy:      adm.Rule,
+		GrantedMaxTTL:   g.max,
+		RequestedTTL:    g.requested,
+		OwnerClaims:     id.OwnerClaims,
 		Quota:           p.Quota,
 	})
 	switch {
@@ -82,7 +87,7 @@ func (s *Service) issue(ctx context.Context, req *ztbrokerv1.IssueTokenRequest) 
 	case err != nil:
 		return nil, err
 	case created.Existing:
-		return s.replay(ctx, id, p, created.Lease)
+		return s.replay(ctx, id, p, adm, g, req, created.Lease)
 	}
 
 	// From here on a token may exist upstream, so the caller hanging up
@@ -92,27 +97,54 @@ func (s *Service) issue(ctx context.Context, req *ztbrokerv1.IssueTokenRequest) 
 	return s.mint(mctx, id, p, created.Lease, adm.Rule)
 }
 
-// grantTTL returns the lease's TTL and the hard maximum it may be renewed
-// to, after the purpose's and the admitting rule's limits.
-func grantTTL(p *Purpose, adm policy.Decision, req *ztbrokerv1.IssueTokenRequest) (ttl, max time.Duration, err error) {
-	max = p.MaxTTL
-	if adm.MaxTTL > 0 && adm.MaxTTL < max {
-		max = adm.MaxTTL
+// grant is what an admission allows one issue request.
+type grant struct {
+	// ttl is the lease's first TTL; max the longest it may live in all,
+	// after the purpose's and the admitting rule's limits.
+	ttl, max time.Duration
+	// requested is the TTL the request named, zero for the default.
+	requested time.Duration
+}
+
+// capFor is the longest lease an admission allows for a purpose.
+func capFor(p *Purpose, adm policy.Decision) time.Duration {
+	if adm.MaxTTL > 0 && adm.MaxTTL < p.MaxTTL {
+		return adm.MaxTTL
 	}
-	ttl = min(p.DefaultTTL, max)
+	return p.MaxTTL
+}
+
+// grantTTL applies the purpose's and the admitting rule's limits to the
+// request's TTL.
+func grantTTL(p *Purpose, adm policy.Decision, req *ztbrokerv1.IssueTokenRequest) (grant, error) {
+	g := grant{max: capFor(p, adm)}
+	g.ttl = min(p.DefaultTTL, g.max)
 	if d := req.GetTtl(); d != nil {
-		if err := d.CheckValid(); err != nil {
-			return 0, 0, invalid("ttl is not a valid duration")
+		ttl, err := checkTTL(p.Name, d, p.MinTTL, g.max)
+		if err != nil {
+			return grant{}, err
 		}
-		ttl = d.AsDuration()
-		if ttl <= 0 {
-			return 0, 0, invalid("ttl must be positive, got %s", ttl)
-		}
-		if ttl > max {
-			return 0, 0, invalid("ttl %s exceeds the maximum of %s for purpose %q", ttl, max, p.Name)
-		}
+		g.ttl, g.requested = ttl, ttl
 	}
-	return ttl, max, nil
+	return g, nil
+}
+
+// checkTTL validates a requested TTL for a purpose, between its minimum
+// and max, the caller's cap (zero: none known).
+func checkTTL(purpose string, d *durationpb.Duration, min, max time.Duration) (time.Duration, error) {
+	if err := d.CheckValid(); err != nil {
+		return 0, invalid("ttl is not a valid duration")
+	}
+	ttl := d.AsDuration()
+	switch {
+	case ttl <= 0:
+		return 0, invalid("ttl must be positive, got %s", ttl)
+	case ttl < min:
+		return 0, invalid("ttl %s is below the minimum of %s for purpose %q", ttl, min, purpose)
+	case max > 0 && ttl > max:
+		return 0, invalid("ttl %s exceeds the maximum of %s for purpose %q", ttl, max, purpose)
+	}
+	return ttl, nil
 }
 
 func (s *Service) mint(ctx context.Context, id *auth.Identity, p *Purpose, pending *lease.Lease, rule string) (*ztbrokerv1.IssueTokenResponse, error) {
@@ -185,13 +217,13 @@ func (s *Service) mint(ctx context.Context, id *auth.Identity, p *Purpose, pendi
 }
 
 // abandon cleans up after a failed mint. An error that may have come after
-// the upstream created the token (a timeout, a 5xx) is ambiguous, so the
-// token is looked up by its name and deleted. Only when that succeeds, or
-// the failure was unambiguous, is the lease marked failed; otherwise it
-// stays pending and the sweeper finishes the job.
+// the upstream created the token (a timeout, a 5xx, a 2xx without the key)
+// is ambiguous, so the token is looked up by its name and deleted. Only
+// when that succeeds, or the failure was unambiguous, is the lease marked
+// failed; otherwise it stays pending and the sweeper finishes the job.
 func (s *Service) abandon(ctx context.Context, id *auth.Identity, p *Purpose, pending *lease.Lease, mintErr error) {
 	s.log.WarnContext(ctx, "upstream mint failed", "lease_id", pending.ID, "purpose", p.Name, "err", mintErr)
-	if upstream.IsRetryable(mintErr) {
+	if upstream.IsAmbiguous(mintErr) {
 		if err := deleteByName(ctx, p.Issuer, pending.UpstreamName); err != nil {
 			s.log.WarnContext(ctx, "cleanup after failed mint deferred to sweeper", "lease_id", pending.ID, "err", err)
 			return
@@ -236,7 +268,8 @@ func deleteByName(ctx context.Context, is upstream.Issuer, name string) error {
 		return err
 	}
 	for _, t := range toks {
-		if t.Name != name {
+		// Exactly the lease's own name, and never the admin credential.
+		if t.Name != name || t.Protected {
 			continue
 		}
 		if err := is.Delete(ctx, t.ID); err != nil {
@@ -252,7 +285,7 @@ func (s *Service) quotaRejected(ctx context.Context, id *auth.Identity, p *Purpo
 	if !errors.As(err, &q) {
 		return err
 	}
-	s.appendAudit(ctx, s.event(id, ActionQuota, p.Name, "", "rejected", q.Limit))
+	s.refused(ctx, id, s.event(id, ActionQuota, p.Name, "", "rejected", q.Limit))
 	pub := &errs.PublicError{
 		Kind: errs.ResourceExhausted,
 		Msg:  fmt.Sprintf("quota %s of purpose %q reached (max %d)", q.Limit, p.Name, q.Max),

@@ -2,12 +2,8 @@ package broker
 
 import (
 	"context"
-	"errors"
-	"fmt"
 
 	ztbrokerv1 "github.com/ztbroker/ztbroker/gen/ztbroker/v1"
-	"github.com/ztbroker/ztbroker/internal/errs"
-	"github.com/ztbroker/ztbroker/internal/lease"
 	"github.com/ztbroker/ztbroker/internal/store"
 )
 
@@ -18,26 +14,11 @@ const (
 
 // GetLease returns one lease the caller may see.
 func (s *Service) GetLease(ctx context.Context, req *ztbrokerv1.GetLeaseRequest) (*ztbrokerv1.GetLeaseResponse, error) {
-	l, err := s.getLease(ctx, req.GetId())
+	_, l, _, err := s.admittedLease(ctx, "read", req.GetId())
 	if err != nil {
 		return nil, s.toStatus(ctx, "GetLease", err)
 	}
 	return &ztbrokerv1.GetLeaseResponse{Lease: leaseToProto(l)}, nil
-}
-
-func (s *Service) getLease(ctx context.Context, leaseID string) (*lease.Lease, error) {
-	id, err := caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := validID(leaseID); err != nil {
-		return nil, err
-	}
-	l, err := s.cfg.Store.GetLease(ctx, store.GetLeaseParams{ID: leaseID, Owner: ownerScope(id)})
-	if errors.Is(err, errs.NotFound) {
-		return nil, errs.Public(errs.NotFound, fmt.Sprintf("lease %q not found", leaseID))
-	}
-	return l, err
 }
 
 // ListLeases pages through the caller's leases.
@@ -67,6 +48,9 @@ func (s *Service) listLeases(ctx context.Context, req *ztbrokerv1.ListLeasesRequ
 		return nil, err
 	}
 	if err := validateText("page_token", req.GetPageToken(), 512); err != nil {
+		return nil, err
+	}
+	if err := validateText("purpose", req.GetPurpose(), maxFilterLen); err != nil {
 		return nil, err
 	}
 	res, err := s.cfg.Store.ListLeases(ctx, store.ListLeasesParams{

@@ -23,8 +23,10 @@ type Purpose struct {
 	Description string
 	DefaultTTL  time.Duration
 	MaxTTL      time.Duration
-	Issuer      upstream.Issuer
-	Policy      Policy
+	// MinTTL is the shortest TTL a caller may ask for.
+	MinTTL time.Duration
+	Issuer upstream.Issuer
+	Policy Policy
 	// Quota is nil when the purpose has no limits.
 	Quota *store.Quota
 	// Delivery is lease.DeliveryToken (the default when empty) or

@@ -22,30 +22,35 @@ func (s *Service) RenewLease(ctx context.Context, req *ztbrokerv1.RenewLeaseRequ
 }
 
 func (s *Service) renew(ctx context.Context, req *ztbrokerv1.RenewLeaseRequest) (*lease.Lease, error) {
-	l, err := s.getLease(ctx, req.GetId())
+	id, l, acc, err := s.admittedLease(ctx, "renew", req.GetId())
 	if err != nil {
 		return nil, err
 	}
-	id, _ := caller(ctx)
-	p, havePurpose := s.cfg.Purposes.Get(l.Purpose)
+	p := acc.purpose
 	result := "error"
 	defer func() { s.cfg.Metrics.renew.WithLabelValues(l.Purpose, result).Inc() }()
 
+	// The longest TTL one renewal may ask for: the cap of the rule that
+	// admits the caller now, and never more than the lease was granted.
+	max := acc.cap
+	if max == 0 && p != nil {
+		max = p.MaxTTL
+	}
+	if g := l.GrantedMaxTTL; g > 0 && (max == 0 || g < max) {
+		max = g
+	}
 	var ttl time.Duration
 	switch d := req.GetTtl(); {
 	case d != nil:
-		if err := d.CheckValid(); err != nil {
-			return nil, invalid("ttl is not a valid duration")
+		var min time.Duration
+		if p != nil {
+			min = p.MinTTL
 		}
-		ttl = d.AsDuration()
-		if ttl <= 0 {
-			return nil, invalid("ttl must be positive, got %s", ttl)
+		if ttl, err = checkTTL(l.Purpose, d, min, max); err != nil {
+			return nil, err
 		}
-		if havePurpose && ttl > p.MaxTTL {
-			return nil, invalid("ttl %s exceeds the maximum of %s for purpose %q", ttl, p.MaxTTL, p.Name)
-		}
-	case havePurpose:
-		ttl = p.DefaultTTL
+	case p != nil:
+		ttl = min(p.DefaultTTL, max)
 	default:
 		return nil, invalid("purpose %q is no longer configured; give an explicit ttl", l.Purpose)
 	}
@@ -58,13 +63,15 @@ func (s *Service) renew(ctx context.Context, req *ztbrokerv1.RenewLeaseRequest) 
 		return nil, errs.Public(errs.FailedPrecondition, fmt.Sprintf("lease %s has expired and cannot be renewed", l.ID))
 	}
 	limit := l.MaxExpireTime
-	if !l.UpstreamExpireTime.IsZero() && l.UpstreamExpireTime.Before(limit) {
-		limit = l.UpstreamExpireTime
+	if acc.cap > 0 {
+		// A caller now admitted by a rule with a lower cap than the one
+		// that issued the lease gets that lower cap.
+		limit = earliest(limit, l.CreatedAt.Add(acc.cap))
 	}
-	expire := now.Add(ttl)
-	if expire.After(limit) {
-		expire = limit
+	if !l.UpstreamExpireTime.IsZero() {
+		limit = earliest(limit, l.UpstreamExpireTime)
 	}
+	expire := earliest(now.Add(ttl), limit)
 	if !expire.After(l.ExpireTime) {
 		// Renewal never shortens a lease; asking for less than what is
 		// left is answered with the lease as it stands.
@@ -80,4 +87,11 @@ func (s *Service) renew(ctx context.Context, req *ztbrokerv1.RenewLeaseRequest) 
 	}
 	result = "ok"
 	return out, nil
+}
+
+func earliest(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }

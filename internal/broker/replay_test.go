@@ -1,6 +1,8 @@
 package broker
 
 import (
+	"google.golang.org/grpc/status"
+	"strings"
 	"testing"
 	"time"
 
@@ -124,8 +126,10 @@ func TestReplayRotatedKey(t *testing.T) {
 	}
 }
 
-// TestReplayScope checks an idempotency key belongs to one caller and
-// one purpose: the same key elsewhere is a new lease, not a replay.
+// TestReplayScope checks an idempotency key belongs to one lease owner:
+// another caller's same key is a new lease, not a replay, and the same
+// caller's key for another purpose is refused, naming the purpose, never
+// answered with the first lease.
 func TestReplayScope(t *testing.T) {
 	t.Parallel()
 	b := setup(t, withSealer(newSealer(t)))
@@ -134,18 +138,25 @@ func TestReplayScope(t *testing.T) {
 	for _, c := range []struct {
 		id      *auth.Identity
 		purpose string
-	}{{alice, purposeNC}, {dave, purposeNC}, {alice, purposeLegacy}} {
+	}{{alice, purposeNC}, {dave, purposeNC}} {
 		resp, err := b.svc.IssueToken(as(t, c.id), &ztbrokerv1.IssueTokenRequest{Purpose: c.purpose, IdempotencyKey: key})
 		if err != nil {
 			t.Fatalf("%s on %s: %v", c.id.Owner(), c.purpose, err)
 		}
 		if resp.GetReplayed() {
-			t.Errorf("%s on %s: replayed another caller's or purpose's lease", c.id.Owner(), c.purpose)
+			t.Errorf("%s on %s: replayed another caller's lease", c.id.Owner(), c.purpose)
 		}
 		ids[resp.GetLease().GetId()] = true
 	}
-	if len(ids) != 3 || len(b.tokens()) != 3 {
-		t.Errorf("%d leases and %d tokens, want 3 of each", len(ids), len(b.tokens()))
+	if len(ids) != 2 || len(b.tokens()) != 2 {
+		t.Errorf("%d leases and %d tokens, want 2 of each", len(ids), len(b.tokens()))
+	}
+	_, err := b.svc.IssueToken(as(t, alice), &ztbrokerv1.IssueTokenRequest{Purpose: purposeLegacy, IdempotencyKey: key})
+	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(status.Convert(err).Message(), "different purpose") {
+		t.Errorf("alice's key for another purpose: %v; want FAILED_PRECONDITION naming the purpose", err)
+	}
+	if n := len(b.tokens()); n != 2 {
+		t.Errorf("%d tokens after the refused reuse, want 2", n)
 	}
 }
 

@@ -26,14 +26,11 @@ func (s *Service) RevokeLease(ctx context.Context, req *ztbrokerv1.RevokeLeaseRe
 }
 
 func (s *Service) revoke(ctx context.Context, req *ztbrokerv1.RevokeLeaseRequest) (*ztbrokerv1.RevokeLeaseResponse, error) {
-	id, err := caller(ctx)
+	if err := validateReason(req.GetReason()); err != nil {
+		return nil, err
+	}
+	id, l, _, err := s.admittedLease(ctx, "revoke", req.GetId())
 	if err != nil {
-		return nil, err
-	}
-	if err := validID(req.GetId()); err != nil {
-		return nil, err
-	}
-	if err := validateText("reason", req.GetReason(), maxReasonLen); err != nil {
 		return nil, err
 	}
 	reason := req.GetReason()
@@ -42,12 +39,7 @@ func (s *Service) revoke(ctx context.Context, req *ztbrokerv1.RevokeLeaseRequest
 	}
 	now := s.now().UTC()
 	ev := s.event(id, ActionRevoke, "", req.GetId(), "ok", reason)
-	l, err := s.cfg.Store.GetLease(ctx, store.GetLeaseParams{ID: req.GetId(), Owner: ownerScope(id)})
 	switch {
-	case errors.Is(err, errs.NotFound):
-		return nil, errs.Public(errs.NotFound, fmt.Sprintf("lease %q not found", req.GetId()))
-	case err != nil:
-		return nil, err
 	case l.State == lease.StatePending:
 		return nil, stillIssuing(req.GetId())
 	case l.State != lease.StateActive:
@@ -84,6 +76,8 @@ func (s *Service) revoke(ctx context.Context, req *ztbrokerv1.RevokeLeaseRequest
 	})
 	switch {
 	case errors.Is(err, errs.NotFound):
+		// admittedLease found it, and leases are never deleted; kept
+		// so that a store surprise still reads as the lease's absence.
 		return nil, errs.Public(errs.NotFound, fmt.Sprintf("lease %q not found", req.GetId()))
 	case errors.Is(err, errs.FailedPrecondition):
 		return nil, stillIssuing(req.GetId())

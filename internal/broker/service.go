@@ -64,10 +64,35 @@ type Config struct {
 	// IssueToken with the same idempotency key.
 	Sealer       Sealer
 	ReplayWindow time.Duration
+	// MaxAuditClaimBytes cuts each kept claim in the audit trail and its
+	// log line to this many bytes, with a marker; defaults to
+	// DefaultMaxAuditClaimBytes.
+	MaxAuditClaimBytes int
+	// Refusals, when set, turns away callers refused too often and bounds
+	// the refusal events each owner adds to the audit trail.
+	Refusals Refusals
 	// NewCredential makes a proxy lease's broker credential; defaults to
 	// proxycred.New from crypto/rand.
 	NewCredential func() (string, error)
+	// Rotator, when set, serves RotateUpstreamKey; Credentials, when set,
+	// ListUpstreams.
+	Rotator     Rotator
+	Credentials func() []CredentialStatus
 }
+
+// Refusals bounds what refused callers cost; *refusal.Limiter is one.
+type Refusals interface {
+	// Admit reports whether a request of owner from addr may go on, or
+	// how long to wait; actor describes a caller turned away.
+	Admit(owner, addr string, actor func() *store.AuditEvent) (time.Duration, bool)
+	// Refused counts a refusal and reports whether its event may be
+	// recorded.
+	Refused(owner, addr string, ev *store.AuditEvent) bool
+}
+
+// DefaultMaxAuditClaimBytes is Config.MaxAuditClaimBytes's default: real
+// claims (a repository, a ref, a workflow path) fit well within it.
+const DefaultMaxAuditClaimBytes = 256
 
 // Service implements ztbrokerv1.TokenBrokerServer and AdminServiceServer.
 type Service struct {
@@ -108,6 +133,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.MintTimeout <= 0 {
 		cfg.MintTimeout = 30 * time.Second
+	}
+	if cfg.MaxAuditClaimBytes <= 0 {
+		cfg.MaxAuditClaimBytes = DefaultMaxAuditClaimBytes
 	}
 	if cfg.NewCredential == nil {
 		cfg.NewCredential = func() (string, error) { return proxycred.New(nil) }

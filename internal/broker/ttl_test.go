@@ -112,17 +112,17 @@ func TestGrantTTL(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			adm := policyDecision(tt.ruleCap)
-			ttl, max, err := grantTTL(p, adm, &ztbrokerv1.IssueTokenRequest{Ttl: tt.ttl})
+			g, err := grantTTL(p, adm, &ztbrokerv1.IssueTokenRequest{Ttl: tt.ttl})
 			if tt.wantFail {
 				if err == nil {
-					t.Fatalf("grantTTL = %v, %v; want an error", ttl, max)
+					t.Fatalf("grantTTL = %+v; want an error", g)
 				}
 				return
 			}
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff([2]time.Duration{tt.ttlOut, tt.maxOut}, [2]time.Duration{ttl, max}); diff != "" {
+			if diff := cmp.Diff([2]time.Duration{tt.ttlOut, tt.maxOut}, [2]time.Duration{g.ttl, g.max}); diff != "" {
 				t.Errorf("[ttl, max] (-want +got):\n%s", diff)
 			}
 		})
@@ -148,7 +148,11 @@ func TestRenewLease(t *testing.T) {
 		{name: "default ttl counts from now", after: 30 * time.Minute, expire: 30*time.Minute + defaultTTL},
 		{name: "requested ttl counts from now", after: 30 * time.Minute, ttl: durationpb.New(2 * time.Hour), expire: 150 * time.Minute},
 		{name: "capped at max expire", issued: 2 * time.Hour, after: 90 * time.Minute, ttl: durationpb.New(3 * time.Hour), expire: maxTTL},
-		{name: "capped at the rule's max expire", id: ci, after: 10 * time.Minute, ttl: durationpb.New(2 * time.Hour), expire: ruleCap},
+		{name: "capped at the rule's max expire", id: ci, after: 10 * time.Minute, ttl: durationpb.New(ruleCap), expire: ruleCap},
+		{
+			name: "above the rule cap", id: ci, after: 10 * time.Minute, ttl: durationpb.New(2 * time.Hour),
+			code: codes.InvalidArgument, msg: `ttl 2h0m0s exceeds the maximum of 30m0s for purpose "netops"`,
+		},
 		{name: "never shortens", after: 10 * time.Minute, ttl: durationpb.New(10 * time.Minute), expire: defaultTTL},
 		{
 			name: "above the purpose max", after: time.Minute, ttl: durationpb.New(maxTTL + time.Hour),

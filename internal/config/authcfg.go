@@ -23,6 +23,10 @@ type APIKey struct {
 	// Hash is the lowercase hex SHA-256, from SHA256 or KeyEnv's value.
 	// The key itself is not kept.
 	Hash string `json:"-"`
+
+	// keyLen is the length of KeyEnv's value, for the start-up warning
+	// about short keys; zero when only the hash is known.
+	keyLen int
 }
 
 // OIDC configures JWT bearer authentication.
@@ -32,7 +36,10 @@ type OIDC struct {
 	Audience string `json:"audience"`
 	// ClockSkew is allowed on exp and nbf; defaults to 60s.
 	ClockSkew time.Duration `json:"clock_skew"`
-	Issuers   []OIDCIssuer  `json:"issuers"`
+	// MaxTokenLifetime refuses tokens that expire further than this in
+	// the future or live longer than this from their iat; defaults to 24h.
+	MaxTokenLifetime time.Duration `json:"max_token_lifetime"`
+	Issuers          []OIDCIssuer  `json:"issuers"`
 }
 
 // OIDCIssuer is one trusted token issuer.
@@ -51,6 +58,12 @@ type OIDCIssuer struct {
 	// ClaimsToKeep adds to the preset's claims; only kept claims reach
 	// policy rules and the audit trail.
 	ClaimsToKeep []string `json:"claims_to_keep"`
+	// OwnerClaims replaces the preset's owner claims (github: sub and
+	// job_workflow_ref; gitlab: project_path, ref and pipeline_source;
+	// kubernetes and generic issuers: sub). Callers whose owner claims
+	// are equal share leases and idempotency keys; changing the list
+	// changes the owner of new leases, as renaming the issuer does.
+	OwnerClaims []string `json:"owner_claims"`
 	// SigningAlgs defaults to the preset's (RS256 for all three).
 	SigningAlgs []string `json:"signing_algs"`
 	// JWKSURL skips discovery and fetches keys from here.

@@ -1,7 +1,11 @@
 package config_test
 
 import (
+	"os"
+	"strings"
 	"testing"
+
+	"sigs.k8s.io/yaml"
 
 	"github.com/ztbroker/ztbroker/internal/config"
 )
@@ -23,5 +27,41 @@ func TestComposeConfigLoads(t *testing.T) {
 	}
 	if got := len(c.Purposes); got != 2 {
 		t.Errorf("purposes = %d, want 2", got)
+	}
+}
+
+// TestComposeShipsNoBrokerSecrets: docker-compose.yml must not carry a
+// seal key or API key of its own, the same in every checkout; it
+// requires them from the environment, with compose's ${VAR:?message},
+// so a missing one stops `docker compose up` with that message.
+func TestComposeShipsNoBrokerSecrets(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile("../../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compose struct {
+		Services map[string]struct {
+			Environment map[string]string `json:"environment"`
+		} `json:"services"`
+	}
+	if err := yaml.Unmarshal(data, &compose); err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for name, svc := range compose.Services {
+		for _, secret := range []string{"BROKER_SEAL_KEY", "BROKER_CI_API_KEY"} {
+			v, ok := svc.Environment[secret]
+			if !ok {
+				continue
+			}
+			seen++
+			if !strings.HasPrefix(v, "${"+secret+":?") || !strings.HasSuffix(v, "}") {
+				t.Errorf("service %s sets %s to a value of its own, not a required ${%s:?...}", name, secret, secret)
+			}
+		}
+	}
+	if seen == 0 {
+		t.Error("no service takes BROKER_SEAL_KEY or BROKER_CI_API_KEY; has the file changed shape?")
 	}
 }

@@ -17,11 +17,15 @@ type Config struct {
 	Workers     Workers     `json:"workers"`
 	Idempotency Idempotency `json:"idempotency"`
 	Tokens      Tokens      `json:"tokens"`
+	Audit       Audit       `json:"audit"`
+	Refusals    Refusals    `json:"refusals"`
 	Proxy       Proxy       `json:"proxy"`
 	Retention   Retention   `json:"retention"`
 
 	// Source is the name the config was loaded from.
 	Source string `json:"-"`
+
+	warnings []string
 }
 
 // Listen is where the broker serves.
@@ -31,10 +35,16 @@ type Listen struct {
 	// HTTPAddr serves the REST gateway, metrics and health; defaults to
 	// 127.0.0.1:8080.
 	HTTPAddr string `json:"http_addr"`
+	// OpsAddr, when set, serves /metrics, /healthz and /readyz on a
+	// plaintext listener of their own (for probes and scrapers on a
+	// private network), and the HTTP port stops serving them.
+	OpsAddr string `json:"ops_addr"`
 	// MaxBodyBytes bounds request bodies; defaults to 1 MiB.
 	MaxBodyBytes int64 `json:"max_body_bytes"`
 	// TLS is nil for plaintext listeners.
 	TLS *TLS `json:"tls"`
+	// Limits bound connections, streams and headers.
+	Limits Limits `json:"limits"`
 }
 
 // Client certificate modes.

@@ -19,9 +19,15 @@ const (
 	DefaultLegacyRateLimit     = 20
 	DefaultUpstreamTimeout     = 10 * time.Second
 	DefaultExpirySkew          = 5 * time.Minute
+	DefaultExpiryWarning       = 7 * 24 * time.Hour
+	DefaultExpiryMinimum       = time.Hour
+	DefaultRotateGrace         = 2 * time.Minute
+	DefaultCredentialPoll      = 15 * time.Second
+	DefaultMaxResponseBytes    = 64 << 20
 
 	DefaultTTL    = 15 * time.Minute
 	DefaultMaxTTL = time.Hour
+	DefaultMinTTL = 10 * time.Second
 
 	DefaultClockSkew = 60 * time.Second
 
@@ -71,6 +77,7 @@ func (c *Config) applyDefaults() {
 	orDefault(&c.Listen.GRPCAddr, DefaultGRPCAddr)
 	orDefault(&c.Listen.HTTPAddr, DefaultHTTPAddr)
 	orDefault(&c.Listen.MaxBodyBytes, DefaultMaxBodyBytes)
+	c.Listen.Limits.applyDefaults()
 	if t := c.Listen.TLS; t != nil {
 		orDefault(&t.ClientAuth, ClientAuthNone)
 	}
@@ -83,18 +90,36 @@ func (c *Config) applyDefaults() {
 		orDefault(&nc.RateLimit, DefaultNewCentralRateLimit)
 		orDefault(&nc.Timeout, DefaultUpstreamTimeout)
 		orDefault(&nc.ExpirySkew, DefaultExpirySkew)
+		orDefault(&nc.ExpiryWarning, DefaultExpiryWarning)
+		orDefault(&nc.ExpiryMinimum, DefaultExpiryMinimum)
+		orDefault(&nc.CredentialPollInterval, DefaultCredentialPoll)
+		orDefault(&nc.ForeignKeys, ForeignKeysAlarm)
+		orDefault(&nc.MaxResponseBytes, DefaultMaxResponseBytes)
+		if r := nc.Rotate; r != nil {
+			orDefault(&r.Grace, DefaultRotateGrace)
+		}
 	}
 	if l := c.Upstreams.Legacy; l != nil {
 		orDefault(&l.BaseURL, DefaultLegacyBaseURL)
 		orDefault(&l.AuthScheme, "token")
 		orDefault(&l.RateLimit, DefaultLegacyRateLimit)
 		orDefault(&l.Timeout, DefaultUpstreamTimeout)
+		orDefault(&l.ForeignKeys, ForeignKeysAlarm)
+		orDefault(&l.MaxResponseBytes, DefaultMaxResponseBytes)
 	}
 
 	for i := range c.Purposes {
 		p := &c.Purposes[i]
 		orDefault(&p.DefaultTTL, DefaultTTL)
 		orDefault(&p.MaxTTL, max(DefaultMaxTTL, p.DefaultTTL))
+		if p.MinTTL == 0 {
+			// A purpose whose default is shorter keeps its default
+			// reachable.
+			p.MinTTL = DefaultMinTTL
+			if p.DefaultTTL > 0 && p.DefaultTTL < p.MinTTL {
+				p.MinTTL = p.DefaultTTL
+			}
+		}
 		orDefault(&p.Delivery, DeliveryToken)
 	}
 
@@ -126,6 +151,7 @@ func (c *Config) applyDefaults() {
 	c.Proxy.PublicURL = strings.TrimRight(c.Proxy.PublicURL, "/")
 	c.proxyShares()
 	orDefault(&c.Tokens.NamePrefix, DefaultNamePrefix)
+	c.applyAbuseDefaults()
 }
 
 // proxyShares gives each proxy purpose without an explicit rate_limit an

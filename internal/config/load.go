@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"reflect"
 
@@ -34,6 +35,9 @@ type Options struct {
 	// Checks run after the package's own validation, on the defaulted
 	// config, and add their problems to the same list.
 	Checks []Check
+	// Stat defaults to os.Stat; it reads secret files' modes for
+	// Warnings.
+	Stat func(string) (fs.FileInfo, error)
 }
 
 func (o Options) complete() Options {
@@ -42,6 +46,9 @@ func (o Options) complete() Options {
 	}
 	if o.ReadFile == nil {
 		o.ReadFile = readLimited
+	}
+	if o.Stat == nil {
+		o.Stat = defaultStat
 	}
 	return o
 }
@@ -89,6 +96,7 @@ func ParseWith(name string, data []byte, o Options) (*Config, error) {
 	if len(fe.list) > 0 {
 		return nil, fe.err()
 	}
+	v.warnings()
 	return c, nil
 }
 

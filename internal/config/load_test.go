@@ -98,6 +98,10 @@ func TestDefaults(t *testing.T) {
 		NCRate          float64
 		NCTimeout, Skew time.Duration
 		DefaultTTL, Max time.Duration
+		Min             time.Duration
+		Limits          config.Limits
+		Audit           config.Audit
+		Refusals        config.Refusals
 		Workers         config.Workers
 		Replay          time.Duration
 		Prefix          string
@@ -110,7 +114,8 @@ func TestDefaults(t *testing.T) {
 		Conns: c.Database.MaxConns, Format: c.Log.Format, Level: c.Log.Level,
 		NCBase: c.Upstreams.NewCentral.BaseURL, NCRate: c.Upstreams.NewCentral.RateLimit,
 		NCTimeout: c.Upstreams.NewCentral.Timeout, Skew: c.Upstreams.NewCentral.ExpirySkew,
-		DefaultTTL: c.Purposes[0].DefaultTTL, Max: c.Purposes[0].MaxTTL,
+		DefaultTTL: c.Purposes[0].DefaultTTL, Max: c.Purposes[0].MaxTTL, Min: c.Purposes[0].MinTTL,
+		Limits: c.Listen.Limits, Audit: c.Audit, Refusals: c.Refusals,
 		Workers: c.Workers, Replay: c.Idempotency.ReplayWindow, Prefix: c.Tokens.NamePrefix,
 		SealSet: c.Idempotency.SealKey.IsSet(), OIDC: c.Auth.OIDC, Retention: c.Retention,
 	}
@@ -118,7 +123,18 @@ func TestDefaults(t *testing.T) {
 		GRPC: "127.0.0.1:9090", HTTP: "127.0.0.1:8080", Body: 1 << 20,
 		Conns: 10, Format: "json", Level: "info",
 		NCBase: "https://central.zerotier.com", NCRate: 100, NCTimeout: 10 * time.Second, Skew: 5 * time.Minute,
-		DefaultTTL: 15 * time.Minute, Max: time.Hour,
+		DefaultTTL: 15 * time.Minute, Max: time.Hour, Min: 10 * time.Second,
+		Limits: config.Limits{
+			MaxConnections: 1024, MaxHeaderBytes: 32 << 10, HandshakeTimeout: 5 * time.Second,
+			MaxConcurrentStreams: 100, MaxUnauthenticatedStreams: 1000, KeepaliveMinTime: 10 * time.Second,
+			MaxConnectionIdle: 5 * time.Minute, MaxConnectionAge: 30 * time.Minute, MaxConnectionAgeGrace: 30 * time.Second,
+			ReadyzCache: time.Second,
+		},
+		Audit: config.Audit{MaxClaimBytes: 256, RefusalEvents: &config.RateLimit{PerSecond: 0.2, Burst: 20}, SummaryInterval: time.Minute},
+		Refusals: config.Refusals{
+			PerOwner:   &config.RateLimit{PerSecond: 1, Burst: 30},
+			PerAddress: &config.RateLimit{PerSecond: 10, Burst: 300},
+		},
 		Workers: config.Workers{
 			RevokeBatchSize: 50, RevokeMaxAttempts: 10, RevokeBackoffBase: time.Second,
 			RevokeBackoffMax: 5 * time.Minute, RevokeFailedRetryInterval: time.Hour,
@@ -224,5 +240,29 @@ func TestListenAddressesMustDifferUnlessPortZero(t *testing.T) {
 		if (err == nil) != ok {
 			t.Errorf("listen %s: err = %v, want ok=%v", listen, err, ok)
 		}
+	}
+}
+
+func TestAdminCredentialSettings(t *testing.T) {
+	t.Parallel()
+	c, err := config.ParseWith("b.yaml", []byte(doc(map[string]string{
+		"upstreams": `
+  new_central:
+    admin_key_file: /run/secrets/admin
+    admin_key_id: k-1
+    rotate: {before: 72h, lifetime: 30d}`,
+		"idempotency": "\n  seal_key_file: /run/secrets/seal",
+	})), testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc := c.Upstreams.NewCentral
+	want := config.Rotate{Before: 72 * time.Hour, Lifetime: 30 * 24 * time.Hour, Grace: config.DefaultRotateGrace}
+	if nc.Rotate == nil || *nc.Rotate != want {
+		t.Errorf("rotate = %+v, want %+v", nc.Rotate, want)
+	}
+	if nc.ForeignKeys != config.ForeignKeysAlarm || nc.ExpiryWarning != 7*24*time.Hour || nc.ExpiryMinimum != time.Hour ||
+		nc.MaxResponseBytes != 64<<20 || nc.AdminKeyID != "k-1" || nc.AdminKeyFile != "/run/secrets/admin" {
+		t.Errorf("defaults not applied: %+v", nc)
 	}
 }

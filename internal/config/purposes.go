@@ -15,11 +15,15 @@ type Purpose struct {
 	Description string `json:"description"`
 	// DefaultTTL defaults to 15m; MaxTTL defaults to 1h, or DefaultTTL
 	// when that is longer.
-	DefaultTTL time.Duration   `json:"default_ttl"`
-	MaxTTL     time.Duration   `json:"max_ttl"`
-	Upstream   PurposeUpstream `json:"upstream"`
-	Allow      Allow           `json:"allow"`
-	Quota      Quota           `json:"quota"`
+	DefaultTTL time.Duration `json:"default_ttl"`
+	MaxTTL     time.Duration `json:"max_ttl"`
+	// MinTTL is the shortest TTL a caller may ask for, at issue or
+	// renewal; defaults to 10s. A token minted for a nanosecond is only
+	// churn upstream.
+	MinTTL   time.Duration   `json:"min_ttl"`
+	Upstream PurposeUpstream `json:"upstream"`
+	Allow    Allow           `json:"allow"`
+	Quota    Quota           `json:"quota"`
 	// Delivery is token (the default: the caller gets a ZeroTier token)
 	// or proxy (the caller gets a broker credential that works only
 	// through the broker's proxy, within Scope).

@@ -14,6 +14,11 @@ import (
 // describes what the broker will run with, defaults included.
 func (c *Config) Redacted() map[string]any {
 	m, _ := redactValue(reflect.ValueOf(c).Elem()).(map[string]any)
+	// A database URL may hold a password in forms no URL parser spots
+	// ("password = x" keyword pairs), so it is never shown at all.
+	if db, ok := m["database"].(map[string]any); ok && c.Database.URL != "" {
+		db["url"] = redacted
+	}
 	m["secrets"] = map[string]any{
 		"database":            setOrNot(c.Database.ConnString),
 		"new_central":         c.Upstreams.NewCentral != nil && c.Upstreams.NewCentral.AdminKey.IsSet(),

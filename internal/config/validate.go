@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -44,6 +43,7 @@ func (v *validator) run() {
 	v.workers()
 	v.idempotency()
 	v.tokens()
+	v.abuse()
 	v.proxy()
 	v.retention()
 }
@@ -102,6 +102,14 @@ func (v *validator) listen() {
 	if l.MaxBodyBytes < 0 || l.MaxBodyBytes > maxBodyBytes {
 		v.add("listen.max_body_bytes", "must be between 1 and %d", maxBodyBytes)
 	}
+	if l.OpsAddr != "" {
+		v.addr("listen.ops_addr", l.OpsAddr)
+		_, port, _ := net.SplitHostPort(l.OpsAddr)
+		if port != "0" && (l.OpsAddr == l.GRPCAddr || l.OpsAddr == l.HTTPAddr) {
+			v.add("listen.ops_addr", "must differ from grpc_addr and http_addr")
+		}
+	}
+	v.limits()
 	t := l.TLS
 	if t == nil {
 		return
@@ -140,12 +148,9 @@ func (v *validator) database() {
 	case d.URL != "" && d.URLEnv != "":
 		v.add("database", "set url or url_env, not both")
 	case d.URL != "":
-		if hasPassword(d.URL) {
-			// Saying why, but never echoing the URL, which holds it.
-			v.add("database.url", "must not contain a password; use url_env, a passfile or PGPASSWORD")
-		} else {
-			d.ConnString = NewSecret([]byte(d.URL))
-		}
+		// Whether it holds a password is judged by pgx's own parser, a
+		// Check the wiring passes in.
+		d.ConnString = NewSecret([]byte(d.URL))
 	case d.URLEnv != "":
 		d.ConnString = v.env("database.url_env", d.URLEnv)
 	case v.o.NoDatabase:
@@ -155,21 +160,6 @@ func (v *validator) database() {
 	if d.MaxConns < 1 || d.MaxConns > 1000 {
 		v.add("database.max_conns", "must be between 1 and 1000, got %d", d.MaxConns)
 	}
-}
-
-// hasPassword spots a password in either connection string form pgx
-// accepts: a URL with user:password@, or keyword=value with password=.
-func hasPassword(conn string) bool {
-	if u, err := url.Parse(conn); err == nil && u.Scheme != "" {
-		_, set := u.User.Password()
-		return set || u.Query().Has("password")
-	}
-	for _, f := range strings.Fields(conn) {
-		if k, _, ok := strings.Cut(f, "="); ok && k == "password" {
-			return true
-		}
-	}
-	return false
 }
 
 func (v *validator) log() {

@@ -56,6 +56,7 @@ func (v *validator) apiKeys() {
 			if s.IsSet() {
 				sum := sha256.Sum256(s.Bytes())
 				k.Hash = hex.EncodeToString(sum[:])
+				k.keyLen = len(s.Bytes())
 			}
 		default:
 			v.add(path+".sha256", "is required (or key_env)")

@@ -82,9 +82,18 @@ func (v *validator) ttls(path string, p *Purpose) {
 	case p.MaxTTL > MaxPurposeTTL:
 		v.add(path+".max_ttl", "must be at most %s, got %s", MaxPurposeTTL, p.MaxTTL)
 	}
+	switch {
+	case p.MinTTL < 0:
+		v.add(path+".min_ttl", "must be positive, got %s", p.MinTTL)
+	case p.DefaultTTL > 0 && p.MinTTL > p.DefaultTTL:
+		v.add(path+".min_ttl", "must be at most default_ttl (%s)", p.DefaultTTL)
+	}
 	for j, r := range p.Allow.Rules {
-		if r.MaxTTL > p.MaxTTL {
+		switch {
+		case r.MaxTTL > p.MaxTTL:
 			v.add(fmt.Sprintf("%s.allow.rules[%d].max_ttl", path, j), "must be at most the purpose's max_ttl (%s)", p.MaxTTL)
+		case r.MaxTTL > 0 && r.MaxTTL < p.MinTTL:
+			v.add(fmt.Sprintf("%s.allow.rules[%d].max_ttl", path, j), "must be at least the purpose's min_ttl (%s)", p.MinTTL)
 		}
 	}
 }

@@ -26,7 +26,20 @@ type PublicError struct {
 	Msg  string
 	// RetryAfter, when positive, tells the caller when to try again.
 	RetryAfterSeconds int
+	// Reason, when set, is a stable UPPER_SNAKE_CASE name for the error
+	// that clients can test for, sent with Metadata as a
+	// google.rpc.ErrorInfo detail.
+	Reason   string
+	Metadata map[string]string
 }
+
+// Reasons a PublicError may carry.
+const (
+	// ReasonIdempotencyKeyReused: an idempotency key came back with a
+	// request that differs from the one that first used it; Metadata
+	// "field" names what differs.
+	ReasonIdempotencyKeyReused = "IDEMPOTENCY_KEY_REUSED"
+)
 
 func (e *PublicError) Error() string { return e.Msg }
 func (e *PublicError) Unwrap() error { return e.Kind }

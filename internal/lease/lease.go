@@ -104,6 +104,21 @@ type Lease struct {
 
 	IdempotencyKey string
 
+	// AdmittedBy names what admitted the caller at issue: "api_keys",
+	// "subjects" or a rule's name. Empty for leases issued before it was
+	// recorded.
+	AdmittedBy string
+	// GrantedMaxTTL is the longest the admission let the lease run from
+	// its creation (the purpose's max_ttl, or the admitting rule's when
+	// lower); zero when not recorded.
+	GrantedMaxTTL time.Duration
+	// RequestedTTL is the TTL the issue request asked for, zero when it
+	// asked for the purpose's default. A replay must ask for the same.
+	RequestedTTL time.Duration
+	// OwnerClaims are the claim values Owner was built from (OIDC
+	// callers); nil for other callers.
+	OwnerClaims map[string]string
+
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
@@ -118,9 +133,3 @@ func HashToken(secret string) string {
 // IsProxy reports whether the lease hands out a broker credential rather
 // than an upstream token.
 func (l *Lease) IsProxy() bool { return l.Delivery == DeliveryProxy }
-
-// UpstreamNameFor is the name (Legacy) or description (New Central) given to the
-// token minted for a lease, so that any upstream token can be traced back.
-func UpstreamNameFor(prefix, purpose, id string) string {
-	return prefix + "-" + purpose + "-" + id
-}

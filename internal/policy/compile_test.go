@@ -112,6 +112,9 @@ func TestCheckOwner(t *testing.T) {
 	tests := map[string]bool{
 		"api_key:ops":                      true,
 		"mtls:spiffe://example.org/x":      true,
+		"mtls:cn:legacy-svc":               true,
+		"mtls:legacy-svc":                  false,
+		"mtls:cn:":                         false,
 		"oidc:github/repo:acme/x:ref:main": true,
 		"oidc:":                            false,
 		"ops":                              false,

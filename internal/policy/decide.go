@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/google/cel-go/common/types"
@@ -30,19 +31,61 @@ func (p *Policy) Decide(id *auth.Identity) Decision {
 	if id.Kind == auth.KindAPIKey && p.apiKeys[id.Subject] {
 		return Decision{Allowed: true, Rule: SourceAPIKeys}
 	}
-	if len(p.subjects) > 0 && p.subjects[id.Owner()] {
+	if len(p.subjects) > 0 && p.subjects[id.Principal()] {
 		return Decision{Allowed: true, Rule: SourceSubjects}
 	}
 	if len(p.rules) == 0 {
 		return Decision{}
 	}
+	if _, err := oversizedClaim(id.Claims); err != nil {
+		return Decision{}
+	}
 	act := newActivation(id)
+	ctx, cancel := context.WithTimeout(context.Background(), p.deadline)
+	defer cancel()
 	for i := range p.rules {
-		if ok, _ := p.rules[i].eval(act); ok {
+		if ok, _ := p.rules[i].eval(ctx, act); ok {
 			return Decision{Allowed: true, Rule: p.rules[i].name, MaxTTL: p.rules[i].maxTTL}
 		}
 	}
 	return Decision{}
+}
+
+// oversizedClaim returns the name of the first claim larger than
+// MaxClaimBytes, with an error saying so.
+func oversizedClaim(claims map[string]any) (string, error) {
+	for k, v := range claims {
+		if n := claimSize(v, MaxClaimBytes); n > MaxClaimBytes {
+			return k, fmt.Errorf("claim %q is larger than %d bytes, so no rule is evaluated", k, MaxClaimBytes)
+		}
+	}
+	return "", nil
+}
+
+// claimSize is roughly how many bytes a claim's value holds, counting no
+// further than limit+1.
+func claimSize(v any, limit int) int {
+	switch x := v.(type) {
+	case string:
+		return len(x)
+	case map[string]any:
+		n := 0
+		for k, e := range x {
+			if n += len(k) + claimSize(e, limit-n); n > limit {
+				return n
+			}
+		}
+		return n
+	case []any:
+		n := 0
+		for _, e := range x {
+			if n += 1 + claimSize(e, limit-n); n > limit {
+				return n
+			}
+		}
+		return n
+	}
+	return 8 // numbers, booleans, null
 }
 
 // Explain evaluates every admission source for id, in Decide's order, and
@@ -54,10 +97,18 @@ func (p *Policy) Explain(id *auth.Identity) []RuleResult {
 	}
 	out := make([]RuleResult, 0, 2+len(p.rules))
 	out = append(out, p.explainAPIKeys(id), p.explainSubjects(id))
+	if _, err := oversizedClaim(id.Claims); err != nil {
+		for i := range p.rules {
+			out = append(out, RuleResult{Rule: p.rules[i].name, MaxTTL: p.rules[i].maxTTL, Reason: "not evaluated: " + err.Error()})
+		}
+		return out
+	}
 	act := newActivation(id)
+	ctx, cancel := context.WithTimeout(context.Background(), p.deadline)
+	defer cancel()
 	for i := range p.rules {
 		r := &p.rules[i]
-		ok, err := r.eval(act)
+		ok, err := r.eval(ctx, act)
 		res := RuleResult{Rule: r.name, Admitted: ok, MaxTTL: r.maxTTL}
 		switch {
 		case err != nil:
@@ -92,10 +143,10 @@ func (p *Policy) explainSubjects(id *auth.Identity) RuleResult {
 	switch {
 	case len(p.subjects) == 0:
 		res.Reason = "no subjects listed"
-	case p.subjects[id.Owner()]:
-		res.Admitted, res.Reason = true, fmt.Sprintf("%q is listed", id.Owner())
+	case p.subjects[id.Principal()]:
+		res.Admitted, res.Reason = true, fmt.Sprintf("%q is listed", id.Principal())
 	default:
-		res.Reason = fmt.Sprintf("%q is not listed", id.Owner())
+		res.Reason = fmt.Sprintf("%q is not listed", id.Principal())
 	}
 	return res
 }
@@ -106,15 +157,15 @@ func newActivation(id *auth.Identity) *activation {
 		claims = map[string]any{}
 	}
 	return &activation{
-		identity: map[string]string{"kind": id.Kind, "subject": id.Subject, "owner": id.Owner()},
+		identity: map[string]string{"kind": id.Kind, "subject": id.Subject, "owner": id.Principal()},
 		claims:   claims,
 	}
 }
 
 // eval runs the rule. Only a boolean true admits; CEL errors (missing
-// keys, type mismatches, cost limit) come back as the error.
-func (r *rule) eval(act *activation) (bool, error) {
-	out, _, err := r.prg.Eval(act)
+// keys, type mismatches, cost limit, deadline) come back as the error.
+func (r *rule) eval(ctx context.Context, act *activation) (bool, error) {
+	out, _, err := r.prg.ContextEval(ctx, act)
 	if err != nil {
 		return false, err
 	}

@@ -1,6 +1,7 @@
 package policy_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -104,7 +105,92 @@ func TestCostLimitStopsRunawayRules(t *testing.T) {
 		groups[i] = "g"
 	}
 	res := p.Explain(&auth.Identity{Kind: auth.KindOIDC, Subject: "x", Claims: map[string]any{"groups": groups}})
-	if got := res[2]; got.Admitted || got.Reason != "evaluation error: operation cancelled: actual cost limit exceeded" {
+	// Unbounded, the rule is true. Whichever bound stops it first (the
+	// cost limit, or on a starved machine the deadline), it admits no one.
+	if got := res[2]; got.Admitted || (got.Reason != "evaluation error: operation cancelled: actual cost limit exceeded" &&
+		got.Reason != "evaluation error: operation interrupted: context deadline exceeded") {
 		t.Errorf("result = %+v", got)
+	}
+}
+
+// TestCostLimitWithoutLoops: a rule without any comprehension can still
+// cost quadratic work in one call; it is stopped by the cost limit all
+// the same, which once applied to looping rules only.
+func TestCostLimitWithoutLoops(t *testing.T) {
+	t.Parallel()
+	p, err := policy.Compile("p", policy.Spec{Rules: []policy.RuleSpec{{
+		Name: "replace",
+		Expr: `claims.repository.replace("a", claims.repository).size() > 0`,
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := &auth.Identity{Kind: auth.KindOIDC, Subject: "x", Claims: map[string]any{"repository": strings.Repeat("a", 1000)}}
+	if d := p.Decide(id); d.Allowed {
+		t.Errorf("a rule costing a million operations admitted: %+v", d)
+	}
+	if got := p.Explain(id)[2]; got.Reason != "evaluation error: operation cancelled: actual cost limit exceeded" {
+		t.Errorf("result = %+v", got)
+	}
+}
+
+// TestEvalDeadline: a decision past its deadline admits no one, even by
+// a rule that would be true.
+func TestEvalDeadline(t *testing.T) {
+	t.Parallel()
+	p, err := policy.Compile("p", policy.Spec{Rules: []policy.RuleSpec{{
+		Name: "loop",
+		Expr: `claims.groups.exists(g, g == "last")`,
+	}}}, policy.WithEvalDeadline(time.Nanosecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups := make([]any, 300)
+	for i := range groups {
+		groups[i] = "g"
+	}
+	groups[len(groups)-1] = "last"
+	id := &auth.Identity{Kind: auth.KindOIDC, Subject: "x", Claims: map[string]any{"groups": groups}}
+	if d := p.Decide(id); d.Allowed {
+		t.Errorf("admitted past the deadline: %+v", d)
+	}
+	if got := p.Explain(id)[2]; got.Reason != "evaluation error: operation interrupted: context deadline exceeded" {
+		t.Errorf("result = %+v", got)
+	}
+}
+
+// TestOversizedClaimsAreNotEvaluated: a claim over MaxClaimBytes, flat or
+// nested, keeps every rule from admitting, and Explain says which claim;
+// api_keys and subjects do not read claims and still admit.
+func TestOversizedClaimsAreNotEvaluated(t *testing.T) {
+	t.Parallel()
+	p, err := policy.Compile("p", policy.Spec{
+		Subjects: []string{"oidc:github/listed"},
+		Rules:    []policy.RuleSpec{{Name: "any", Expr: `true`}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := strings.Repeat("a", policy.MaxClaimBytes+1)
+	for name, claims := range map[string]map[string]any{
+		"flat":   {"repository": big},
+		"nested": {"kubernetes.io": map[string]any{"pod": map[string]any{"name": big}}},
+		"list":   {"groups": []any{big[:600], big[:600]}},
+	} {
+		id := &auth.Identity{Kind: auth.KindOIDC, Subject: "github/x", Claims: claims}
+		if d := p.Decide(id); d.Allowed {
+			t.Errorf("%s: admitted with an oversized claim: %+v", name, d)
+		}
+		if got := p.Explain(id)[2].Reason; !strings.Contains(got, "larger than 1024 bytes") {
+			t.Errorf("%s: explain says %q", name, got)
+		}
+	}
+	listed := &auth.Identity{Kind: auth.KindOIDC, Subject: "github/listed", Claims: map[string]any{"repository": big}}
+	if d := p.Decide(listed); !d.Allowed || d.Rule != policy.SourceSubjects {
+		t.Errorf("a listed subject with an oversized claim: %+v", d)
+	}
+	small := &auth.Identity{Kind: auth.KindOIDC, Subject: "github/x", Claims: map[string]any{"repository": big[:policy.MaxClaimBytes]}}
+	if d := p.Decide(small); !d.Allowed {
+		t.Errorf("a claim at the limit was refused: %+v", d)
 	}
 }

@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"time"
+
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/ext"
 	"github.com/google/cel-go/interpreter"
@@ -12,11 +14,24 @@ const (
 	varClaims   = "claims"
 )
 
-// costLimit bounds one rule evaluation. Claims come from outside (a
-// token's payload), so a comprehension over a long claim list must not be
-// able to burn CPU without limit. Ordinary rules cost well under 1000;
-// 100k is roughly a tenth of a second of CPU.
-const costLimit = 100_000
+// Bounds on one decision. Claims come from outside (a token's payload),
+// so no rule may burn CPU or memory on them without limit.
+const (
+	// costLimit bounds one rule's evaluation cost; ordinary rules cost
+	// well under 1,000.
+	costLimit = 100_000
+	// evalDeadline bounds one decision's wall time, checked between the
+	// iterations of comprehensions every interruptCheckFrequency steps.
+	evalDeadline            = 100 * time.Millisecond
+	interruptCheckFrequency = 100
+	// MaxClaimBytes caps each claim a rule may read, counted over its
+	// strings and nested values. An identity with a larger claim is
+	// admitted by no rule: cut short, it could be read as something it
+	// is not, and whole, it multiplies what string functions cost. Real
+	// claims (a repository, a ref, a workflow path) are a few hundred
+	// bytes.
+	MaxClaimBytes = 1024
+)
 
 func newEnv() (*cel.Env, error) {
 	return cel.NewEnv(

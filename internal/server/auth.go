@@ -99,16 +99,17 @@ func newAuthSetup(cfg *config.Config, o authOptions) (*authSetup, error) {
 
 func oidcConfig(oc *config.OIDC, o authOptions) oidcauth.Config {
 	c := oidcauth.Config{
-		Audience:   oc.Audience,
-		ClockSkew:  oc.ClockSkew,
-		HTTPClient: o.HTTPClient,
-		Now:        o.Now,
-		Logger:     o.Logger,
+		Audience:         oc.Audience,
+		ClockSkew:        oc.ClockSkew,
+		MaxTokenLifetime: oc.MaxTokenLifetime,
+		HTTPClient:       o.HTTPClient,
+		Now:              o.Now,
+		Logger:           o.Logger,
 	}
 	for _, is := range oc.Issuers {
 		c.Issuers = append(c.Issuers, oidcauth.Issuer{
 			Name: is.Name, Preset: is.Preset, IssuerURL: is.IssuerURL, Audience: is.Audience,
-			ClaimsToKeep: is.ClaimsToKeep, SigningAlgs: is.SigningAlgs, JWKSURL: is.JWKSURL, CAFile: is.CAFile,
+			ClaimsToKeep: is.ClaimsToKeep, OwnerClaims: is.OwnerClaims, SigningAlgs: is.SigningAlgs, JWKSURL: is.JWKSURL, CAFile: is.CAFile,
 		})
 	}
 	return c

@@ -95,6 +95,10 @@ var mtlsPurpose = fmt.Sprintf(`  - name: %s
     allow: {subjects: [%q]}
 `, purposeMTLS, emulator.DefaultServiceAccount, "mtls:"+runnerSPIFFE)
 
+// adminSPIFFE is an admin by its SPIFFE ID; a certificate whose common
+// name is that ID must not become it.
+const adminSPIFFE = "spiffe://example.org/admin"
+
 // TestOIDCCredentials checks which bearer JWTs authenticate: only a
 // current token for the configured audience, from the trusted issuer and
 // signed by its published key.
@@ -136,6 +140,9 @@ func TestOIDCCredentials(t *testing.T) {
 				{"other key, published kid", signRS256(t, other, idp.kid, idp.claims(sub, nil))},
 				{"other key, unknown kid", signRS256(t, other, "k2", idp.claims(sub, nil))},
 				{"no exp", idp.token(t, sub, map[string]any{"exp": nil})},
+				{"exp in 2^40 seconds", idp.token(t, sub, map[string]any{"exp": int64(1) << 40, "iat": nil})},
+				{"lives 25h", idp.token(t, sub, map[string]any{"exp": now.Add(25 * time.Hour).Unix()})},
+				{"control character in sub", idp.token(t, sub+"\x00", nil)},
 			}
 			for _, tt := range bad {
 				_, err := a.whoami(ctx, tt.token)
@@ -179,7 +186,7 @@ func wantErrNoFatal(t *testing.T, what string, err error, code codes.Code, httpS
 func TestMTLSCredentials(t *testing.T) {
 	t.Parallel()
 	pki := newTLSPKI(t)
-	h := setup(t, append(pki.options(), withYAML("", "", mtlsPurpose))...)
+	h := setup(t, append(pki.options(), withYAML("", "", mtlsPurpose), withAdmins("mtls:"+adminSPIFFE))...)
 	if !h.srv.TLS() {
 		t.Fatal("server is not serving TLS")
 	}
@@ -188,8 +195,11 @@ func TestMTLSCredentials(t *testing.T) {
 	expired := pki.ca.Issue(t, certtest.Options{URIs: []string{runnerSPIFFE},
 		NotBefore: time.Now().Add(-2 * time.Hour), NotAfter: time.Now().Add(-time.Hour)})
 	rogue := certtest.NewCA(t, "rogue CA").Issue(t, certtest.Options{CN: "runner", URIs: []string{runnerSPIFFE}})
+	cnAdmin := pki.ca.Issue(t, certtest.Options{CN: adminSPIFFE})
+	cnRunner := pki.ca.Issue(t, certtest.Options{CN: runnerSPIFFE})
 
 	asRunner, asCN := h.withCert(t, &runner.TLS), h.withCert(t, &cnOnly.TLS)
+	asCNAdmin, asCNRunner := h.withCert(t, &cnAdmin.TLS), h.withCert(t, &cnRunner.TLS)
 	asExpired, asRogue := h.withCert(t, &expired.TLS), h.withCert(t, &rogue.TLS)
 	for i, a := range asRunner.fullAPIs() {
 		t.Run(a.name(), func(t *testing.T) {
@@ -216,11 +226,26 @@ func TestMTLSCredentials(t *testing.T) {
 			if err != nil {
 				t.Fatalf("whoami with a CN-only certificate: %v", err)
 			}
-			if who.GetKind() != "mtls" || who.GetSubject() != "build-agent-7" {
-				t.Errorf("CN-only whoami = %v, want kind mtls, subject build-agent-7", who)
+			if who.GetKind() != "mtls" || who.GetSubject() != "cn:build-agent-7" || who.GetOwner() != "mtls:cn:build-agent-7" {
+				t.Errorf("CN-only whoami = %v, want kind mtls, subject cn:build-agent-7", who)
 			}
 			_, err = cn.issue(ctx, "", &ztbrokerv1.IssueTokenRequest{Purpose: purposeMTLS})
 			wantErr(t, err, codes.PermissionDenied, http.StatusForbidden)
+
+			// A common name spelled as a SPIFFE ID is refused: it is
+			// neither the admin nor the runner it names.
+			for name, v := range map[string]*harness{"admin": asCNAdmin, "runner": asCNRunner} {
+				who, err := v.fullAPIs()[i].whoami(ctx, "")
+				if err == nil {
+					t.Errorf("CN %s: whoami succeeded as %v (admin %t)", name, who.GetOwner(), who.GetAdmin())
+				} else {
+					wantErr(t, err, codes.Unauthenticated, http.StatusUnauthorized)
+				}
+				_, err = v.fullAPIs()[i].revokeLeases(ctx, "", &ztbrokerv1.RevokeLeasesRequest{Filter: &ztbrokerv1.LeaseFilter{All: true}, DryRun: true})
+				wantErr(t, err, codes.Unauthenticated, http.StatusUnauthorized)
+				_, err = v.fullAPIs()[i].issue(ctx, "", &ztbrokerv1.IssueTokenRequest{Purpose: purposeMTLS})
+				wantErr(t, err, codes.Unauthenticated, http.StatusUnauthorized)
+			}
 
 			// An API key still works over TLS, without a certificate.
 			if _, err := h.fullAPIs()[i].issue(ctx, h.keyA, &ztbrokerv1.IssueTokenRequest{Purpose: purposeNC}); err != nil {

@@ -55,6 +55,14 @@ func TestBadInput(t *testing.T) {
 			_, err := a.issue(ctx, h.keyA, &ztbrokerv1.IssueTokenRequest{Purpose: purposeNC, Ttl: durationpb.New(maxTTL + time.Second)})
 			return err
 		}, codes.InvalidArgument, 400, maxTTL.String()},
+		{"ttl below the minimum", func(ctx context.Context, a api) error {
+			_, err := a.issue(ctx, h.keyA, &ztbrokerv1.IssueTokenRequest{Purpose: purposeNC, Ttl: durationpb.New(time.Nanosecond)})
+			return err
+		}, codes.InvalidArgument, 400, "minimum of 1s"},
+		{"renew ttl below the minimum", func(ctx context.Context, a api) error {
+			_, err := a.renew(ctx, h.keyA, &ztbrokerv1.RenewLeaseRequest{Id: vid, Ttl: durationpb.New(500 * time.Millisecond)})
+			return err
+		}, codes.InvalidArgument, 400, "minimum of 1s"},
 		{"renew ttl over max", func(ctx context.Context, a api) error {
 			_, err := a.renew(ctx, h.keyA, &ztbrokerv1.RenewLeaseRequest{Id: vid, Ttl: durationpb.New(maxTTL + time.Second)})
 			return err
@@ -91,6 +99,37 @@ func TestBadInput(t *testing.T) {
 			_, err := a.issue(ctx, h.keyA, &ztbrokerv1.IssueTokenRequest{Purpose: purposeNC, Labels: map[string]string{"Bad Key": "x"}})
 			return err
 		}, codes.InvalidArgument, 400, "label"},
+		// Control characters: PostgreSQL cannot store NUL (it was a 500),
+		// and the rest forge lines and terminal escapes where the value
+		// is shown again.
+		{"NUL in a label value", func(ctx context.Context, a api) error {
+			_, err := a.issue(ctx, h.keyA, &ztbrokerv1.IssueTokenRequest{Purpose: purposeNC, Labels: map[string]string{"job": "a\x00b"}})
+			return err
+		}, codes.InvalidArgument, 400, "control characters"},
+		{"escape sequence in a label value", func(ctx context.Context, a api) error {
+			_, err := a.issue(ctx, h.keyA, &ztbrokerv1.IssueTokenRequest{Purpose: purposeNC, Labels: map[string]string{"job": "\x1b[2J"}})
+			return err
+		}, codes.InvalidArgument, 400, "control characters"},
+		{"newline in an idempotency key", func(ctx context.Context, a api) error {
+			_, err := a.issue(ctx, h.keyA, &ztbrokerv1.IssueTokenRequest{Purpose: purposeNC, IdempotencyKey: "k\nforged"})
+			return err
+		}, codes.InvalidArgument, 400, "idempotency_key"},
+		{"NUL in a revoke reason", func(ctx context.Context, a api) error {
+			_, err := a.revoke(ctx, h.keyA, &ztbrokerv1.RevokeLeaseRequest{Id: vid, Reason: "done\x00"})
+			return err
+		}, codes.InvalidArgument, 400, "reason"},
+		{"NUL in a lease id", func(ctx context.Context, a api) error {
+			_, err := a.get(ctx, h.keyA, "0000\x00")
+			return err
+		}, codes.InvalidArgument, 400, "id"},
+		{"NUL in a label filter", func(ctx context.Context, a api) error {
+			_, err := a.list(ctx, h.keyA, &ztbrokerv1.ListLeasesRequest{Label: "job=a\x00"})
+			return err
+		}, codes.InvalidArgument, 400, "label filter"},
+		{"NUL in a purpose filter", func(ctx context.Context, a api) error {
+			_, err := a.list(ctx, h.keyA, &ztbrokerv1.ListLeasesRequest{Purpose: "nc\x00"})
+			return err
+		}, codes.InvalidArgument, 400, "purpose"},
 	}
 	for _, tc := range tests {
 		for _, a := range h.apis() {
@@ -109,9 +148,13 @@ func TestBadInput(t *testing.T) {
 		}
 	}
 
-	// The victim survived every attempt by bob.
+	// The victim survived every attempt by bob, and the refused requests
+	// left nothing behind.
 	if st, _, _ := h.dbLease(t, vid); st != "active" {
 		t.Errorf("victim lease is %s after bob's attempts", st)
+	}
+	if n := h.activeLeases(t, purposeNC); n != 1 {
+		t.Errorf("%d leases of %s after the bad requests, want the victim alone", n, purposeNC)
 	}
 
 	restOnly := []struct {

@@ -27,10 +27,10 @@ func ParseConfig(name string, data []byte, o config.Options) (*config.Config, er
 }
 
 // ConfigChecks are the rules the config package leaves to the packages
-// that own them: identity formats, OIDC issuers, policy expressions and
-// the seal key's encoding.
+// that own them: identity formats, OIDC issuers, policy expressions, the
+// seal key's encoding, and secrets in the database URL (pgx's parser).
 func ConfigChecks() []config.Check {
-	return []config.Check{checkOwners, checkOIDC, checkPolicies, checkScopes, checkSealKey}
+	return []config.Check{checkOwners, checkOIDC, checkPolicies, checkScopes, checkSealKey, checkDatabaseURL}
 }
 
 func checkOwners(c *config.Config, report config.Report) {

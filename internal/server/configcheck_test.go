@@ -37,7 +37,7 @@ purposes:
     upstream: {kind: legacy}
     allow:
       api_keys: [ci]
-      subjects: ["mtls:svc", "oidc:gh/repo:x", "nokind"]
+      subjects: ["mtls:cn:svc", "oidc:gh/repo:x", "nokind", "mtls:svc"]
       rules:
         - {name: r1, expr: "claims.ref =="}
         - {name: r2, expr: "identity.subject"}
@@ -49,9 +49,22 @@ purposes:
 				"b.yaml: purposes[0].allow.subjects[0]: names an mtls identity but auth.mtls is not enabled",
 				"b.yaml: purposes[0].allow.subjects[1]: names an oidc identity but auth.oidc is not configured",
 				`b.yaml: purposes[0].allow.subjects[2]: must be "<kind>:<subject>"`,
+				// A bare common name is the form from before common names
+				// got a namespace of their own; the error gives the new one.
+				`b.yaml: purposes[0].allow.subjects[3]: mtls subjects are "mtls:spiffe://<trust domain>/<path>" or "mtls:cn:<common name>"; for a certificate named by its common name write "mtls:cn:svc"`,
 				`b.yaml: purposes[0].allow.rules[0].expr: rule "r1" of purpose "deploy": 1:14: Syntax error: mismatched input '<EOF>' expecting {'[', '{', '(', '.', '-', '!', 'true', 'false', 'null', NUM_FLOAT, NUM_INT, NUM_UINT, STRING, BYTES, IDENTIFIER}`,
 				`b.yaml: purposes[0].allow.rules[1].expr: rule "r2" of purpose "deploy": has type string, want bool`,
 			},
+		},
+		{
+			name: "a password in the database url, however it is spelled",
+			doc: `
+database: {url: "host=db user=broker password = hunter2"}
+upstreams: {legacy: {token_env: ADMIN, user_id: u}}
+auth: {api_keys: [{name: ci, key_env: CI_KEY}]}
+purposes: [{name: deploy, upstream: {kind: legacy}, allow: {api_keys: [ci]}}]
+`,
+			want: []string{"b.yaml: database.url: must not contain a password; use url_env, a passfile or PGPASSWORD"},
 		},
 		{
 			name: "oidc issuers, after the file's own problems",

@@ -3,7 +3,6 @@ package server
 import (
 	"crypto/tls"
 	"log/slog"
-	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"go.opentelemetry.io/otel/trace"
@@ -11,12 +10,12 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 
 	ztbrokerv1 "github.com/ztbroker/ztbroker/gen/ztbroker/v1"
 	"github.com/ztbroker/ztbroker/internal/auth"
 	"github.com/ztbroker/ztbroker/internal/broker"
+	"github.com/ztbroker/ztbroker/internal/config"
 	"github.com/ztbroker/ztbroker/internal/panics"
 )
 
@@ -28,23 +27,30 @@ type grpcDeps struct {
 	health  *health.Server
 	tracer  trace.TracerProvider
 	panics  *panics.Policy
+	limits  config.Limits
+	metrics *transportMetrics
 }
 
 func newGRPCServer(d grpcDeps) *grpc.Server {
+	authOpts := auth.GRPCOptions{Logger: d.log, OnFailure: d.metrics.authFailed("grpc")}
 	opts := []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(
 			d.panics.UnaryServerInterceptor(),
-			auth.UnaryServerInterceptor(d.authn, auth.GRPCOptions{Logger: d.log}),
+			auth.UnaryServerInterceptor(d.authn, authOpts),
 		),
 		grpc.ChainStreamInterceptor(
 			d.panics.StreamServerInterceptor(),
-			auth.StreamServerInterceptor(d.authn, auth.GRPCOptions{Logger: d.log}),
+			unauthenticatedStreams(d.limits.MaxUnauthenticatedStreams, auth.DefaultExemptMethods(), d.metrics.streamsRefused),
+			auth.StreamServerInterceptor(d.authn, authOpts),
 		),
 		grpc.MaxRecvMsgSize(1 << 20),
-		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 	}
+	opts = append(opts, grpcLimitOptions(d.limits)...)
 	if d.tls != nil {
-		opts = append(opts, grpc.Creds(credentials.NewTLS(d.tls)))
+		opts = append(opts, grpc.Creds(countedCreds{
+			TransportCredentials: credentials.NewTLS(d.tls),
+			failed:               d.metrics.handshakeFailed(d.log, "grpc"),
+		}))
 	}
 	if tracing(d.tracer) {
 		opts = append(opts, grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(d.tracer))))

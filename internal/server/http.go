@@ -13,12 +13,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	ztbrokerv1 "github.com/ztbroker/ztbroker/gen/ztbroker/v1"
 	"github.com/ztbroker/ztbroker/internal/apidocs"
 	"github.com/ztbroker/ztbroker/internal/broker"
+	"github.com/ztbroker/ztbroker/internal/errs"
 	"github.com/ztbroker/ztbroker/internal/httperr"
 	"github.com/ztbroker/ztbroker/internal/panics"
 	"github.com/ztbroker/ztbroker/internal/proxy"
@@ -30,9 +33,14 @@ type httpDeps struct {
 	gatherer     prometheus.Gatherer
 	maxBody      int64
 	ready        func(context.Context) error
-	extra        map[string]http.Handler
-	tracer       trace.TracerProvider
-	panics       *panics.Policy
+	// opsElsewhere leaves /metrics, /healthz and /readyz to the ops
+	// listener.
+	opsElsewhere bool
+	// readyDetail, when set, adds lines to /readyz and can make it fail.
+	readyDetail func() (lines []string, ok bool)
+	extra       map[string]http.Handler
+	tracer      trace.TracerProvider
+	panics      *panics.Policy
 	// proxy serves /zt/; nil serves nothing there.
 	proxy http.Handler
 }
@@ -49,6 +57,7 @@ func newHTTPHandler(ctx context.Context, d httpDeps) (http.Handler, error) {
 		}),
 		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
 		runtime.WithRoutingErrorHandler(routingError),
+		runtime.WithErrorHandler(httpError),
 	)
 	if err := ztbrokerv1.RegisterTokenBrokerHandlerServer(ctx, gw, d.service); err != nil {
 		return nil, err
@@ -59,21 +68,13 @@ func newHTTPHandler(ctx context.Context, d httpDeps) (http.Handler, error) {
 
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", d.authenticate(limitBody(d.maxBody, gw)))
-	mux.Handle("GET /metrics", promhttp.HandlerFor(d.gatherer, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(apidocs.OpenAPI)
 	})
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		_, _ = io.WriteString(w, "ok\n")
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if err := d.ready(r.Context()); err != nil {
-			http.Error(w, "not ready", http.StatusServiceUnavailable)
-			return
-		}
-		_, _ = io.WriteString(w, "ok\n")
-	})
+	if !d.opsElsewhere {
+		handleOps(mux, d.gatherer, d.ready, d.readyDetail)
+	}
 	for pattern, h := range d.extra {
 		mux.Handle(pattern, h)
 	}
@@ -102,6 +103,40 @@ func newHTTPHandler(ctx context.Context, d httpDeps) (http.Handler, error) {
 	), nil
 }
 
+// handleOps mounts the operational endpoints: metrics, liveness and
+// readiness.
+func handleOps(mux *http.ServeMux, gatherer prometheus.Gatherer, ready func(context.Context) error, detail func() ([]string, bool)) {
+	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		var lines []string
+		ok := true
+		if detail != nil {
+			lines, ok = detail()
+		}
+		if err := ready(r.Context()); err != nil || !ok {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, "not ready\n"+strings.Join(append(lines, ""), "\n"))
+			return
+		}
+		_, _ = io.WriteString(w, "ok\n"+strings.Join(append(lines, ""), "\n"))
+	})
+}
+
+// newOpsHandler serves the operational endpoints alone, for
+// listen.ops_addr.
+func newOpsHandler(gatherer prometheus.Gatherer, ready func(context.Context) error, detail func() ([]string, bool), p *panics.Policy) http.Handler {
+	mux := http.NewServeMux()
+	handleOps(mux, gatherer, ready, detail)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		httperr.Write(w, http.StatusNotFound, codes.NotFound, "no route for "+r.Method+" "+r.URL.Path)
+	})
+	return p.HTTP(mux)
+}
+
 // outgoingHeader turns the service's retry-after metadata into the
 // standard header REST clients understand.
 func outgoingHeader(key string) (string, bool) {
@@ -109,6 +144,29 @@ func outgoingHeader(key string) (string, bool) {
 		return "Retry-After", true
 	}
 	return runtime.DefaultHeaderMatcher(key)
+}
+
+// httpError answers as grpc-gateway does, except that a reused
+// idempotency key is 409 Conflict rather than FAILED_PRECONDITION's 400:
+// the request conflicts with the lease the key already names.
+func httpError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	if hasReason(err, errs.ReasonIdempotencyKeyReused) {
+		err = &runtime.HTTPStatusError{HTTPStatus: http.StatusConflict, Err: err}
+	}
+	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
+}
+
+func hasReason(err error, reason string) bool {
+	st, ok := status.FromError(err)
+	if !ok {
+		return false
+	}
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetReason() == reason && info.GetDomain() == broker.ErrorDomain {
+			return true
+		}
+	}
+	return false
 }
 
 func routingError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, status int) {

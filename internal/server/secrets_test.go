@@ -30,7 +30,7 @@ func TestNoSecretAnywhere(t *testing.T) {
 			}
 			tokens = append(tokens, r.GetToken())
 			// Replays, renewals and revocations all log and audit.
-			if _, err := a.issue(ctx, h.keyA, &ztbrokerv1.IssueTokenRequest{Purpose: purpose, IdempotencyKey: a.name() + purpose}); err != nil {
+			if _, err := a.issue(ctx, h.keyA, &ztbrokerv1.IssueTokenRequest{Purpose: purpose, IdempotencyKey: a.name() + purpose, Labels: map[string]string{"k": "v"}}); err != nil {
 				t.Fatalf("replay: %v", err)
 			}
 			if _, err := a.renew(ctx, h.keyA, &ztbrokerv1.RenewLeaseRequest{Id: r.GetLease().GetId(), Ttl: durationpb.New(time.Minute)}); err != nil {

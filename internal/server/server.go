@@ -23,8 +23,10 @@ import (
 	"github.com/ztbroker/ztbroker/internal/config"
 	"github.com/ztbroker/ztbroker/internal/panics"
 	"github.com/ztbroker/ztbroker/internal/proxy"
+	"github.com/ztbroker/ztbroker/internal/refusal"
 	"github.com/ztbroker/ztbroker/internal/store"
 	"github.com/ztbroker/ztbroker/internal/store/auditlog"
+	"github.com/ztbroker/ztbroker/internal/worker/adminkey"
 	"github.com/ztbroker/ztbroker/internal/worker/reconcile"
 	"github.com/ztbroker/ztbroker/internal/worker/retention"
 	"github.com/ztbroker/ztbroker/internal/worker/revoker"
@@ -46,7 +48,8 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// Now overrides the clock for tests.
 	Now func() time.Time
-	// SIGHUP, when set, triggers a reload of the TLS certificates.
+	// SIGHUP, when set, triggers a reload of the TLS certificates and of
+	// the upstream credentials read from files.
 	SIGHUP <-chan os.Signal
 	// TracerProvider, when set, makes the server's, the upstream clients'
 	// and the workers' spans instead of the OTLP exporter or otel's
@@ -57,18 +60,23 @@ type Config struct {
 
 // Server is a completed configuration, ready to Run.
 type Server struct {
-	log      *slog.Logger
-	store    store.Store
-	service  *broker.Service
-	grpc     *grpc.Server
-	http     *http.Server
-	health   *health.Server
-	grpcLis  net.Listener
-	httpLis  net.Listener
-	revoker  *revoker.Worker
-	sweeper  *sweeper.Sweeper
-	reconcil *reconcile.Reconciler
-	eraser   *secreteraser.Eraser
+	log       *slog.Logger
+	store     store.Store
+	service   *broker.Service
+	grpc      *grpc.Server
+	http      *http.Server
+	health    *health.Server
+	ops       *http.Server // nil unless listen.ops_addr is set
+	readiness *readiness
+	grpcLis   net.Listener
+	httpLis   net.Listener
+	opsLis    net.Listener
+	revoker   *revoker.Worker
+	sweeper   *sweeper.Sweeper
+	reconcil  *reconcile.Reconciler
+	eraser    *secreteraser.Eraser
+	keeper    *adminkey.Keeper
+	refusals  *refusal.Limiter
 	// retention deletes ended leases and keeps the audit partitions.
 	retention *retention.Worker
 	proxy     *proxy.Proxy
@@ -87,6 +95,9 @@ func (c Config) Complete(ctx context.Context) (_ *Server, err error) {
 		return nil, errors.New("server: File and Logger are required")
 	}
 	s := &Server{log: c.Logger, shutdown: c.ShutdownTimeout}
+	for _, w := range c.File.Warnings() {
+		c.Logger.Warn("weak configuration", "warning", w)
+	}
 	if s.shutdown <= 0 {
 		s.shutdown = 20 * time.Second
 	}
@@ -133,42 +144,55 @@ func (c Config) Complete(ctx context.Context) (_ *Server, err error) {
 	}
 	s.store = auditlog.Wrap(s.store, c.Logger)
 
+	sealer, err := buildSealer(f)
+	if err != nil {
+		return nil, err
+	}
+	tm, err := newTransportMetrics(s.registry)
+	if err != nil {
+		return nil, err
+	}
 	// Bound early: a proxy purpose's api_base_url is the HTTP listener's
 	// address unless proxy.public_url says otherwise.
-	if s.grpcLis, err = net.Listen("tcp", f.Listen.GRPCAddr); err != nil {
-		return nil, fmt.Errorf("listen grpc: %w", err)
+	if err := s.listen(f, tm); err != nil {
+		return nil, err
 	}
-	s.closers.push(func() error { _ = s.grpcLis.Close(); return nil })
-	if s.httpLis, err = net.Listen("tcp", f.Listen.HTTPAddr); err != nil {
-		return nil, fmt.Errorf("listen http: %w", err)
-	}
-	s.closers.push(func() error { _ = s.httpLis.Close(); return nil })
 
 	base := newHTTPBase()
-	is, err := buildIssuers(ctx, f, s.registry, c.Logger, base, tp)
+	us, err := buildUpstreams(ctx, f, upstreamDeps{reg: s.registry, log: c.Logger, base: base, tp: tp, now: now})
 	if err != nil {
 		return nil, err
 	}
 	public := publicURL(f, s.httpLis.Addr().String(), f.Listen.TLS != nil)
 	warnUnreachableProxy(c.Logger, f, s.httpLis.Addr())
-	purposes, err := buildPurposes(f, is, public)
+	purposes, err := buildPurposes(f, us, public)
 	if err != nil {
 		return nil, err
 	}
 	s.proxy, err = buildProxy(proxyDeps{
-		cfg: f, issuers: is, store: s.store, log: c.Logger, reg: s.registry, tracer: tp, now: now, base: base, publicURL: public,
+		cfg: f, upstreams: us, store: s.store, log: c.Logger, reg: s.registry, tracer: tp, now: now, base: base, publicURL: public,
 	})
 	if err != nil {
 		return nil, err
 	}
-	if err := s.buildWorkers(f, purposes, now, tp); err != nil {
+	if err := s.buildWorkers(f, purposes, us, sealer, now, tp); err != nil {
 		return nil, err
 	}
-	authn, tlsCfg, err := buildAuth(ctx, f, c.Logger, c.SIGHUP, &s.closers)
+	// Every upstream's credential is checked before anything is served:
+	// a refused, unknown or expiring key stops start-up, naming the
+	// upstream and the problem.
+	if err := s.keeper.Init(ctx); err != nil {
+		return nil, err
+	}
+	tlsHUP, credHUP := fanOut(ctx, c.SIGHUP, &s.closers)
+	authn, tlsCfg, err := buildAuth(ctx, f, c.Logger, tlsHUP, &s.closers)
 	if err != nil {
 		return nil, err
 	}
 	s.tls = tlsCfg
+	if credHUP != nil {
+		go reloadCredentials(credHUP, s.keeper, c.Logger)
+	}
 
 	names := make([]string, 0, len(f.Purposes))
 	for _, p := range f.Purposes {
@@ -178,11 +202,12 @@ func (c Config) Complete(ctx context.Context) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	sealer, err := buildSealer(f)
-	if err != nil {
+	if s.refusals, err = buildRefusals(f, s.store, c.Logger, s.panics, s.registry, now); err != nil {
 		return nil, err
 	}
 	bcfg := broker.Config{
+		Rotator:      s.keeper,
+		Credentials:  credentialStatus(s.keeper),
 		Store:        s.store,
 		Purposes:     purposes,
 		Revoker:      s.revoker,
@@ -193,8 +218,10 @@ func (c Config) Complete(ctx context.Context) (_ *Server, err error) {
 		ClaimTimeout: f.Workers.ClaimTimeout,
 		// A mint still running when the sweeper judges its lease stale
 		// would be discarded; keep it well inside that window.
-		MintTimeout:  min(30*time.Second, f.Workers.PendingTimeout/2),
-		ReplayWindow: f.Idempotency.ReplayWindow,
+		MintTimeout:        min(30*time.Second, f.Workers.PendingTimeout/2),
+		ReplayWindow:       f.Idempotency.ReplayWindow,
+		MaxAuditClaimBytes: f.Audit.MaxClaimBytes,
+		Refusals:           s.refusals,
 	}
 	if sealer != nil {
 		bcfg.Sealer = sealer
@@ -206,14 +233,20 @@ func (c Config) Complete(ctx context.Context) (_ *Server, err error) {
 		return nil, err
 	}
 
+	lim := f.Listen.Limits
+	s.readiness = newReadiness(s.store.Ping, lim.ReadyzCache, now)
 	s.health = health.NewServer()
-	s.grpc = newGRPCServer(grpcDeps{service: s.service, authn: authn, tls: tlsCfg, log: c.Logger, health: s.health, tracer: tp, panics: s.panics})
+	s.grpc = newGRPCServer(grpcDeps{service: s.service, authn: authn, tls: tlsCfg, log: c.Logger, health: s.health,
+		tracer: tp, panics: s.panics, limits: lim, metrics: tm})
 	handler, err := newHTTPHandler(ctx, httpDeps{
-		service:      s.service,
-		authenticate: auth.Middleware(authn, auth.HTTPOptions{Logger: c.Logger, ExemptPaths: append(auth.DefaultExemptPaths(), "/readyz")}),
+		service: s.service,
+		authenticate: auth.Middleware(authn, auth.HTTPOptions{Logger: c.Logger, OnFailure: tm.authFailed("http"),
+			ExemptPaths: append(auth.DefaultExemptPaths(), "/readyz")}),
 		gatherer:     s.registry,
 		maxBody:      f.Listen.MaxBodyBytes,
-		ready:        s.store.Ping,
+		ready:        s.readiness.check,
+		opsElsewhere: f.Listen.OpsAddr != "",
+		readyDetail:  readyDetail(s.keeper),
 		extra:        c.ExtraHTTP,
 		proxy:        s.proxy,
 		tracer:       tp,
@@ -222,15 +255,10 @@ func (c Config) Complete(ctx context.Context) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s.http = &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(c.Logger.Handler(), slog.LevelWarn),
+	s.http = newHTTPServer(handler, lim, c.Logger, tm, "http")
+	if f.Listen.OpsAddr != "" {
+		s.ops = newHTTPServer(newOpsHandler(s.registry, s.readiness.check, readyDetail(s.keeper), s.panics), lim, c.Logger, tm, "ops")
 	}
-
 	if tlsCfg != nil {
 		s.httpLis = tls.NewListener(s.httpLis, tlsCfg)
 	}
@@ -273,8 +301,16 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		return nil
 	})
+	if s.ops != nil {
+		g.Go(func() error {
+			if err := s.ops.Serve(s.opsLis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("ops: %w", err)
+			}
+			return nil
+		})
+	}
 	g.Go(func() error {
-		watchHealth(gctx, s.health, s.ready, s.store.Ping, 5*time.Second)
+		watchHealth(gctx, s.health, s.ready, s.readiness.check, 5*time.Second)
 		return nil
 	})
 	g.Go(func() error {
@@ -283,7 +319,7 @@ func (s *Server) Run(ctx context.Context) error {
 		s.gracefulStop()
 		return nil
 	})
-	s.log.Info("serving", "grpc", s.GRPCAddr(), "http", s.HTTPAddr())
+	s.log.Info("serving", "grpc", s.GRPCAddr(), "http", s.HTTPAddr(), "ops", s.OpsAddr())
 	return g.Wait()
 }
 
@@ -295,9 +331,14 @@ func (s *Server) gracefulStop() {
 		s.grpc.GracefulStop()
 		close(done)
 	}()
-	if err := s.http.Shutdown(sctx); err != nil {
-		s.log.Warn("http shutdown", "err", err)
-		_ = s.http.Close()
+	for _, h := range []*http.Server{s.http, s.ops} {
+		if h == nil {
+			continue
+		}
+		if err := h.Shutdown(sctx); err != nil {
+			s.log.Warn("http shutdown", "err", err)
+			_ = h.Close()
+		}
 	}
 	select {
 	case <-done:

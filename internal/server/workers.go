@@ -2,13 +2,21 @@ package server
 
 import (
 	"context"
+	"log/slog"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ztbroker/ztbroker/internal/broker"
 	"github.com/ztbroker/ztbroker/internal/config"
+	"github.com/ztbroker/ztbroker/internal/panics"
+	"github.com/ztbroker/ztbroker/internal/refusal"
+	"github.com/ztbroker/ztbroker/internal/seal"
+	"github.com/ztbroker/ztbroker/internal/store"
 	"github.com/ztbroker/ztbroker/internal/worker"
+	"github.com/ztbroker/ztbroker/internal/worker/adminkey"
 	"github.com/ztbroker/ztbroker/internal/worker/reconcile"
 	"github.com/ztbroker/ztbroker/internal/worker/retention"
 	"github.com/ztbroker/ztbroker/internal/worker/revoker"
@@ -16,7 +24,7 @@ import (
 	"github.com/ztbroker/ztbroker/internal/worker/sweeper"
 )
 
-func (s *Server) buildWorkers(f *config.Config, ps *broker.Purposes, now func() time.Time, tp trace.TracerProvider) (err error) {
+func (s *Server) buildWorkers(f *config.Config, ps *broker.Purposes, us *upstreams, sealer *seal.Sealer, now func() time.Time, tp trace.TracerProvider) (err error) {
 	w := f.Workers
 	deps := worker.Deps{
 		Store:          s.store,
@@ -55,8 +63,16 @@ func (s *Server) buildWorkers(f *config.Config, ps *broker.Purposes, now func() 
 		Prefix:         f.Tokens.NamePrefix,
 		PendingTimeout: w.PendingTimeout,
 		Interval:       w.ReconcileInterval,
+		Guards:         us.guards(),
 	})
 	if err != nil {
+		return err
+	}
+	kcfg := adminkey.Config{Deps: deps, Upstreams: us.keeperUpstreams(), Prefix: f.Tokens.NamePrefix}
+	if sealer != nil {
+		kcfg.Sealer = sealer
+	}
+	if s.keeper, err = adminkey.New(kcfg); err != nil {
 		return err
 	}
 	s.eraser, err = secreteraser.New(secreteraser.Config{Store: s.store, Logger: s.log, Panics: s.panics, Now: now})
@@ -75,29 +91,46 @@ func (s *Server) buildWorkers(f *config.Config, ps *broker.Purposes, now func() 
 }
 
 func (s *Server) startWorkers(ctx context.Context) error {
+	if err := s.keeper.Start(ctx); err != nil {
+		return err
+	}
 	if err := s.revoker.Start(ctx); err != nil {
+		s.keeper.Stop()
 		return err
 	}
 	if err := s.sweeper.Start(ctx); err != nil {
 		s.revoker.Stop()
+		s.keeper.Stop()
 		return err
 	}
 	if err := s.reconcil.Start(ctx); err != nil {
 		s.sweeper.Stop()
 		s.revoker.Stop()
+		s.keeper.Stop()
 		return err
 	}
 	if err := s.eraser.Start(ctx); err != nil {
 		s.reconcil.Stop()
 		s.sweeper.Stop()
 		s.revoker.Stop()
+		s.keeper.Stop()
 		return err
 	}
-	if err := s.retention.Start(ctx); err != nil {
+	if err := s.refusals.Start(ctx); err != nil {
 		s.eraser.Stop()
 		s.reconcil.Stop()
 		s.sweeper.Stop()
 		s.revoker.Stop()
+		s.keeper.Stop()
+		return err
+	}
+	if err := s.retention.Start(ctx); err != nil {
+		s.refusals.Stop()
+		s.eraser.Stop()
+		s.reconcil.Stop()
+		s.sweeper.Stop()
+		s.revoker.Stop()
+		s.keeper.Stop()
 		return err
 	}
 	s.proxy.Start(ctx)
@@ -111,8 +144,30 @@ func (s *Server) stopWorkers() {
 	// stops: the calls they record have happened.
 	s.proxy.Stop()
 	s.retention.Stop()
+	// Its last flush writes the refusal summaries counted while the
+	// listeners drained.
+	s.refusals.Stop()
 	s.eraser.Stop()
 	s.reconcil.Stop()
 	s.sweeper.Stop()
 	s.revoker.Stop()
+	s.keeper.Stop()
+}
+
+// buildRefusals bounds what refused callers cost: they are turned away
+// once refused too often, and their audit events are summarised past a
+// per-owner rate.
+func buildRefusals(f *config.Config, st store.Store, log *slog.Logger, p *panics.Policy, reg prometheus.Registerer, now func() time.Time) (*refusal.Limiter, error) {
+	rate := func(r *config.RateLimit) refusal.Rate { return refusal.Rate{PerSecond: r.PerSecond, Burst: r.Burst} }
+	return refusal.New(refusal.Config{
+		PerOwner:   rate(f.Refusals.PerOwner),
+		PerAddress: rate(f.Refusals.PerAddress),
+		Events:     rate(f.Audit.RefusalEvents),
+		Interval:   f.Audit.SummaryInterval,
+		Store:      st,
+		Logger:     log,
+		Panics:     p,
+		Registerer: reg,
+		Now:        now,
+	})
 }

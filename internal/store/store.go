@@ -11,9 +11,10 @@ import (
 // Store persists leases and the audit trail.
 type Store interface {
 	// CreatePending writes a new lease in state pending, before anything is
-	// minted upstream. When IdempotencyKey is set and a lease with the same
-	// (owner, purpose, key) exists, it writes nothing and returns that lease
-	// with Existing set; that is a replay, not an error. A lease with the
+	// minted upstream. When IdempotencyKey is set and a lease of the same
+	// owner holds that key, whatever its purpose, it writes nothing and
+	// returns that lease with Existing set; that is a replay, not an error,
+	// and the caller compares the request with the lease. A lease with the
 	// same ID is errs.AlreadyExists. When a quota in the params would be
 	// exceeded it returns a *QuotaError and writes nothing. The quota check
 	// and the insert are atomic across replicas.
@@ -132,6 +133,8 @@ type Store interface {
 
 	// Ping reports whether the store is reachable.
 	Ping(ctx context.Context) error
+
+	UpstreamState
 }
 
 type DeleteEndedLeasesParams struct {
@@ -202,6 +205,12 @@ type CreatePendingParams struct {
 	ExpireTime      time.Time
 	MaxExpireTime   time.Time
 	IdempotencyKey  string
+	// AdmittedBy, GrantedMaxTTL, RequestedTTL and OwnerClaims are recorded
+	// as given; see lease.Lease.
+	AdmittedBy    string
+	GrantedMaxTTL time.Duration
+	RequestedTTL  time.Duration
+	OwnerClaims   map[string]string
 	// Quota, when non-nil, is checked atomically with the insert.
 	Quota *Quota
 	// Audit, when non-nil, is appended in the same transaction.

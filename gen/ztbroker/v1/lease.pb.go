@@ -9,6 +9,7 @@ package ztbrokerv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -98,7 +99,9 @@ type Lease struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Id      string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	Purpose string                 `protobuf:"bytes,2,opt,name=purpose,proto3" json:"purpose,omitempty"`
-	// The identity that owns the lease, as "<kind>:<subject>".
+	// The identity that owns the lease: "<kind>:<subject>", or for OIDC
+	// issuers whose owner claims are more than sub,
+	// "oidc:<issuer>/<claim>=<value>&..." (values escape %, & and =).
 	Owner      string                 `protobuf:"bytes,3,opt,name=owner,proto3" json:"owner,omitempty"`
 	State      Lease_State            `protobuf:"varint,4,opt,name=state,proto3,enum=ztbroker.v1.Lease_State" json:"state,omitempty"`
 	IssueTime  *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=issue_time,json=issueTime,proto3" json:"issue_time,omitempty"`
@@ -123,7 +126,14 @@ type Lease struct {
 	// "token": the caller got a ZeroTier token. "proxy": the caller got a
 	// broker credential that works only through the broker's scoped proxy;
 	// there is no upstream token, and token_sha256 is the credential's hash.
-	Delivery      string `protobuf:"bytes,17,opt,name=delivery,proto3" json:"delivery,omitempty"`
+	Delivery string `protobuf:"bytes,17,opt,name=delivery,proto3" json:"delivery,omitempty"`
+	// What admitted the caller at issue: "api_keys", "subjects" or the name
+	// of a rule. Empty for leases issued before it was recorded.
+	AdmittedBy string `protobuf:"bytes,18,opt,name=admitted_by,json=admittedBy,proto3" json:"admitted_by,omitempty"`
+	// The longest the admission let the lease live from its creation.
+	GrantedMaxTtl *durationpb.Duration `protobuf:"bytes,19,opt,name=granted_max_ttl,json=grantedMaxTtl,proto3" json:"granted_max_ttl,omitempty"`
+	// The claim values the owner was built from (OIDC callers).
+	OwnerClaims   map[string]string `protobuf:"bytes,20,rep,name=owner_claims,json=ownerClaims,proto3" json:"owner_claims,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -277,11 +287,32 @@ func (x *Lease) GetDelivery() string {
 	return ""
 }
 
+func (x *Lease) GetAdmittedBy() string {
+	if x != nil {
+		return x.AdmittedBy
+	}
+	return ""
+}
+
+func (x *Lease) GetGrantedMaxTtl() *durationpb.Duration {
+	if x != nil {
+		return x.GrantedMaxTtl
+	}
+	return nil
+}
+
+func (x *Lease) GetOwnerClaims() map[string]string {
+	if x != nil {
+		return x.OwnerClaims
+	}
+	return nil
+}
+
 var File_ztbroker_v1_lease_proto protoreflect.FileDescriptor
 
 const file_ztbroker_v1_lease_proto_rawDesc = "" +
 	"\n" +
-	"\x17ztbroker/v1/lease.proto\x12\vztbroker.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8e\a\n" +
+	"\x17ztbroker/v1/lease.proto\x12\vztbroker.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfa\b\n" +
 	"\x05Lease\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\apurpose\x18\x02 \x01(\tR\apurpose\x12\x14\n" +
@@ -305,8 +336,15 @@ const file_ztbroker_v1_lease_proto_rawDesc = "" +
 	"\x0frevoke_attempts\x18\x0f \x01(\x05R\x0erevokeAttempts\x12\x1d\n" +
 	"\n" +
 	"last_error\x18\x10 \x01(\tR\tlastError\x12\x1a\n" +
-	"\bdelivery\x18\x11 \x01(\tR\bdelivery\x1a9\n" +
+	"\bdelivery\x18\x11 \x01(\tR\bdelivery\x12\x1f\n" +
+	"\vadmitted_by\x18\x12 \x01(\tR\n" +
+	"admittedBy\x12A\n" +
+	"\x0fgranted_max_ttl\x18\x13 \x01(\v2\x19.google.protobuf.DurationR\rgrantedMaxTtl\x12F\n" +
+	"\fowner_claims\x18\x14 \x03(\v2#.ztbroker.v1.Lease.OwnerClaimsEntryR\vownerClaims\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a>\n" +
+	"\x10OwnerClaimsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x95\x01\n" +
 	"\x05State\x12\x15\n" +
@@ -331,25 +369,29 @@ func file_ztbroker_v1_lease_proto_rawDescGZIP() []byte {
 }
 
 var file_ztbroker_v1_lease_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_ztbroker_v1_lease_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_ztbroker_v1_lease_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
 var file_ztbroker_v1_lease_proto_goTypes = []any{
 	(Lease_State)(0),              // 0: ztbroker.v1.Lease.State
 	(*Lease)(nil),                 // 1: ztbroker.v1.Lease
 	nil,                           // 2: ztbroker.v1.Lease.LabelsEntry
-	(*timestamppb.Timestamp)(nil), // 3: google.protobuf.Timestamp
+	nil,                           // 3: ztbroker.v1.Lease.OwnerClaimsEntry
+	(*timestamppb.Timestamp)(nil), // 4: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 5: google.protobuf.Duration
 }
 var file_ztbroker_v1_lease_proto_depIdxs = []int32{
 	0, // 0: ztbroker.v1.Lease.state:type_name -> ztbroker.v1.Lease.State
-	3, // 1: ztbroker.v1.Lease.issue_time:type_name -> google.protobuf.Timestamp
-	3, // 2: ztbroker.v1.Lease.expire_time:type_name -> google.protobuf.Timestamp
-	3, // 3: ztbroker.v1.Lease.max_expire_time:type_name -> google.protobuf.Timestamp
+	4, // 1: ztbroker.v1.Lease.issue_time:type_name -> google.protobuf.Timestamp
+	4, // 2: ztbroker.v1.Lease.expire_time:type_name -> google.protobuf.Timestamp
+	4, // 3: ztbroker.v1.Lease.max_expire_time:type_name -> google.protobuf.Timestamp
 	2, // 4: ztbroker.v1.Lease.labels:type_name -> ztbroker.v1.Lease.LabelsEntry
-	3, // 5: ztbroker.v1.Lease.revoke_time:type_name -> google.protobuf.Timestamp
-	6, // [6:6] is the sub-list for method output_type
-	6, // [6:6] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	4, // 5: ztbroker.v1.Lease.revoke_time:type_name -> google.protobuf.Timestamp
+	5, // 6: ztbroker.v1.Lease.granted_max_ttl:type_name -> google.protobuf.Duration
+	3, // 7: ztbroker.v1.Lease.owner_claims:type_name -> ztbroker.v1.Lease.OwnerClaimsEntry
+	8, // [8:8] is the sub-list for method output_type
+	8, // [8:8] is the sub-list for method input_type
+	8, // [8:8] is the sub-list for extension type_name
+	8, // [8:8] is the sub-list for extension extendee
+	0, // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_ztbroker_v1_lease_proto_init() }
@@ -363,7 +405,7 @@ func file_ztbroker_v1_lease_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ztbroker_v1_lease_proto_rawDesc), len(file_ztbroker_v1_lease_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   2,
+			NumMessages:   3,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -5,7 +5,9 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/ztbroker/ztbroker/internal/auth"
 	"github.com/ztbroker/ztbroker/internal/errs"
@@ -43,12 +45,39 @@ func (a *Authenticator) Authenticate(_ context.Context, c auth.Credentials) (*au
 	}
 	subject := spiffeID
 	if subject == "" {
-		subject = leaf.Subject.CommonName
-	}
-	if subject == "" {
-		return nil, fmt.Errorf("client certificate has neither a SPIFFE ID nor a common name: %w", errs.Unauthenticated)
+		if subject, err = cnSubject(leaf.Subject.CommonName); err != nil {
+			return nil, err
+		}
 	}
 	return &auth.Identity{Kind: auth.KindMTLS, Subject: subject, Claims: claimsOf(leaf, spiffeID)}, nil
+}
+
+// CNPrefix starts the subject of a certificate named by its common name
+// alone, keeping such names apart from SPIFFE IDs.
+const CNPrefix = "cn:"
+
+// cnSubject names a certificate without a SPIFFE ID by its common name,
+// in a namespace of its own: "cn:<CN>". A common name that looks like a
+// URI is refused outright; whoever issued it meant it as a name it is
+// not, and a CN of "spiffe://example.org/admin" must never pass for that
+// SPIFFE ID.
+func cnSubject(cn string) (string, error) {
+	switch {
+	case cn == "":
+		return "", fmt.Errorf("client certificate has neither a SPIFFE ID nor a common name: %w", errs.Unauthenticated)
+	case strings.ContainsFunc(cn, unicode.IsControl):
+		return "", fmt.Errorf("client certificate common name holds control characters: %w", errs.Unauthenticated)
+	case looksLikeURI(cn):
+		return "", fmt.Errorf("client certificate common name %q is a URI; a URI identity must be a URI SAN: %w", cn, errs.Unauthenticated)
+	}
+	return CNPrefix + cn, nil
+}
+
+// looksLikeURI reports whether s starts with a URI scheme and a colon
+// (RFC 3986 section 3.1), as "spiffe://x" and "urn:x" do.
+func looksLikeURI(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && u.Scheme != ""
 }
 
 // spiffeIDOf returns the leaf's SPIFFE ID. The SPIFFE X.509-SVID spec

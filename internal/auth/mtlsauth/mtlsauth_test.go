@@ -24,6 +24,9 @@ func TestAuthenticate(t *testing.T) {
 	twoIDs := ca.Issue(t, certtest.Options{CN: "x", URIs: []string{"spiffe://a.org/x", "spiffe://b.org/y"}})
 	badID := ca.Issue(t, certtest.Options{CN: "x", URIs: []string{"spiffe://a.org:8443/x"}})
 	anonymous := ca.Issue(t, certtest.Options{})
+	cnSPIFFE := ca.Issue(t, certtest.Options{CN: "spiffe://example.org/admin"})
+	cnURN := ca.Issue(t, certtest.Options{CN: "urn:example:admin"})
+	cnControl := ca.Issue(t, certtest.Options{CN: "svc\x1b[2J"})
 	expiring := ca.Issue(t, certtest.Options{CN: "short", NotAfter: now.Add(time.Minute)})
 
 	tests := []struct {
@@ -34,7 +37,10 @@ func TestAuthenticate(t *testing.T) {
 		wantErr     error
 	}{
 		{name: "spiffe id wins over cn", chain: []*x509.Certificate{spiffe.Cert, ca.Cert}, wantSubject: "spiffe://example.org/ns/ops/sa/runner"},
-		{name: "cn fallback", chain: []*x509.Certificate{cnOnly.Cert}, wantSubject: "legacy-svc"},
+		{name: "cn fallback in its own namespace", chain: []*x509.Certificate{cnOnly.Cert}, wantSubject: "cn:legacy-svc"},
+		{name: "cn that is a spiffe id", chain: []*x509.Certificate{cnSPIFFE.Cert}, wantErr: errs.Unauthenticated},
+		{name: "cn that is a urn", chain: []*x509.Certificate{cnURN.Cert}, wantErr: errs.Unauthenticated},
+		{name: "cn with control characters", chain: []*x509.Certificate{cnControl.Cert}, wantErr: errs.Unauthenticated},
 		{name: "two spiffe ids", chain: []*x509.Certificate{twoIDs.Cert}, wantErr: errs.Unauthenticated},
 		{name: "spiffe id with port", chain: []*x509.Certificate{badID.Cert}, wantErr: errs.Unauthenticated},
 		{name: "no name at all", chain: []*x509.Certificate{anonymous.Cert}, wantErr: errs.Unauthenticated},

@@ -77,16 +77,22 @@ func (a *Authenticator) Authenticate(ctx context.Context, c auth.Credentials) (*
 		return nil, fmt.Errorf("issuer %q: decoding claims: %w", is.cfg.name, errs.Unauthenticated)
 	}
 	claims = auth.NormalizeClaims(claims).(map[string]any)
-	if err := checkTimes(claims, a.cfg.Now(), a.cfg.ClockSkew); err != nil {
+	if err := checkTimes(claims, a.cfg.Now(), a.cfg.ClockSkew, a.cfg.MaxTokenLifetime); err != nil {
 		return nil, fmt.Errorf("issuer %q: %w", is.cfg.name, err)
 	}
-	if tok.Subject == "" {
-		return nil, fmt.Errorf("issuer %q: token has no sub: %w", is.cfg.name, errs.Unauthenticated)
+	if err := checkIdentityText("sub", tok.Subject); err != nil {
+		return nil, fmt.Errorf("issuer %q: %w", is.cfg.name, err)
+	}
+	owner, ownerClaims, err := ownerOf(is.cfg.name, is.cfg.owners, claims)
+	if err != nil {
+		return nil, fmt.Errorf("issuer %q: %w", is.cfg.name, err)
 	}
 	return &auth.Identity{
-		Kind:    auth.KindOIDC,
-		Subject: is.cfg.name + "/" + tok.Subject,
-		Claims:  keep(claims, is.cfg.claims),
+		Kind:        auth.KindOIDC,
+		Subject:     is.cfg.name + "/" + tok.Subject,
+		Claims:      keep(claims, is.cfg.claims),
+		LeaseOwner:  owner,
+		OwnerClaims: ownerClaims,
 	}, nil
 }
 

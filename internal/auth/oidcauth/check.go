@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Problem is one thing wrong with a Config. Field names the config file's
@@ -43,6 +44,9 @@ func Check(c Config) []Problem {
 	}
 	if c.ClockSkew < 0 || c.ClockSkew > MaxClockSkew {
 		add(-1, "clock_skew", "must be between 0 and %s, got %s", MaxClockSkew, c.ClockSkew)
+	}
+	if c.MaxTokenLifetime < 0 || c.MaxTokenLifetime > 30*24*time.Hour {
+		add(-1, "max_token_lifetime", "must be between 0 (the default, 24h) and 720h, got %s", c.MaxTokenLifetime)
 	}
 	if len(c.Issuers) == 0 {
 		add(-1, "issuers", "must list at least one issuer")
@@ -88,6 +92,16 @@ func Check(c Config) []Problem {
 			if !claimName.MatchString(claim) {
 				add(i, fmt.Sprintf("claims_to_keep[%d]", j), "must be a claim name, got %q", claim)
 			}
+		}
+		seen := map[string]bool{}
+		for j, claim := range is.OwnerClaims {
+			switch {
+			case !claimName.MatchString(claim):
+				add(i, fmt.Sprintf("owner_claims[%d]", j), "must be a claim name, got %q", claim)
+			case seen[claim]:
+				add(i, fmt.Sprintf("owner_claims[%d]", j), "duplicate claim %q", claim)
+			}
+			seen[claim] = true
 		}
 	}
 	return ps

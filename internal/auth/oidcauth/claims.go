@@ -8,9 +8,10 @@ import (
 	"github.com/ztbroker/ztbroker/internal/errs"
 )
 
-// checkTimes enforces exp (required), nbf and iat (when present) with the
-// allowed skew either way.
-func checkTimes(claims map[string]any, now time.Time, skew time.Duration) error {
+// checkTimes enforces exp (required, and no further off than
+// maxLifetime), nbf and iat (when present) with the allowed skew either
+// way.
+func checkTimes(claims map[string]any, now time.Time, skew, maxLifetime time.Duration) error {
 	exp, ok, err := numericDate(claims, "exp")
 	switch {
 	case err != nil:
@@ -19,6 +20,8 @@ func checkTimes(claims map[string]any, now time.Time, skew time.Duration) error 
 		return fmt.Errorf("token has no exp: %w", errs.Unauthenticated)
 	case now.After(exp.Add(skew)):
 		return fmt.Errorf("token expired at %s: %w", exp.UTC().Format(time.RFC3339), errs.Unauthenticated)
+	case exp.Sub(now) > maxLifetime+skew:
+		return fmt.Errorf("token expires at %s, more than %s away: %w", exp.UTC().Format(time.RFC3339), maxLifetime, errs.Unauthenticated)
 	}
 	nbf, ok, err := numericDate(claims, "nbf")
 	if err != nil {
@@ -33,6 +36,9 @@ func checkTimes(claims map[string]any, now time.Time, skew time.Duration) error 
 	}
 	if ok && now.Add(skew).Before(iat) {
 		return fmt.Errorf("token issued in the future (%s): %w", iat.UTC().Format(time.RFC3339), errs.Unauthenticated)
+	}
+	if ok && exp.Sub(iat) > maxLifetime+skew {
+		return fmt.Errorf("token lives %s, longer than %s: %w", exp.Sub(iat), maxLifetime, errs.Unauthenticated)
 	}
 	return nil
 }

@@ -18,6 +18,10 @@ const (
 	MaxClockSkew              = 5 * time.Minute
 	DefaultMinRefreshInterval = 30 * time.Second
 	DefaultFetchTimeout       = 10 * time.Second
+	// DefaultMaxTokenLifetime is the longest-lived token accepted. CI
+	// tokens live minutes (GitHub's about five, GitLab's five by
+	// default), Kubernetes projected tokens an hour by default.
+	DefaultMaxTokenLifetime = 24 * time.Hour
 )
 
 // allowedAlgs are the asymmetric JWS algorithms an issuer may use.
@@ -36,6 +40,10 @@ type Issuer struct {
 	Audience string
 	// ClaimsToKeep adds to the preset's kept claims.
 	ClaimsToKeep []string
+	// OwnerClaims replaces the preset's owner claims: the claims whose
+	// values together own the caller's leases and scope its idempotency
+	// keys. They are always kept.
+	OwnerClaims []string
 	// SigningAlgs replaces the preset's algorithms.
 	SigningAlgs []string
 	// JWKSURL skips discovery.
@@ -51,6 +59,11 @@ type Config struct {
 	Audience string
 	// ClockSkew tolerated on exp, nbf and iat; defaults to 60s.
 	ClockSkew time.Duration
+	// MaxTokenLifetime refuses tokens that expire further than this in
+	// the future, or whose exp is further than this after their iat;
+	// defaults to 24h. A token valid for years is a credential nobody
+	// can take back.
+	MaxTokenLifetime time.Duration
 	// HTTPClient fetches discovery documents and keys; nil means a
 	// private client. Issuers with a CAFile get a copy trusting only it.
 	HTTPClient *http.Client
@@ -68,6 +81,9 @@ type Config struct {
 func (c *Config) complete() {
 	if c.ClockSkew == 0 {
 		c.ClockSkew = DefaultClockSkew
+	}
+	if c.MaxTokenLifetime <= 0 {
+		c.MaxTokenLifetime = DefaultMaxTokenLifetime
 	}
 	if c.FetchTimeout <= 0 {
 		c.FetchTimeout = DefaultFetchTimeout
@@ -89,7 +105,7 @@ func (c *Config) complete() {
 // resolved is an Issuer with its preset applied.
 type resolved struct {
 	name, url, audience, jwksURL string
-	algs, claims                 []string
+	algs, claims, owners         []string
 	client                       *http.Client
 }
 
@@ -102,9 +118,15 @@ func (c *Config) resolve(is Issuer) (resolved, error) {
 		audience: cmp.Or(is.Audience, c.Audience),
 		jwksURL:  is.JWKSURL,
 		algs:     p.algs,
-		claims:   slices.Concat(p.claims, is.ClaimsToKeep),
+		owners:   p.owners,
 		client:   c.HTTPClient,
 	}
+	if len(is.OwnerClaims) > 0 {
+		r.owners = is.OwnerClaims
+	}
+	// Owner claims are kept too, so the audit trail shows what owned a
+	// lease.
+	r.claims = slices.Compact(slices.Sorted(slices.Values(slices.Concat(p.claims, is.ClaimsToKeep, r.owners))))
 	if len(is.SigningAlgs) > 0 {
 		r.algs = is.SigningAlgs
 	}

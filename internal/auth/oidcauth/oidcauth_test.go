@@ -53,17 +53,18 @@ func setup(t testing.TB, mutate func(*oidcauth.Config)) *bundle {
 
 func (b *bundle) claims(over map[string]any) map[string]any {
 	c := map[string]any{
-		"iss":          b.idp.srv.URL,
-		"sub":          "repo:acme/infra:ref:refs/heads/main",
-		"aud":          audience,
-		"exp":          epoch.Add(5 * time.Minute).Unix(),
-		"iat":          epoch.Add(-time.Minute).Unix(),
-		"nbf":          epoch.Add(-time.Minute).Unix(),
-		"repository":   "acme/infra",
-		"run_attempt":  "1",
-		"run_id":       12345,
-		"team":         "ops",
-		"unkept_claim": "dropped",
+		"iss":              b.idp.srv.URL,
+		"sub":              "repo:acme/infra:ref:refs/heads/main",
+		"aud":              audience,
+		"exp":              epoch.Add(5 * time.Minute).Unix(),
+		"iat":              epoch.Add(-time.Minute).Unix(),
+		"nbf":              epoch.Add(-time.Minute).Unix(),
+		"repository":       "acme/infra",
+		"job_workflow_ref": "acme/infra/.github/workflows/deploy.yml@refs/heads/main",
+		"run_attempt":      "1",
+		"run_id":           12345,
+		"team":             "ops",
+		"unkept_claim":     "dropped",
 	}
 	for k, v := range over {
 		if v == nil {
@@ -90,6 +91,12 @@ func TestAuthenticate(t *testing.T) {
 		Claims: map[string]any{
 			"iss": b.idp.srv.URL, "sub": "repo:acme/infra:ref:refs/heads/main",
 			"repository": "acme/infra", "run_attempt": "1", "run_id": int64(12345), "team": "ops",
+			"job_workflow_ref": "acme/infra/.github/workflows/deploy.yml@refs/heads/main",
+		},
+		LeaseOwner: "oidc:gh/sub=repo:acme/infra:ref:refs/heads/main&job_workflow_ref=acme/infra/.github/workflows/deploy.yml@refs/heads/main",
+		OwnerClaims: map[string]string{
+			"sub":              "repo:acme/infra:ref:refs/heads/main",
+			"job_workflow_ref": "acme/infra/.github/workflows/deploy.yml@refs/heads/main",
 		},
 	}
 	tests := []struct {
@@ -103,6 +110,12 @@ func TestAuthenticate(t *testing.T) {
 		{name: "expired within skew", token: sign(t, b.key, b.claims(map[string]any{"exp": epoch.Add(-30 * time.Second).Unix()})), want: wantOK},
 		{name: "expired", token: sign(t, b.key, b.claims(map[string]any{"exp": epoch.Add(-2 * time.Minute).Unix()})), wantErr: errs.Unauthenticated},
 		{name: "no exp", token: sign(t, b.key, b.claims(map[string]any{"exp": nil})), wantErr: errs.Unauthenticated},
+		{name: "exp far in the future", token: sign(t, b.key, b.claims(map[string]any{"exp": int64(1) << 40})), wantErr: errs.Unauthenticated},
+		{name: "exp far in the future, no iat", token: sign(t, b.key, b.claims(map[string]any{"exp": int64(1) << 40, "iat": nil})), wantErr: errs.Unauthenticated},
+		{name: "exp beyond the lifetime", token: sign(t, b.key, b.claims(map[string]any{"exp": epoch.Add(25 * time.Hour).Unix()})), wantErr: errs.Unauthenticated},
+		{name: "issued to live too long", token: sign(t, b.key, b.claims(map[string]any{
+			"iat": epoch.Add(-23 * time.Hour).Unix(), "nbf": nil, "exp": epoch.Add(2 * time.Hour).Unix()})), wantErr: errs.Unauthenticated},
+		{name: "a day's token", token: sign(t, b.key, b.claims(map[string]any{"exp": epoch.Add(23 * time.Hour).Unix()})), want: wantOK},
 		{name: "exp not a number", token: sign(t, b.key, b.claims(map[string]any{"exp": "soon"})), wantErr: errs.Unauthenticated},
 		{name: "not yet valid within skew", token: sign(t, b.key, b.claims(map[string]any{"nbf": epoch.Add(30 * time.Second).Unix()})), want: wantOK},
 		{name: "not yet valid", token: sign(t, b.key, b.claims(map[string]any{"nbf": epoch.Add(2 * time.Minute).Unix()})), wantErr: errs.Unauthenticated},
@@ -116,6 +129,11 @@ func TestAuthenticate(t *testing.T) {
 		{name: "alg HS256", token: hsToken, wantErr: errs.Unauthenticated},
 		{name: "wrong key with known kid", token: sign(t, other, b.claims(nil)), wantErr: errs.Unauthenticated},
 		{name: "no sub", token: sign(t, b.key, b.claims(map[string]any{"sub": nil})), wantErr: errs.Unauthenticated},
+		{name: "no owner claim", token: sign(t, b.key, b.claims(map[string]any{"job_workflow_ref": nil})), wantErr: errs.Unauthenticated},
+		{name: "owner claim not a scalar", token: sign(t, b.key, b.claims(map[string]any{"job_workflow_ref": []string{"a"}})), wantErr: errs.Unauthenticated},
+		{name: "owner claim too long", token: sign(t, b.key, b.claims(map[string]any{"job_workflow_ref": strings.Repeat("w", 1025)})), wantErr: errs.Unauthenticated},
+		{name: "control character in sub", token: sign(t, b.key, b.claims(map[string]any{"sub": "repo:a\x00b"})), wantErr: errs.Unauthenticated},
+		{name: "NUL in owner claim", token: sign(t, b.key, b.claims(map[string]any{"job_workflow_ref": "a\u0000b"})), wantErr: errs.Unauthenticated},
 		{name: "garbage that looks like a jwt", token: "eyJhbGciOi.eyJpc3Mi.c2ln", wantErr: errs.Unauthenticated},
 		{name: "api key is not ours", token: "ztk_not_a_jwt", wantErr: auth.ErrNoCredentials},
 		{name: "no bearer", token: "", wantErr: auth.ErrNoCredentials},

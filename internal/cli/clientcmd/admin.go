@@ -10,9 +10,11 @@ import (
 
 const adminUsage = `  broker admin revoke --purpose P | --owner O | --label k=v | --all [--dry-run] [--reason R] [--batch-size N]
   broker admin forget --id ID --reason R
-  broker admin audit  [--purpose P] [--lease ID] [--actor A] [--action X] [--limit N] [--format table|json]`
+  broker admin audit  [--purpose P] [--lease ID] [--actor A] [--action X] [--limit N] [--format table|json]
+  broker admin upstreams [--format table|json]
+  broker admin rotate-upstream-key --upstream NAME [--reason R] [--format table|json]`
 
-// Admin runs `broker admin <revoke|forget|audit> ...` and returns the
+// Admin runs `broker admin <revoke|forget|audit|upstreams|rotate-upstream-key> ...` and returns the
 // process exit code. The broker only admits admin identities.
 func Admin(ctx context.Context, args []string, env Env) int {
 	ctx, cancel := env.cancelOnSignal(ctx)
@@ -21,6 +23,9 @@ func Admin(ctx context.Context, args []string, env Env) int {
 		"revoke": func(a []string) int { return adminRevoke(ctx, a, env) },
 		"forget": func(a []string) int { return adminForget(ctx, a, env) },
 		"audit":  func(a []string) int { return adminAudit(ctx, a, env) },
+
+		"upstreams":           func(a []string) int { return adminUpstreams(ctx, a, env) },
+		"rotate-upstream-key": func(a []string) int { return adminRotate(ctx, a, env) },
 	}, adminUsage)
 }
 

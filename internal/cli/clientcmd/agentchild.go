@@ -31,7 +31,7 @@ var agentCredentialVars = map[string]bool{
 // the token: it reads the sinks.
 func startChild(command string, env Env, stderr io.Writer) (*child, error) {
 	cmd := exec.Command("/bin/sh", "-c", "exec "+command)
-	for _, kv := range childEnviron(env.Environ, nil) {
+	for _, kv := range childEnviron(env.Environ, nil, nil) {
 		if name, _, _ := strings.Cut(kv, "="); !agentCredentialVars[name] {
 			cmd.Env = append(cmd.Env, kv)
 		}

@@ -42,7 +42,7 @@ func (c *command) parse(args []string, env Env) (cfg connConfig, code int, done 
 	if !c.takesArgs && c.fs.NArg() > 0 {
 		return cfg, fail(env, usagef("%s: unexpected argument %q (see --help)", c.name, c.fs.Arg(0))), true
 	}
-	cfg, err := c.conn.resolve(c.fs, env.getenv)
+	cfg, err := c.conn.resolve(c.fs, env)
 	if err != nil {
 		return cfg, fail(env, fmt.Errorf("%s: %w", c.name, err)), true
 	}

@@ -1,18 +1,23 @@
 package clientcmd
 
 import (
+	"errors"
 	"flag"
+	"fmt"
+	"io"
+	"os"
 	"strconv"
+	"strings"
 	"time"
 )
 
 // connFlags are the connection options every command takes. Each falls
 // back to an environment variable, so CI configures them once per job.
 type connFlags struct {
-	addr, apiKey, oidc, audience string
-	tlsCA, tlsCert, tlsKey       string
-	timeout, insecure            string
-	vars                         []connVar
+	addr, apiKey, apiKeyFile, oidc, audience string
+	tlsCA, tlsCert, tlsKey                   string
+	timeout, insecure                        string
+	vars                                     []connVar
 }
 
 // connVar ties a flag to its environment variable and default.
@@ -25,6 +30,7 @@ func (c *connFlags) register(fs *flag.FlagSet) {
 	c.vars = []connVar{
 		{"addr", "BROKER_ADDR", "127.0.0.1:9090", &c.addr},
 		{"api-key", "BROKER_API_KEY", "", &c.apiKey},
+		{"api-key-file", "BROKER_API_KEY_FILE", "", &c.apiKeyFile},
 		{"oidc", "BROKER_OIDC", "", &c.oidc},
 		{"oidc-audience", "BROKER_OIDC_AUDIENCE", "ztbroker", &c.audience},
 		{"tls-ca", "BROKER_TLS_CA", "", &c.tlsCA},
@@ -35,7 +41,8 @@ func (c *connFlags) register(fs *flag.FlagSet) {
 	}
 	help := map[string]string{
 		"addr":          "broker gRPC address `host:port`",
-		"api-key":       "API `key` to authenticate with",
+		"api-key":       "API `key` to authenticate with; on the command line it shows in ps, so prefer the environment or --api-key-file",
+		"api-key-file":  "read the API key from `file` (- for the first line of standard input)",
 		"oidc":          "authenticate with a workload token from `source`: github, env:VAR or file:PATH",
 		"oidc-audience": "`audience` to request for --oidc github",
 		"tls-ca":        "`file` of PEM CA certificates that sign the broker's certificate",
@@ -68,16 +75,33 @@ type connConfig struct {
 	insecure                     bool
 }
 
-func (c *connFlags) resolve(fs *flag.FlagSet, getenv func(string) string) (connConfig, error) {
+// maxAPIKeyFileBytes bounds what --api-key-file reads.
+const maxAPIKeyFileBytes = 4096
+
+func (c *connFlags) resolve(fs *flag.FlagSet, env Env) (connConfig, error) {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	for _, v := range c.vars {
 		if set[v.flag] {
 			continue
 		}
-		if *v.dst = getenv(v.env); *v.dst == "" {
+		if *v.dst = env.getenv(v.env); *v.dst == "" {
 			*v.dst = v.def
 		}
+	}
+	if set["api-key"] {
+		report(env.Stderr, "warning: ", errors.New("--api-key on the command line is visible to other users of this machine "+
+			"(ps, /proc); pass it in BROKER_API_KEY or with --api-key-file instead"))
+	}
+	if c.apiKeyFile != "" {
+		if c.apiKey != "" {
+			return connConfig{}, usagef("give either --api-key (BROKER_API_KEY) or --api-key-file (BROKER_API_KEY_FILE), not both")
+		}
+		key, err := readAPIKey(c.apiKeyFile, env.Stdin)
+		if err != nil {
+			return connConfig{}, err
+		}
+		c.apiKey = key
 	}
 	cfg := connConfig{
 		addr: c.addr, apiKey: c.apiKey, oidc: c.oidc, audience: c.audience,
@@ -101,4 +125,53 @@ func (c *connFlags) resolve(fs *flag.FlagSet, getenv func(string) string) (connC
 		return cfg, usagef("--insecure contradicts --tls-ca/--tls-cert")
 	}
 	return cfg, nil
+}
+
+// readAPIKey reads a key from a file, or from the first line of stdin for
+// "-". Stdin is read a byte at a time so that exec's command gets the
+// rest of it.
+func readAPIKey(path string, stdin io.Reader) (string, error) {
+	var key string
+	if path == "-" {
+		if stdin == nil {
+			return "", usagef("--api-key-file -: there is no standard input to read the key from")
+		}
+		var b strings.Builder
+		one := make([]byte, 1)
+		for b.Len() <= maxAPIKeyFileBytes {
+			n, err := stdin.Read(one)
+			if n == 1 {
+				if one[0] == '\n' {
+					break
+				}
+				b.WriteByte(one[0])
+			}
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return "", fmt.Errorf("--api-key-file -: read standard input: %w", err)
+			}
+		}
+		key = b.String()
+	} else {
+		f, err := os.Open(path)
+		if err != nil {
+			return "", fmt.Errorf("--api-key-file: %w", err)
+		}
+		defer f.Close()
+		data, err := io.ReadAll(io.LimitReader(f, maxAPIKeyFileBytes+1))
+		if err != nil {
+			return "", fmt.Errorf("--api-key-file: %w", err)
+		}
+		key = string(data)
+	}
+	if len(key) > maxAPIKeyFileBytes {
+		return "", usagef("--api-key-file %s: longer than %d bytes; is it the right file?", path, maxAPIKeyFileBytes)
+	}
+	key = strings.TrimSpace(key)
+	if key == "" {
+		return "", usagef("--api-key-file %s holds no key", path)
+	}
+	return key, nil
 }

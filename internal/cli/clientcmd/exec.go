@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -28,12 +29,15 @@ func Exec(ctx context.Context, args []string, env Env) int {
 $ZEROTIER_CENTRAL_TOKEN (or the --env-var name), $ZEROTIER_CENTRAL_URL,
 $ZEROTIER_AUTH_SCHEME and $ZTBROKER_LEASE_ID. The token is never printed. The
 lease is renewed while the command runs, and revoked when the command exits or
-is stopped; SIGINT, SIGTERM and SIGHUP are forwarded to it. Exits with the
+is stopped. The broker's own credentials are removed from the command's
+environment unless --keep-credentials is given; SIGINT, SIGTERM and SIGHUP are forwarded to it. Exits with the
 command's status, 128+n if signal n killed it. --timeout bounds issuing; the
 revocation is retried for up to ` + revokeBudget.String() + `.`
 	var f issueFlags
 	f.register(c)
 	tokenVar := c.fs.String("env-var", envToken, "environment variable that carries the token to the command")
+	keepCreds := c.fs.Bool("keep-credentials", false, "leave the broker's own credentials (BROKER_API_KEY, BROKER_API_KEY_FILE,\n"+
+		"BROKER_TLS_KEY, ACTIONS_ID_TOKEN_REQUEST_*, the --oidc env: variable) in the command's environment")
 	cfg, code, done := c.parse(args, env)
 	if done {
 		return code
@@ -53,7 +57,8 @@ revocation is retried for up to ` + revokeBudget.String() + `.`
 		return fail(env, err)
 	}
 	defer s.Close()
-	resp, err := s.issue(ctx, f.request(env.getenv))
+	req, key := f.request(env)
+	resp, err := s.issue(ctx, req)
 	if err != nil {
 		return fail(env, err)
 	}
@@ -61,6 +66,27 @@ revocation is retried for up to ` + revokeBudget.String() + `.`
 	if f.ttl > 0 {
 		ttl = durationpb.New(f.ttl)
 	}
-	sup := &supervisor{s: s, env: env, lease: resp.GetLease(), ttl: ttl, stderr: &syncWriter{w: env.Stderr}}
+	sup := &supervisor{s: s, env: env, lease: resp.GetLease(), ttl: ttl, stderr: &syncWriter{w: env.Stderr}, key: key}
+	if !*keepCreds {
+		sup.strip = credentialVars(cfg)
+	}
 	return sup.run(ctx, argv, leaseVars(resp, *tokenVar))
+}
+
+// credentialVars are the variables that let whoever holds them act as
+// this caller towards the broker, which exec's command must not inherit:
+// the API key (in `broker dev` an admin key), the client key, the GitHub
+// runtime's means to fetch ID tokens, and the variable --oidc env: names.
+func credentialVars(cfg connConfig) func(name string) bool {
+	oidcVar := ""
+	if kind, name, ok := strings.Cut(cfg.oidc, ":"); ok && kind == "env" {
+		oidcVar = name
+	}
+	return func(name string) bool {
+		switch name {
+		case "BROKER_API_KEY", "BROKER_API_KEY_FILE", "BROKER_TLS_KEY", "BROKER_DEV_API_KEY":
+			return true
+		}
+		return strings.HasPrefix(name, "ACTIONS_ID_TOKEN_REQUEST_") || (oidcVar != "" && name == oidcVar)
+	}
 }

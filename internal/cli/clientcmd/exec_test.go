@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -297,5 +298,55 @@ func TestExecNeverRunsWithoutAToken(t *testing.T) {
 				t.Errorf("stdout %q stderr %q, want no output and one error line", h.stdout, h.stderr)
 			}
 		})
+	}
+}
+
+// TestExecKeyLivesForOneStepsRetries runs exec three times in one GitHub
+// Actions step: an attempt that cannot issue, its retry, and a later run
+// after the first lease was revoked. The retry sends the first attempt's
+// key; the later run a new one, since replaying a revoked lease can only
+// fail.
+func TestExecKeyLivesForOneStepsRetries(t *testing.T) {
+	t.Parallel()
+	var h *harness
+	var issued atomic.Int32
+	fb := issuingBroker(func() time.Time { return h.clock.Now() })
+	okIssue := fb.issue
+	fb.issue = func(ctx context.Context, r *ztbrokerv1.IssueTokenRequest) (*ztbrokerv1.IssueTokenResponse, error) {
+		if issued.Add(1) == 1 {
+			return nil, status.Error(codes.PermissionDenied, "not yet")
+		}
+		return okIssue(ctx, r)
+	}
+	h = newHarness(t, fb)
+	for k, v := range map[string]string{
+		"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "acme/infra", "GITHUB_RUN_ID": "1",
+		"GITHUB_RUN_ATTEMPT": "1", "GITHUB_JOB": "deploy", "GITHUB_ACTION": "__run", "RUNNER_TEMP": t.TempDir(),
+	} {
+		h.vars[k] = v
+	}
+	run := func() int {
+		return Exec(context.Background(), []string{"--purpose", "deploy", "--", "true"}, h.env)
+	}
+	if code := run(); code != ExitPermissionDenied {
+		t.Fatalf("first attempt exit %d, want %d", code, ExitPermissionDenied)
+	}
+	if code := run(); code != 0 {
+		t.Fatalf("retry exit %d; stderr %q", code, h.stderr)
+	}
+	if code := run(); code != 0 {
+		t.Fatalf("later run exit %d; stderr %q", code, h.stderr)
+	}
+	var keys []string
+	for _, c := range h.fake.called("IssueToken") {
+		keys = append(keys, c.req.(*ztbrokerv1.IssueTokenRequest).GetIdempotencyKey())
+	}
+	if len(keys) != 3 || keys[0] != keys[1] || keys[2] == keys[1] {
+		t.Errorf("keys %q: want the retry to repeat the first and the later run to differ", keys)
+	}
+	for _, k := range keys {
+		if !nonceSuffix.MatchString(k) {
+			t.Errorf("key %q carries no random part", k)
+		}
 	}
 }

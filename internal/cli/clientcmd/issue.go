@@ -37,18 +37,22 @@ func (f *issueFlags) check() error {
 }
 
 // request builds the IssueTokenRequest. It is built once per invocation, so
-// every retry carries the same idempotency key.
-func (f *issueFlags) request(getenv func(string) string) *ztbrokerv1.IssueTokenRequest {
-	run := detectCI(getenv)
+// every retry carries the same idempotency key; the key is returned too,
+// for exec to forget once its lease has ended.
+func (f *issueFlags) request(env Env) (*ztbrokerv1.IssueTokenRequest, stepKey) {
+	run := detectCI(env.getenv)
+	key := run.idempotencyKey(f.key, f.purpose, func(err error) {
+		report(env.Stderr, "warning: ", fmt.Errorf("%w; a retry of this step will issue a new lease", err))
+	})
 	req := &ztbrokerv1.IssueTokenRequest{
 		Purpose:        f.purpose,
 		Labels:         run.withLabels(f.labels.values),
-		IdempotencyKey: run.idempotencyKey(f.key, f.purpose),
+		IdempotencyKey: key.key,
 	}
 	if f.ttl > 0 {
 		req.Ttl = durationpb.New(f.ttl)
 	}
-	return req
+	return req, key
 }
 
 // issue asks for a token and checks that the answer carries one that can

@@ -31,11 +31,15 @@ type supervisor struct {
 	// stderr is shared with the lease keeper, which writes while the
 	// command runs.
 	stderr *syncWriter
+	// key is forgotten once the lease is revoked.
+	key stepKey
+	// strip, when set, names the variables the command does not inherit.
+	strip func(name string) bool
 }
 
 func (sv *supervisor) run(ctx context.Context, argv []string, vars [][2]string) int {
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = childEnviron(sv.env.Environ, vars)
+	cmd.Env = childEnviron(sv.env.Environ, vars, sv.strip)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = sv.env.Stdin, sv.env.Stdout, sv.stderr
 	if f, ok := sv.env.Stderr.(*os.File); ok {
 		// A terminal stays a terminal for the command.
@@ -109,6 +113,9 @@ func (sv *supervisor) end(ctx context.Context, cause, reason string) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), revokeBudget)
 	defer cancel()
 	_, err := sv.s.broker.RevokeLease(rctx, &ztbrokerv1.RevokeLeaseRequest{Id: id, Reason: reason})
+	if err == nil {
+		sv.key.forget()
+	}
 	switch {
 	case err != nil && cause != "":
 		report(sv.stderr, "exec: "+cause+"; ", fmt.Errorf("revoking its lease %s also failed: %w; "+
@@ -121,8 +128,9 @@ func (sv *supervisor) end(ctx context.Context, cause, reason string) {
 	}
 }
 
-// childEnviron is base plus vars, which replace any same-named entries.
-func childEnviron(base func() []string, vars [][2]string) []string {
+// childEnviron is base without the variables strip names, plus vars,
+// which replace any same-named entries.
+func childEnviron(base func() []string, vars [][2]string, strip func(string) bool) []string {
 	var env []string
 	if base != nil {
 		env = base()
@@ -130,7 +138,7 @@ func childEnviron(base func() []string, vars [][2]string) []string {
 	out := make([]string, 0, len(env)+len(vars))
 	for _, kv := range env {
 		name, _, _ := strings.Cut(kv, "=")
-		if !setsVar(vars, name) {
+		if !setsVar(vars, name) && (strip == nil || !strip(name)) {
 			out = append(out, kv)
 		}
 	}

@@ -5,9 +5,11 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -18,8 +20,8 @@ func writeLeaseTable(w io.Writer, leases []*ztbrokerv1.Lease) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tPURPOSE\tSTATE\tOWNER\tEXPIRES\tLABELS")
 	for _, l := range leases {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", l.GetId(), l.GetPurpose(), stateName(l.GetState()),
-			l.GetOwner(), stamp(l.GetExpireTime()), labelString(l.GetLabels()))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", cell(l.GetId()), cell(l.GetPurpose()), stateName(l.GetState()),
+			cell(l.GetOwner()), stamp(l.GetExpireTime()), cell(labelString(l.GetLabels())))
 	}
 	return tw.Flush()
 }
@@ -47,7 +49,7 @@ func writeLease(w io.Writer, l *ztbrokerv1.Lease) error {
 	}
 	for _, r := range rows {
 		if r[1] != "" && r[1] != "0" {
-			fmt.Fprintf(tw, "%s:\t%s\n", r[0], r[1])
+			fmt.Fprintf(tw, "%s:\t%s\n", r[0], cell(r[1]))
 		}
 	}
 	return tw.Flush()
@@ -57,8 +59,8 @@ func writeAuditTable(w io.Writer, events []*ztbrokerv1.AuditEvent) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tTIME\tACTION\tACTOR\tPURPOSE\tLEASE\tRESULT\tREASON")
 	for _, e := range events {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s:%s\t%s\t%s\t%s\t%s\n", e.GetId(), stamp(e.GetTime()), e.GetAction(),
-			e.GetActorKind(), e.GetActorSubject(), e.GetPurpose(), e.GetLeaseId(), e.GetResult(), e.GetReason())
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.GetId(), stamp(e.GetTime()), cell(e.GetAction()),
+			cell(e.GetActorKind()+":"+e.GetActorSubject()), cell(e.GetPurpose()), cell(e.GetLeaseId()), cell(e.GetResult()), cell(e.GetReason()))
 	}
 	return tw.Flush()
 }
@@ -76,4 +78,18 @@ func labelString(labels map[string]string) string {
 		parts = append(parts, k+"="+labels[k])
 	}
 	return strings.Join(parts, ",")
+}
+
+// cell shows a value the broker stored for others to read (a reason, an
+// owner, a label) so that it stays one cell of one row: a value holding
+// anything but printable characters and spaces (a tab or newline that
+// would forge columns and rows, a terminal escape sequence) is shown
+// quoted with those characters escaped.
+func cell(s string) string {
+	for _, r := range s {
+		if r != ' ' && !unicode.IsGraphic(r) {
+			return strconv.QuoteToGraphic(s)
+		}
+	}
+	return s
 }

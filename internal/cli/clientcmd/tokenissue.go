@@ -51,7 +51,8 @@ labelled with the run (ci, run_id, run_attempt, job, repository or project), so
 		return fail(env, err)
 	}
 	defer s.Close()
-	resp, err := s.issue(ctx, f.request(env.getenv))
+	req, _ := f.request(env)
+	resp, err := s.issue(ctx, req)
 	if err != nil {
 		return fail(env, err)
 	}

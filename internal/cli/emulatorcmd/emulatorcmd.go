@@ -39,6 +39,12 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Var(&networks, "network", "network to seed, ID[:NAME][,MEMBER[+]]... (+ authorises the member; repeatable)")
 	deleteMissing := fs.Int("delete-missing-status", 404, "status for a missing New Central key: 404 or 403")
 	removeExpired := fs.Bool("remove-expired", false, "drop expired New Central keys from listings")
+	adminAccount := fs.String("admin-service-account", "", "service account holding the admin key (default: the first --service-account)")
+	adminLifetime := fs.Duration("admin-key-lifetime", emulator.DefaultAdminKeyLifetime, "how long after start the admin key expires")
+	unknownRoute := fs.Int("unknown-route-status", 404, "status for a request no route matches: 404 (as Central) or 501")
+	retryAfter := fs.Bool("retry-after", false, "send Retry-After on 429s, which no source shows Central doing")
+	clockOffset := fs.Duration("clock-offset", 0, "run the emulator's clock (Date header, key expiry) this far ahead of the host's")
+	lastUsed := fs.Bool("last-used", true, "stamp a key's lastUsed on every request (false: never)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -55,6 +61,14 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	opts := []emulator.Option{
 		emulator.WithAdminToken(*adminToken), emulator.WithServiceAccounts(accounts...), emulator.WithLegacyUsers(*legacyUser),
 		emulator.WithRateLimit(*rateLimit), emulator.WithDeleteMissingStatus(*deleteMissing), emulator.WithRemoveExpiredKeys(*removeExpired),
+		emulator.WithAdminKeyLifetime(*adminLifetime), emulator.WithUnknownRouteStatus(*unknownRoute),
+		emulator.WithClockOffset(*clockOffset), emulator.WithLastUsed(*lastUsed),
+	}
+	if *adminAccount != "" {
+		opts = append(opts, emulator.WithAdminServiceAccount(*adminAccount))
+	}
+	if *retryAfter {
+		opts = append(opts, emulator.WithThrottleHeaders(emulator.ThrottleBoth))
 	}
 	for _, n := range networks {
 		seed, err := emulator.ParseNetworkSeed(n)

@@ -19,7 +19,7 @@ func (s *Store) CreatePending(_ context.Context, p store.CreatePendingParams) (*
 	defer s.mu.Unlock()
 	if p.IdempotencyKey != "" {
 		for _, l := range s.leases {
-			if l.Owner == p.Owner && l.Purpose == p.Purpose && l.IdempotencyKey == p.IdempotencyKey {
+			if l.Owner == p.Owner && l.IdempotencyKey == p.IdempotencyKey {
 				return &store.CreatePendingResult{Lease: clone(l), Existing: true}, nil
 			}
 		}
@@ -50,6 +50,10 @@ func (s *Store) CreatePending(_ context.Context, p store.CreatePendingParams) (*
 		ExpireTime:      ts(p.ExpireTime),
 		MaxExpireTime:   ts(p.MaxExpireTime),
 		IdempotencyKey:  p.IdempotencyKey,
+		AdmittedBy:      p.AdmittedBy,
+		GrantedMaxTTL:   p.GrantedMaxTTL,
+		RequestedTTL:    p.RequestedTTL,
+		OwnerClaims:     cloneLabels(p.OwnerClaims),
 		CreatedAt:       now,
 		UpdatedAt:       now,
 	}

@@ -25,6 +25,8 @@ type Store struct {
 	// lastAuditID is the id of the newest event ever appended: retention
 	// removes old events, and ids must never be reused.
 	lastAuditID int64
+
+	upstream upstreamState
 }
 
 type sealed struct {
@@ -34,7 +36,7 @@ type sealed struct {
 
 // New returns an empty store.
 func New() *Store {
-	return &Store{leases: map[string]*lease.Lease{}, secrets: map[string]sealed{}}
+	return &Store{leases: map[string]*lease.Lease{}, secrets: map[string]sealed{}, upstream: newUpstreamState()}
 }
 
 // Ping always succeeds: memory is always reachable.
@@ -52,6 +54,7 @@ func ts(t time.Time) time.Time {
 func clone(l *lease.Lease) *lease.Lease {
 	c := *l
 	c.Labels = cloneLabels(l.Labels)
+	c.OwnerClaims = cloneLabels(l.OwnerClaims)
 	return &c
 }
 

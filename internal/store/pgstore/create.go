@@ -13,21 +13,24 @@ import (
 	"github.com/ztbroker/ztbroker/internal/store"
 )
 
-// sqlInsertPending inserts a pending lease unless its idempotency key is
-// taken, in which case it returns no row. A clash on the id is still an
-// error (unique violation).
+// sqlInsertPending inserts a pending lease unless the owner's idempotency
+// key is taken, in which case it returns no row. A clash on the id is
+// still an error (unique violation).
 const sqlInsertPending = `WITH upd AS (
 	INSERT INTO leases (id, purpose, owner, state, labels, upstream, upstream_account,
 		upstream_name, issue_time, expire_time, max_expire_time, idempotency_key,
+		admitted_by, granted_max_ttl, requested_ttl, owner_claims,
 		created_at, updated_at, delivery)
-	VALUES ($2, $3, $4, 'pending', $5, $6, $7, $8, $9, $10, $11, $12, $9, $9, $13)
-	ON CONFLICT (owner, purpose, idempotency_key) WHERE idempotency_key <> '' DO NOTHING
+	VALUES ($2, $3, $4, 'pending', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $9, $9, $17)
+	ON CONFLICT (owner, idempotency_key) WHERE idempotency_key <> '' DO NOTHING
 	RETURNING ` + leaseCols + `
 ), ` + auditCTE + `
 SELECT ` + leaseCols + ` FROM upd`
 
+// sqlByIdempotencyKey finds the owner's lease holding a key, whatever its
+// purpose: the caller compares the request with it.
 const sqlByIdempotencyKey = `SELECT ` + leaseCols + ` FROM leases
-WHERE owner = $1 AND purpose = $2 AND idempotency_key = $3 AND idempotency_key <> ''`
+WHERE owner = $1 AND idempotency_key = $2 AND idempotency_key <> ''`
 
 // Quota locks. A purpose-wide limit serialises every create of the
 // purpose; owner-only limits serialise one owner's creates and share the
@@ -69,7 +72,8 @@ func (s *Store) CreatePending(ctx context.Context, p store.CreatePendingParams) 
 		return nil, err
 	}
 	args := []any{audit, p.ID, p.Purpose, p.Owner, labelsParam(p.Labels), p.Upstream, p.UpstreamAccount,
-		p.UpstreamName, p.Now, p.ExpireTime, p.MaxExpireTime, p.IdempotencyKey, deliveryParam(p.Delivery)}
+		p.UpstreamName, p.Now, p.ExpireTime, p.MaxExpireTime, p.IdempotencyKey,
+		p.AdmittedBy, p.GrantedMaxTTL, p.RequestedTTL, labelsParam(p.OwnerClaims), deliveryParam(p.Delivery)}
 	if p.Quota == nil {
 		res, err := insertPending(ctx, s.pool, p, args)
 		if err != nil {
@@ -144,7 +148,7 @@ func byKey(ctx context.Context, q querier, p store.CreatePendingParams) (*lease.
 	if p.IdempotencyKey == "" {
 		return nil, nil
 	}
-	l, err := scanLease(q.QueryRow(ctx, sqlByIdempotencyKey, p.Owner, p.Purpose, p.IdempotencyKey))
+	l, err := scanLease(q.QueryRow(ctx, sqlByIdempotencyKey, p.Owner, p.IdempotencyKey))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}

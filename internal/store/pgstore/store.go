@@ -60,7 +60,8 @@ const leaseCols = `id, purpose, owner, state, labels, upstream, upstream_account
 	upstream_token_id, upstream_name, upstream_expire_time, token_sha256,
 	issue_time, expire_time, max_expire_time, revoke_reason, revoked_by,
 	revoke_time, revoke_attempts, next_attempt_at, last_error,
-	idempotency_key, created_at, updated_at, delivery`
+	idempotency_key, admitted_by, granted_max_ttl, requested_ttl, owner_claims,
+	created_at, updated_at, delivery`
 
 func scanLease(row pgx.Row) (*lease.Lease, error) {
 	var (
@@ -73,7 +74,8 @@ func scanLease(row pgx.Row) (*lease.Lease, error) {
 		&l.UpstreamTokenID, &l.UpstreamName, &upExp, &l.TokenSHA256,
 		&l.IssueTime, &l.ExpireTime, &l.MaxExpireTime, &l.RevokeReason, &l.RevokedBy,
 		&revokeTime, &attempts, &nextAttempt, &l.LastError,
-		&l.IdempotencyKey, &l.CreatedAt, &l.UpdatedAt, &l.Delivery)
+		&l.IdempotencyKey, &l.AdmittedBy, &l.GrantedMaxTTL, &l.RequestedTTL, &l.OwnerClaims,
+		&l.CreatedAt, &l.UpdatedAt, &l.Delivery)
 	if err != nil {
 		return nil, err
 	}
@@ -81,6 +83,9 @@ func scanLease(row pgx.Row) (*lease.Lease, error) {
 	l.RevokeAttempts = int(attempts)
 	if len(l.Labels) == 0 {
 		l.Labels = nil
+	}
+	if len(l.OwnerClaims) == 0 {
+		l.OwnerClaims = nil
 	}
 	l.UpstreamExpireTime = fromNull(upExp)
 	l.RevokeTime = fromNull(revokeTime)

@@ -25,6 +25,10 @@ func testCreatePending(t *testing.T, newStore NewStore) {
 		ExpireTime:      t0.Add(time.Hour),
 		MaxExpireTime:   t0.Add(4 * time.Hour),
 		IdempotencyKey:  "k1",
+		AdmittedBy:      "infra-main",
+		GrantedMaxTTL:   4 * time.Hour,
+		RequestedTTL:    time.Hour,
+		OwnerClaims:     map[string]string{"sub": "repo:acme/infra", "job_workflow_ref": "acme/infra/.github/workflows/a.yml@refs/heads/main"},
 	}
 	res, err := s.CreatePending(ctx(t), p)
 	if err != nil {
@@ -40,12 +44,15 @@ func testCreatePending(t *testing.T, newStore NewStore) {
 		Upstream: upstream, UpstreamAccount: account, UpstreamName: "ztb-deploy-" + id,
 		IssueTime: t0, ExpireTime: t0.Add(time.Hour), MaxExpireTime: t0.Add(4 * time.Hour),
 		IdempotencyKey: "k1", CreatedAt: t0, UpdatedAt: t0,
+		AdmittedBy: "infra-main", GrantedMaxTTL: 4 * time.Hour, RequestedTTL: time.Hour,
+		OwnerClaims: map[string]string{"sub": "repo:acme/infra", "job_workflow_ref": "acme/infra/.github/workflows/a.yml@refs/heads/main"},
 	}
 	diffLease(t, "CreatePending result", res.Lease, want)
 	diffLease(t, "GetLease after CreatePending", get(t, s, id), want)
 
-	// The store keeps its own copy of the labels.
+	// The store keeps its own copy of the labels and owner claims.
 	p.Labels["team"] = "changed"
+	p.OwnerClaims["sub"] = "changed"
 	diffLease(t, "GetLease after caller mutates labels", get(t, s, id), want)
 
 	t.Run("duplicate id", func(t *testing.T) {
@@ -115,9 +122,21 @@ func testIdempotency(t *testing.T, newStore NewStore) {
 		t.Errorf("a reused key wrote %d audit events, want 0", len(audit.Events))
 	}
 
-	// The key is scoped to (owner, purpose); no key never collides.
+	// The key is scoped to the owner alone: the same owner's key for
+	// another purpose finds the first lease, which the caller then
+	// refuses to replay. Another owner's key and no key never collide.
+	for _, withQuota := range []bool{false, true} {
+		p := again
+		p.ID, p.Purpose = newID(), "other"
+		if !withQuota {
+			p.Quota = nil
+		}
+		got, err := s.CreatePending(ctx(t), p)
+		if err != nil || !got.Existing || got.Lease.ID != first.ID {
+			t.Fatalf("CreatePending with the key under another purpose (quota %v) = %+v, %v; want lease %s", withQuota, got, err, first.ID)
+		}
+	}
 	pending(t, s, key("k"), withOwner("user:bob"))
-	pending(t, s, key("k"), withPurpose("other"))
 	pending(t, s)
 	pending(t, s)
 }

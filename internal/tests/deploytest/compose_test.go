@@ -2,6 +2,7 @@ package deploytest
 
 import (
 	"os"
+	"os/exec"
 	"regexp"
 	"slices"
 	"strconv"
@@ -150,9 +151,39 @@ func dependencyCycle(svcs map[string]composeService) []string {
 }
 
 // TestComposeConfig validates docker-compose.yml with docker-compose
-// itself (Debian's docker-compose package; no Docker engine needed).
+// itself (Debian's docker-compose package; no Docker engine needed),
+// given the two secrets it requires; without them it must refuse, naming
+// each and how to make it.
 func TestComposeConfig(t *testing.T) {
 	t.Parallel()
 	bin := tool(t, "DOCKER_COMPOSE", "docker-compose", "Debian: apt-get install --no-install-recommends docker-compose, or source scripts/deploytools.sh and run compose_ensure")
-	run(t, repoRoot, bin, "-f", "docker-compose.yml", "config", "-q")
+	var base []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "BROKER_SEAL_KEY=") && !strings.HasPrefix(kv, "BROKER_CI_API_KEY=") {
+			base = append(base, kv)
+		}
+	}
+	compose := func(env []string) (string, error) {
+		cmd := exec.Command(bin, "-f", "docker-compose.yml", "config", "-q")
+		cmd.Dir, cmd.Env = repoRoot, env
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := compose(append(slices.Clone(base),
+		"BROKER_SEAL_KEY=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "BROKER_CI_API_KEY="+strings.Repeat("k", 64))); err != nil {
+		t.Errorf("docker-compose config with the secrets set: %v\n%s", err, out)
+	}
+	for _, missing := range []string{"BROKER_SEAL_KEY", "BROKER_CI_API_KEY"} {
+		env := slices.Clone(base)
+		if missing != "BROKER_SEAL_KEY" {
+			env = append(env, "BROKER_SEAL_KEY=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
+		}
+		if missing != "BROKER_CI_API_KEY" {
+			env = append(env, "BROKER_CI_API_KEY="+strings.Repeat("k", 64))
+		}
+		out, err := compose(env)
+		if err == nil || !strings.Contains(out, "set "+missing+", in .env or the environment") {
+			t.Errorf("docker-compose config without %s: %v, %q; want a refusal saying how to set it", missing, err, out)
+		}
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -44,9 +45,17 @@ func newGHJob(t *testing.T) *ghJob {
 		"GITHUB_ACTION":      "ztbroker",
 		"GITHUB_OUTPUT":      j.outputFile,
 		"GITHUB_ENV":         j.envFile,
+		"RUNNER_TEMP":        filepath.Join(dir, "runner-temp"),
+	}
+	if err := os.Mkdir(j.vars["RUNNER_TEMP"], 0o700); err != nil {
+		t.Fatal(err)
 	}
 	return j
 }
+
+// derivedKey is the end of a key derived in CI: the purpose and the
+// step's random part.
+var derivedKey = regexp.MustCompile("-" + purposeCI + "-[0-9a-f]{32}$")
 
 // issue runs `broker token issue` in the step.
 func (j *ghJob) issue(hc *http.Client, args ...string) (code int, stdout, stderr string) {
@@ -166,9 +175,11 @@ func TestTokenIssueInGitHubActions(t *testing.T) {
 	if diff := cmp.Diff(wantLabels, l.Labels); diff != "" {
 		t.Errorf("lease labels (-want +got):\n%s", diff)
 	}
-	// The key comes from the job, not chance, so a re-run finds the lease.
-	if k := l.IdempotencyKey; !strings.HasPrefix(k, "gha-acme/infra-9001-2-deploy-") || !strings.HasSuffix(k, "-"+purposeCI) {
-		t.Errorf("idempotency key %q is not derived from the run and the purpose", k)
+	// The key comes from the job, and a random part the step keeps in
+	// $RUNNER_TEMP, so a re-run of the step finds the lease but nobody can
+	// rebuild the key from the run's metadata.
+	if k := l.IdempotencyKey; !strings.HasPrefix(k, "gha-acme/infra-9001-2-deploy-") || !derivedKey.MatchString(k) {
+		t.Errorf("idempotency key %q is not derived from the run and the purpose with a random part", k)
 	}
 
 	// A re-run of the same step gets the same lease and token back.

@@ -22,7 +22,8 @@ type execRun struct {
 }
 
 // startExec runs `broker exec --purpose purpose -- <c running body>`
-// against addr, authenticated with the broker's API key. The test owns the signal channel, so neither the
+// against addr, authenticated with the broker's API key from the
+// environment. The test owns the signal channel, so neither the
 // test's context nor its own process signals reach the command. At
 // cleanup it opens c's gate and waits for exec, so no goroutine outlives
 // the test.
@@ -35,13 +36,20 @@ func startExec(t *testing.T, b *liveBroker, addr string, c *child, purpose, body
 		done:    make(chan struct{}),
 	}
 	env := clientcmd.Env{
-		Stdout:  r.stdout,
-		Stderr:  r.stderr,
-		Getenv:  func(string) string { return "" },
+		Stdout: r.stdout,
+		Stderr: r.stderr,
+		// The key comes from the environment, as CI passes it; on the
+		// command line it would warn.
+		Getenv: func(k string) string {
+			if k == "BROKER_API_KEY" {
+				return b.apiKey
+			}
+			return ""
+		},
 		Environ: func() []string { return []string{childPath} },
 		Signals: r.signals,
 	}
-	argv := append([]string{"--addr", addr, "--api-key", b.apiKey, "--timeout", "20s", "--purpose", purpose, "--"},
+	argv := append([]string{"--addr", addr, "--timeout", "20s", "--purpose", purpose, "--"},
 		c.argv(body)...)
 	go func() {
 		defer close(r.done)
