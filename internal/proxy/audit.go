@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/ztbroker/ztbroker/internal/lease"
 	"github.com/ztbroker/ztbroker/internal/store"
 	"github.com/ztbroker/ztbroker/internal/worker/startstop"
 )
@@ -182,7 +181,7 @@ func (s *sampler) pruneLocked(now time.Time) {
 // ids, the operation, the status and the latency; never a body, a query
 // value or a credential.
 type call struct {
-	lease     *lease.Lease
+	lease     *store.ProxyLease
 	method    string
 	route     string
 	resources []string
