@@ -144,7 +144,7 @@ func (p *Proxy) record(ctx context.Context, c call) {
 		p.audit.add(ctx, c.event(ActionCall, now, 0))
 		return
 	}
-	if ok, skipped := p.sample.take(c.lease.ID+"|read|"+c.route, now); ok {
+	if ok, skipped := p.sample.take(sampleKey{c.lease.ID, "read", c.route}, now); ok {
 		p.audit.add(ctx, c.event(ActionRead, now, skipped))
 	}
 }
