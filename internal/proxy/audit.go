@@ -224,6 +224,6 @@ func (c call) event(action string, now time.Time, skipped int) *store.AuditEvent
 	return &store.AuditEvent{
 		Time: now, Action: action, ActorKind: kind, ActorSubject: subject,
 		Purpose: c.lease.Purpose, LeaseID: c.lease.ID, Result: c.result,
-		Reason: c.reason(skipped), TokenSHA256: c.lease.TokenSHA256, Upstream: c.lease.Upstream,
+		Reason: c.reason(skipped), TokenSHA256: c.lease.TokenSHA256,
 	}
 }

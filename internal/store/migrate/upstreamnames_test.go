@@ -11,9 +11,9 @@ import (
 )
 
 // upstreamNamesVersion is the migration that names leases' upstreams.
-const upstreamNamesVersion = 7
+const upstreamNamesVersion = 8
 
-// TestUpstreamNamesMigration applies migration 7 over leases written
+// TestUpstreamNamesMigration applies migration 8 over leases written
 // before it, whose upstream column held the kind: that value becomes
 // their upstream's name (the name the older configuration form gives)
 // and is copied as the kind. Down turns a named upstream back into its
@@ -33,7 +33,7 @@ func TestUpstreamNamesMigration(t *testing.T) {
 		t.Fatal(err)
 	}
 	if columnExists(t, pool, "leases", "upstream_kind") {
-		t.Fatal("upstream_kind exists below migration 7")
+		t.Fatal("upstream_kind exists below migration 8")
 	}
 	insert := `INSERT INTO leases (id, purpose, owner, state, upstream, upstream_account,
 		issue_time, expire_time, max_expire_time, created_at, updated_at)
@@ -44,11 +44,11 @@ func TestUpstreamNamesMigration(t *testing.T) {
 		}
 	}
 	if _, err := migrate.Up(ctx, pool); err != nil {
-		t.Fatalf("migration 7 over existing leases: %v", err)
+		t.Fatalf("migration 8 over existing leases: %v", err)
 	}
 	want := map[string]string{"nc": "new_central/new_central", "lg": "legacy/legacy"}
 	if d := cmp.Diff(want, upstreams(t, pool)); d != "" {
-		t.Errorf("leases after migration 7, name/kind (-want +got):\n%s", d)
+		t.Errorf("leases after migration 8, name/kind (-want +got):\n%s", d)
 	}
 	// A replica from before the migration still issues: it writes no kind.
 	if _, err := pool.Exec(ctx, insert, "old-replica", "new_central"); err != nil {
