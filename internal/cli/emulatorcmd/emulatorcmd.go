@@ -3,7 +3,6 @@ package emulatorcmd
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -12,49 +11,70 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
+	"github.com/ztbroker/ztbroker/internal/cli/cmdtree"
+
 	"github.com/ztbroker/ztbroker/internal/upstream/emulator"
 )
 
 // shutdownGrace bounds how long Run waits for requests in flight.
 const shutdownGrace = 5 * time.Second
 
-type repeated []string
-
-func (r *repeated) String() string     { return strings.Join(*r, ",") }
-func (r *repeated) Set(v string) error { *r = append(*r, v); return nil }
-
-// Run is the "broker emulator" command. It serves until ctx is cancelled,
-// then shuts down gracefully, and returns the process exit code: 0 on a
-// clean stop, 2 on bad flags, 1 when it cannot serve.
+// Run runs "broker emulator" with args, as the broker binary would: for
+// tests. See Command.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("emulator", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	addr := fs.String("addr", "127.0.0.1:8089", "listen address HOST:PORT (port 0 picks one)")
-	adminToken := fs.String("admin-token", "", "admin credential (default $"+emulator.AdminTokenEnv+")")
-	var accounts, faults, networks repeated
-	fs.Var(&accounts, "service-account", "New Central service account id to seed (repeatable)")
-	legacyUser := fs.String("legacy-user", emulator.DefaultLegacyUser, "Legacy user id to seed")
+	root := &cobra.Command{Use: "broker"}
+	root.AddCommand(Command(os.Getenv))
+	return cmdtree.Run(ctx, root, append([]string{"emulator"}, args...), stdout, stderr)
+}
+
+// Command is "broker emulator". It serves until its context is cancelled,
+// then shuts down gracefully; it exits 0 on a clean stop, 2 on bad flags,
+// 1 when it cannot serve. getenv reads the admin token's variable.
+func Command(getenv func(string) string) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "emulator [flags]",
+		Short: "Run the ZeroTier Central emulator alone (New Central and Legacy)",
+		Long: `Serves a fake ZeroTier Central: New Central under /api/v2 (service accounts and
+their API keys, networks, members) and Legacy Central under /api/v1 (user
+tokens), with the admin credential --admin-token. Point a broker's upstreams at
+it to try serve without a ZeroTier account, or inject faults to see how the
+broker copes. It prints "emulator listening on http://ADDR" once it serves.`,
+		Example: `  ` + emulator.AdminTokenEnv + `=$(openssl rand -hex 24) broker emulator --addr 127.0.0.1:8089 --service-account sa-local
+  broker emulator --admin-token secret --network 8056c2e21c000001:lab,deadbeef00+
+  broker emulator --admin-token secret --fault v2.apiKey.delete=status=503,rate=0.5 --delete-missing-status 403`,
+		Args: cmdtree.NoArgs,
+	}
+	fs := c.Flags()
+	fs.SortFlags = false
+	addr := fs.String("addr", "127.0.0.1:8089", "listen address `host:port` (port 0 picks one)")
+	adminToken := fs.String("admin-token", "", "admin credential that the broker's admin_key / token must equal (env "+emulator.AdminTokenEnv+")")
+	accounts := fs.StringArray("service-account", nil, "New Central service account `id` to seed, repeatable (default "+emulator.DefaultServiceAccount+")")
+	legacyUser := fs.String("legacy-user", emulator.DefaultLegacyUser, "Legacy user `id` to seed")
 	rateLimit := fs.Float64("rate-limit", 0, "global requests per second before 429 (0: none)")
-	fs.Var(&faults, "fault", "route=spec fault to inject, e.g. v2.apiKey.delete=status=503,rate=0.5 (repeatable)")
-	fs.Var(&networks, "network", "network to seed, ID[:NAME][,MEMBER[+]]... (+ authorises the member; repeatable)")
+	faults := fs.StringArray("fault", nil, "`route=spec` fault to inject, e.g. v2.apiKey.delete=status=503,rate=0.5; repeatable")
+	networks := fs.StringArray("network", nil, "network to seed, `ID[:NAME][,MEMBER[+]]...` (+ authorises the member); repeatable")
 	deleteMissing := fs.Int("delete-missing-status", 404, "status for a missing New Central key: 404 or 403")
 	removeExpired := fs.Bool("remove-expired", false, "drop expired New Central keys from listings")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	c.RunE = func(c *cobra.Command, _ []string) error {
+		if *adminToken == "" {
+			*adminToken = getenv(emulator.AdminTokenEnv)
+		}
+		return cmdtree.Exit(run(c.Context(), *addr, *adminToken, *accounts, *legacyUser, *rateLimit,
+			*faults, *networks, *deleteMissing, *removeExpired, c.OutOrStdout(), c.ErrOrStderr()))
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "emulator: unexpected arguments %q\n", fs.Args())
-		return 2
-	}
-	if *adminToken == "" {
-		*adminToken = os.Getenv(emulator.AdminTokenEnv)
-	}
+	return c
+}
+
+func run(ctx context.Context, addr, adminToken string, accounts []string, legacyUser string, rateLimit float64,
+	faults, networks []string, deleteMissing int, removeExpired bool, stdout, stderr io.Writer) int {
 	if len(accounts) == 0 {
-		accounts = repeated{emulator.DefaultServiceAccount}
+		accounts = []string{emulator.DefaultServiceAccount}
 	}
 	opts := []emulator.Option{
-		emulator.WithAdminToken(*adminToken), emulator.WithServiceAccounts(accounts...), emulator.WithLegacyUsers(*legacyUser),
-		emulator.WithRateLimit(*rateLimit), emulator.WithDeleteMissingStatus(*deleteMissing), emulator.WithRemoveExpiredKeys(*removeExpired),
+		emulator.WithAdminToken(adminToken), emulator.WithServiceAccounts(accounts...), emulator.WithLegacyUsers(legacyUser),
+		emulator.WithRateLimit(rateLimit), emulator.WithDeleteMissingStatus(deleteMissing), emulator.WithRemoveExpiredKeys(removeExpired),
 	}
 	for _, n := range networks {
 		seed, err := emulator.ParseNetworkSeed(n)
@@ -82,7 +102,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%v\n", err)
 		return 2
 	}
-	return serve(ctx, s, *addr, stdout, stderr)
+	return serve(ctx, s, addr, stdout, stderr)
 }
 
 func serve(ctx context.Context, s *emulator.Server, addr string, stdout, stderr io.Writer) int {
