@@ -11,6 +11,7 @@ import (
 
 	"github.com/ztbroker/ztbroker/internal/cli/clientcmd"
 	"github.com/ztbroker/ztbroker/internal/cli/cmdtree"
+	"github.com/ztbroker/ztbroker/internal/cli/configcmd"
 	"github.com/ztbroker/ztbroker/internal/cli/emulatorcmd"
 	"github.com/ztbroker/ztbroker/internal/cli/policycmd"
 )
@@ -103,7 +104,7 @@ each command's --help), so CI configures them once per job.`,
 		c.Annotations = map[string]string{ownSignals: "yes"}
 	}
 	add(groupClient, client...)
-	add(groupSetup, policycmd.Command(), versionCmd(), completionCmd())
+	add(groupSetup, configcmd.Command(io.Getenv), policycmd.Command(), versionCmd(), completionCmd())
 	root.InitDefaultHelpCmd()
 	for _, c := range root.Commands() {
 		if c.Name() == "help" {

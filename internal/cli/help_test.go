@@ -154,6 +154,8 @@ func TestMistakesExitTwo(t *testing.T) {
 		{[]string{"frobnicate"}, `broker: unknown command "frobnicate" (see broker --help)`},
 		{[]string{"serve", "--frobnicate"}, "broker: serve: unknown flag: --frobnicate (see --help)"},
 		{[]string{"serve"}, "broker: serve: --config (or BROKER_CONFIG) is required"},
+		{[]string{"config"}, "broker: config: missing command (see broker config --help)"},
+		{[]string{"config", "nope"}, `broker: config: unknown command "nope"`},
 		{[]string{"completion", "tcsh"}, `broker: completion: "tcsh" is not bash, zsh or fish`},
 		{[]string{"version", "extra"}, `broker: version: unexpected argument "extra"`},
 	}
