@@ -70,10 +70,23 @@ type Database struct {
 	URL      string `json:"url"`
 	URLEnv   string `json:"url_env"`
 	MaxConns int    `json:"max_conns"`
+	// Migrations is what serve does with the schema at start-up: apply
+	// (the default) migrates under the advisory lock, which needs a role
+	// that may create tables; verify only checks that every migration the
+	// binary knows is applied and refuses to start otherwise, so serve can
+	// run as a role that may only read and write rows while "broker
+	// migrate" runs as the schema's owner.
+	Migrations string `json:"migrations"`
 
 	// ConnString is URL or the value of URLEnv.
 	ConnString Secret `json:"-"`
 }
+
+// What serve does with the schema, as written in database.migrations.
+const (
+	MigrationsApply  = "apply"
+	MigrationsVerify = "verify"
+)
 
 // Log configures the process logger.
 type Log struct {

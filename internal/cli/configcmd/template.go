@@ -18,8 +18,11 @@ listen:
 database:
   # A PostgreSQL connection string, e.g.
   #   postgres://ztbroker@/ztbroker?host=/var/run/postgresql
-  # Run "broker migrate" first, as the role that owns the schema.
   url_env: BROKER_DATABASE_URL
+  # verify: serve only checks that the schema is current, so it can run as a
+  # role that reads and writes rows and nothing more; "broker migrate" runs
+  # as the schema's owner. apply (the default) lets serve migrate itself.
+  migrations: verify
 
 log:
   format: json                  # json | text
