@@ -52,9 +52,11 @@ SHA-256 goes into the configuration.`,
 	baseURL := fs.String("upstream-url", "", "the upstream's base `URL` (default: ZeroTier's; the emulator's is http://127.0.0.1:8089)")
 	account := fs.String("service-account", emulator.DefaultServiceAccount, "New Central service account `id` the purpose mints on")
 	user := fs.String("legacy-user", "", "Legacy Central user `id` (default: discovered from the token)")
+	grpcAddr := fs.String("grpc-addr", "127.0.0.1:9090", "gRPC listen `address`")
+	httpAddr := fs.String("http-addr", "127.0.0.1:8080", "REST, metrics and health listen `address`")
 	out := fs.String("out", "-", "write the configuration to this `file` (- for standard output); never over an existing file")
 	c.RunE = func(c *cobra.Command, _ []string) error {
-		d := starterData{Upstream: *up, OIDC: *oidc, ServiceAccount: *account, LegacyUser: *user}
+		d := starterData{GRPCAddr: *grpcAddr, HTTPAddr: *httpAddr, Upstream: *up, OIDC: *oidc, ServiceAccount: *account, LegacyUser: *user}
 		switch *up {
 		case "new-central":
 			d.BaseURL = orDefault(*baseURL, centralURL)

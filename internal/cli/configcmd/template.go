@@ -12,8 +12,8 @@ var starter = template.Must(template.New("broker.yaml").Parse(`# ztbroker config
 # environment variable, *_file a file (relative to this file).
 
 listen:
-  grpc_addr: 127.0.0.1:9090     # the API, for broker token/exec/agent and gRPC clients
-  http_addr: 127.0.0.1:8080     # REST under /v1/, /metrics, /healthz, /readyz, /openapi.json
+  grpc_addr: {{.GRPCAddr}}     # the API, for broker token/exec/agent and gRPC clients
+  http_addr: {{.HTTPAddr}}     # REST under /v1/, /metrics, /healthz, /readyz, /openapi.json
 
 database:
   # A PostgreSQL connection string, e.g.
@@ -125,6 +125,8 @@ idempotency:
 
 // starterData fills starter.
 type starterData struct {
+	GRPCAddr       string
+	HTTPAddr       string
 	Upstream       string // new-central or legacy
 	BaseURL        string
 	ServiceAccount string
