@@ -55,8 +55,12 @@ const (
 
 // TLS configures both listeners.
 type TLS struct {
-	CertFile     string `json:"cert_file"`
-	KeyFile      string `json:"key_file"`
+	// CertFile and KeyFile are the server certificate and key, PEM;
+	// relative paths are relative to the configuration file.
+	CertFile string `json:"cert_file"`
+	KeyFile  string `json:"key_file"`
+	// ClientCAFile holds the PEM CAs that sign client certificates, for
+	// mTLS; required with client_auth request or require.
 	ClientCAFile string `json:"client_ca_file"`
 	// ClientAuth is none (default), request (verify a certificate when
 	// one is sent) or require.
@@ -67,9 +71,10 @@ type TLS struct {
 type Database struct {
 	// URL is a connection string without a password (peer auth, a
 	// passfile, PGPASSWORD); use URLEnv when it must carry one.
-	URL      string `json:"url"`
-	URLEnv   string `json:"url_env"`
-	MaxConns int    `json:"max_conns"`
+	URL    string `json:"url"`
+	URLEnv string `json:"url_env"`
+	// MaxConns bounds the pool of connections per replica; defaults to 10.
+	MaxConns int `json:"max_conns"`
 	// Migrations is what serve does with the schema at start-up: apply
 	// (the default) migrates under the advisory lock, which needs a role
 	// that may create tables; verify only checks that every migration the
@@ -106,7 +111,11 @@ func (l Log) SlogLevel() slog.Level {
 
 // Workers tunes the background workers.
 type Workers struct {
-	RevokeBatchSize   int           `json:"revoke_batch_size"`
+	// RevokeBatchSize is how many leases the revoker claims per pass.
+	RevokeBatchSize int `json:"revoke_batch_size"`
+	// RevokeMaxAttempts is how many times a revocation is tried, with
+	// backoff from RevokeBackoffBase doubling up to RevokeBackoffMax,
+	// before the lease becomes revoke_failed.
 	RevokeMaxAttempts int           `json:"revoke_max_attempts"`
 	RevokeBackoffBase time.Duration `json:"revoke_backoff_base"`
 	RevokeBackoffMax  time.Duration `json:"revoke_backoff_max"`
@@ -114,7 +123,9 @@ type Workers struct {
 	RevokeFailedRetryInterval time.Duration `json:"revoke_failed_retry_interval"`
 	// PendingTimeout is how old a pending lease must be before the
 	// sweeper treats its mint as crashed.
-	PendingTimeout    time.Duration `json:"pending_timeout"`
+	PendingTimeout time.Duration `json:"pending_timeout"`
+	// ReconcileInterval is how often the reconciler lists upstream tokens
+	// and deletes broker-named ones without a live lease.
 	ReconcileInterval time.Duration `json:"reconcile_interval"`
 	// ClaimTimeout is how long a worker's claim on a lease lasts.
 	ClaimTimeout time.Duration `json:"claim_timeout"`
@@ -125,8 +136,10 @@ type Idempotency struct {
 	// SealKeyEnv or SealKeyFile hold a base64 32-byte AES key. With
 	// neither, a retried request with the same idempotency key gets the
 	// lease but not the token again.
-	SealKeyEnv   string        `json:"seal_key_env"`
-	SealKeyFile  string        `json:"seal_key_file"`
+	SealKeyEnv  string `json:"seal_key_env"`
+	SealKeyFile string `json:"seal_key_file"`
+	// ReplayWindow is how long a sealed token is kept for replay before
+	// it is erased; at most 24h.
 	ReplayWindow time.Duration `json:"replay_window"`
 
 	// SealKey is the key as written (package seal decodes it), unset when
