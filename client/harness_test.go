@@ -102,12 +102,16 @@ type interval struct {
 }
 
 // tokenLives reads every token the emulator ever minted and when it
-// stopped working (deleted or expired), or now when it still works.
+// stopped working (deleted or expired), or now when it still works. The
+// emulator's own admin key is no token of the source's.
 func (bu *bundle) tokenLives() []interval {
 	g := bu.b.Emu.Tokens()
 	var out []interval
 	for _, a := range g.ServiceAccounts {
 		for _, k := range a.Keys {
+			if k.Admin {
+				continue
+			}
 			end := g.Now
 			switch {
 			case k.Deleted:

@@ -60,4 +60,7 @@ if [[ $mode == all || $mode == go ]]; then
 
   echo "== revocation lag: 1000 leases expiring in the same second"
   go test -run '^$' -bench 'BenchmarkRevocation' -benchtime 1x "$@" ./internal/worker/revoker/
+
+  echo "== reconciliation: one pass over 2,000 and 20,000 keys, each with its active lease"
+  go test -run '^$' -bench 'BenchmarkReconcile$' -benchtime 5x "$@" ./internal/worker/reconcile/
 fi

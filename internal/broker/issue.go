@@ -217,13 +217,13 @@ func (s *Service) mint(ctx context.Context, id *auth.Identity, p *Purpose, pendi
 }
 
 // abandon cleans up after a failed mint. An error that may have come after
-// the upstream created the token (a timeout, a 5xx) is ambiguous, so the
-// token is looked up by its name and deleted. Only when that succeeds, or
-// the failure was unambiguous, is the lease marked failed; otherwise it
-// stays pending and the sweeper finishes the job.
+// the upstream created the token (a timeout, a 5xx, a 2xx without the key)
+// is ambiguous, so the token is looked up by its name and deleted. Only
+// when that succeeds, or the failure was unambiguous, is the lease marked
+// failed; otherwise it stays pending and the sweeper finishes the job.
 func (s *Service) abandon(ctx context.Context, id *auth.Identity, p *Purpose, pending *lease.Lease, mintErr error) {
 	s.log.WarnContext(ctx, "upstream mint failed", "lease_id", pending.ID, "purpose", p.Name, "err", mintErr)
-	if upstream.IsRetryable(mintErr) {
+	if upstream.IsAmbiguous(mintErr) {
 		if err := deleteByName(ctx, p.Issuer, pending.UpstreamName); err != nil {
 			s.log.WarnContext(ctx, "cleanup after failed mint deferred to sweeper", "lease_id", pending.ID, "err", err)
 			return
@@ -268,7 +268,8 @@ func deleteByName(ctx context.Context, is upstream.Issuer, name string) error {
 		return err
 	}
 	for _, t := range toks {
-		if t.Name != name {
+		// Exactly the lease's own name, and never the admin credential.
+		if t.Name != name || t.Protected {
 			continue
 		}
 		if err := is.Delete(ctx, t.ID); err != nil {

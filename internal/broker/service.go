@@ -74,6 +74,10 @@ type Config struct {
 	// NewCredential makes a proxy lease's broker credential; defaults to
 	// proxycred.New from crypto/rand.
 	NewCredential func() (string, error)
+	// Rotator, when set, serves RotateUpstreamKey; Credentials, when set,
+	// ListUpstreams.
+	Rotator     Rotator
+	Credentials func() []CredentialStatus
 }
 
 // Refusals bounds what refused callers cost; *refusal.Limiter is one.

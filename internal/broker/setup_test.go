@@ -395,18 +395,22 @@ type upstreamToken struct {
 }
 
 // tokens is the emulator's ground truth: every token ever minted on
-// either API, live or not.
+// either API, live or not; the seeded admin credential is not one.
 func (b *bench) tokens() []upstreamToken {
 	var out []upstreamToken
 	g := b.emu.Tokens()
 	for _, a := range g.ServiceAccounts {
 		for _, k := range a.Keys {
-			out = append(out, upstreamToken{lease.UpstreamNewCentral, k.Description, k.SHA256, k.Alive})
+			if !k.Admin {
+				out = append(out, upstreamToken{lease.UpstreamNewCentral, k.Description, k.SHA256, k.Alive})
+			}
 		}
 	}
 	for _, u := range g.LegacyUsers {
 		for _, tok := range u.Tokens {
-			out = append(out, upstreamToken{lease.UpstreamLegacy, tok.Name, tok.SHA256, tok.Alive})
+			if !tok.Admin {
+				out = append(out, upstreamToken{lease.UpstreamLegacy, tok.Name, tok.SHA256, tok.Alive})
+			}
 		}
 	}
 	return out

@@ -121,12 +121,25 @@ func (d *decoder) duration(path string, in any, out reflect.Value) {
 		d.errs.add(path, `must be a duration string such as "15m", got %s`, describe(in))
 		return
 	}
-	v, err := time.ParseDuration(s)
+	v, err := parseDuration(s)
 	if err != nil {
-		d.errs.add(path, `must be a duration such as "15m" or "1h30m", got %q`, s)
+		d.errs.add(path, `must be a duration such as "15m", "1h30m" or "30d", got %q`, s)
 		return
 	}
 	out.SetInt(int64(v))
+}
+
+// parseDuration is time.ParseDuration plus whole days ("30d"), the unit
+// key lifetimes are thought of in.
+func parseDuration(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 || n > 3650 {
+			return 0, fmt.Errorf("bad number of days %q", days)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
 }
 
 // fieldsOf maps json tag names to field indexes. Fields tagged "-" hold

@@ -19,6 +19,11 @@ const (
 	DefaultLegacyRateLimit     = 20
 	DefaultUpstreamTimeout     = 10 * time.Second
 	DefaultExpirySkew          = 5 * time.Minute
+	DefaultExpiryWarning       = 7 * 24 * time.Hour
+	DefaultExpiryMinimum       = time.Hour
+	DefaultRotateGrace         = 2 * time.Minute
+	DefaultCredentialPoll      = 15 * time.Second
+	DefaultMaxResponseBytes    = 64 << 20
 
 	DefaultTTL    = 15 * time.Minute
 	DefaultMaxTTL = time.Hour
@@ -71,12 +76,22 @@ func (c *Config) applyDefaults() {
 		orDefault(&nc.RateLimit, DefaultNewCentralRateLimit)
 		orDefault(&nc.Timeout, DefaultUpstreamTimeout)
 		orDefault(&nc.ExpirySkew, DefaultExpirySkew)
+		orDefault(&nc.ExpiryWarning, DefaultExpiryWarning)
+		orDefault(&nc.ExpiryMinimum, DefaultExpiryMinimum)
+		orDefault(&nc.CredentialPollInterval, DefaultCredentialPoll)
+		orDefault(&nc.ForeignKeys, ForeignKeysAlarm)
+		orDefault(&nc.MaxResponseBytes, DefaultMaxResponseBytes)
+		if r := nc.Rotate; r != nil {
+			orDefault(&r.Grace, DefaultRotateGrace)
+		}
 	}
 	if l := c.Upstreams.Legacy; l != nil {
 		orDefault(&l.BaseURL, DefaultLegacyBaseURL)
 		orDefault(&l.AuthScheme, "token")
 		orDefault(&l.RateLimit, DefaultLegacyRateLimit)
 		orDefault(&l.Timeout, DefaultUpstreamTimeout)
+		orDefault(&l.ForeignKeys, ForeignKeysAlarm)
+		orDefault(&l.MaxResponseBytes, DefaultMaxResponseBytes)
 	}
 
 	for i := range c.Purposes {

@@ -50,7 +50,30 @@ func TestErrors(t *testing.T) {
 		{
 			name: "bad duration text",
 			doc:  minimal + "    max_ttl: 1 hour\n",
-			want: []string{`b.yaml: purposes[0].max_ttl: must be a duration such as "15m" or "1h30m", got "1 hour"`},
+			want: []string{`b.yaml: purposes[0].max_ttl: must be a duration such as "15m", "1h30m" or "30d", got "1 hour"`},
+		},
+		{
+			name: "admin credential settings",
+			doc: doc(map[string]string{"upstreams": `
+  new_central:
+    admin_key_file: /run/secrets/admin
+    foreign_keys: ignore
+    max_response_bytes: 1000
+    expiry_warning: -1h
+    credential_poll_interval: 1m
+    rotate: {before: 72h, lifetime: 48h, grace: 30s}
+  legacy:
+    token_file: /run/secrets/legacy
+    foreign_keys: delete`}),
+			want: []string{
+				`b.yaml: upstreams.new_central.foreign_keys: must be alarm or delete, got "ignore"`,
+				"b.yaml: upstreams.new_central.max_response_bytes: must be between 1 MiB and 1 GiB, got 1000",
+				"b.yaml: upstreams.new_central.expiry_warning: must not be negative, got -1h0m0s",
+				"b.yaml: upstreams.new_central.rotate: needs idempotency.seal_key_env or seal_key_file: the new admin key is stored sealed with it, for every replica to read",
+				"b.yaml: upstreams.new_central.rotate.lifetime: must be longer than rotate.before (72h0m0s), or every new key would be due at once",
+				"b.yaml: upstreams.new_central.rotate.grace: must be longer than credential_poll_interval (1m0s), so every replica switches before the old key is deleted",
+				"b.yaml: upstreams.legacy.admin_token_name: is required with foreign_keys: delete",
+			},
 		},
 		{
 			name: "ttl ordering",

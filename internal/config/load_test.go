@@ -240,3 +240,27 @@ func TestListenAddressesMustDifferUnlessPortZero(t *testing.T) {
 		}
 	}
 }
+
+func TestAdminCredentialSettings(t *testing.T) {
+	t.Parallel()
+	c, err := config.ParseWith("b.yaml", []byte(doc(map[string]string{
+		"upstreams": `
+  new_central:
+    admin_key_file: /run/secrets/admin
+    admin_key_id: k-1
+    rotate: {before: 72h, lifetime: 30d}`,
+		"idempotency": "\n  seal_key_file: /run/secrets/seal",
+	})), testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc := c.Upstreams.NewCentral
+	want := config.Rotate{Before: 72 * time.Hour, Lifetime: 30 * 24 * time.Hour, Grace: config.DefaultRotateGrace}
+	if nc.Rotate == nil || *nc.Rotate != want {
+		t.Errorf("rotate = %+v, want %+v", nc.Rotate, want)
+	}
+	if nc.ForeignKeys != config.ForeignKeysAlarm || nc.ExpiryWarning != 7*24*time.Hour || nc.ExpiryMinimum != time.Hour ||
+		nc.MaxResponseBytes != 64<<20 || nc.AdminKeyID != "k-1" || nc.AdminKeyFile != "/run/secrets/admin" {
+		t.Errorf("defaults not applied: %+v", nc)
+	}
+}

@@ -31,8 +31,55 @@ type NewCentral struct {
 	ExpirySkew time.Duration   `json:"expiry_skew"`
 	Paths      NewCentralPaths `json:"paths"`
 
+	// AdminKeyID is the admin key's id; empty means find it at start-up
+	// among the keys of AdminServiceAccountID (or the purposes' service
+	// accounts) as the one the broker is using.
+	AdminKeyID string `json:"admin_key_id"`
+	// AdminServiceAccountID is the service account holding the admin
+	// key, where rotation mints its successor. Empty means the one of the
+	// purposes' accounts it is found on.
+	AdminServiceAccountID string `json:"admin_service_account_id"`
+	// ExpiryWarning is how close to its expiry the admin key is reported
+	// (log, readiness detail); default 7 days.
+	ExpiryWarning time.Duration `json:"expiry_warning"`
+	// ExpiryMinimum is the least lifetime the admin key must have left
+	// for the broker to start, unless Rotate is set; default 1h.
+	ExpiryMinimum time.Duration `json:"expiry_minimum"`
+	// Rotate, when set, rotates the admin key before it expires.
+	Rotate *Rotate `json:"rotate"`
+	// CredentialPollInterval is how often each replica looks for an admin
+	// key rotated by another; default 15s.
+	CredentialPollInterval time.Duration `json:"credential_poll_interval"`
+	// ForeignKeys is what reconciliation does with a key on the broker's
+	// service accounts that the broker did not mint: alarm (default) or
+	// delete.
+	ForeignKeys string `json:"foreign_keys"`
+	// OrgWatch reports new service accounts in the organisation.
+	OrgWatch bool `json:"org_watch"`
+	// OrgID is the organisation watched; empty means discover it.
+	OrgID string `json:"org_id"`
+	// MaxResponseBytes caps one response; default 64 MiB.
+	MaxResponseBytes int64 `json:"max_response_bytes"`
+
 	AdminKey Secret `json:"-"`
 }
+
+// Rotate configures the rotation of a New Central admin key.
+type Rotate struct {
+	// Before is how long before the key's expiry a new key is minted.
+	Before time.Duration `json:"before"`
+	// Lifetime is the new key's lifetime.
+	Lifetime time.Duration `json:"lifetime"`
+	// Grace is how long the old key keeps working after every replica
+	// was told to switch; default 2m.
+	Grace time.Duration `json:"grace"`
+}
+
+// What reconciliation does with a foreign credential.
+const (
+	ForeignKeysAlarm  = "alarm"
+	ForeignKeysDelete = "delete"
+)
 
 // NewCentralPaths are path templates relative to BaseURL; {id} is the
 // service account or key id. Empty means the client's default.
@@ -68,6 +115,15 @@ type Legacy struct {
 	// Timeout bounds each call; defaults to 10s.
 	Timeout time.Duration `json:"timeout"`
 	Paths   LegacyPaths   `json:"paths"`
+
+	// AdminTokenName is the admin token's name on the user; empty means
+	// the user's only token that is not the broker's. Required with
+	// foreign_keys: delete.
+	AdminTokenName string `json:"admin_token_name"`
+	// ForeignKeys is as for NewCentral, for tokens on the user.
+	ForeignKeys string `json:"foreign_keys"`
+	// MaxResponseBytes caps one response; default 64 MiB.
+	MaxResponseBytes int64 `json:"max_response_bytes"`
 
 	Token Secret `json:"-"`
 }

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 )
 
 var placeholder = regexp.MustCompile(`\{[^}]*\}`)
@@ -25,6 +26,7 @@ func (v *validator) upstreams() {
 		v.template(p+".paths.create_key", nc.Paths.CreateKey, "{id}")
 		v.template(p+".paths.delete_key", nc.Paths.DeleteKey, "{id}")
 		v.template(p+".paths.get_service_account", nc.Paths.GetServiceAccount, "{id}")
+		v.adminCredential(p, nc)
 	}
 	if l := v.c.Upstreams.Legacy; l != nil {
 		const p = "upstreams.legacy"
@@ -42,6 +44,64 @@ func (v *validator) upstreams() {
 		v.template(p+".paths.user", l.Paths.User, "{id}")
 		v.template(p+".paths.create_token", l.Paths.CreateToken, "{id}")
 		v.template(p+".paths.delete_token", l.Paths.DeleteToken, "{id}", "{name}")
+		v.foreignKeys(p+".foreign_keys", l.ForeignKeys)
+		v.maxResponse(p+".max_response_bytes", l.MaxResponseBytes)
+		if l.ForeignKeys == ForeignKeysDelete && l.AdminTokenName == "" {
+			// Legacy lists names only: without the name, the admin token
+			// could be taken for a foreign one and deleted.
+			v.add(p+".admin_token_name", "is required with foreign_keys: delete")
+		}
+	}
+}
+
+// Bounds on the admin credential settings that catch typos.
+const (
+	minRotateLifetime = time.Hour
+	maxResponseCap    = 1 << 30
+)
+
+func (v *validator) adminCredential(p string, nc *NewCentral) {
+	v.foreignKeys(p+".foreign_keys", nc.ForeignKeys)
+	v.maxResponse(p+".max_response_bytes", nc.MaxResponseBytes)
+	if nc.ExpiryWarning < 0 {
+		v.add(p+".expiry_warning", "must not be negative, got %s", nc.ExpiryWarning)
+	}
+	if nc.ExpiryMinimum < 0 {
+		v.add(p+".expiry_minimum", "must not be negative, got %s", nc.ExpiryMinimum)
+	}
+	if nc.CredentialPollInterval <= 0 {
+		v.add(p+".credential_poll_interval", "must be positive, got %s", nc.CredentialPollInterval)
+	}
+	r := nc.Rotate
+	if r == nil {
+		return
+	}
+	if id := v.c.Idempotency; id.SealKeyEnv == "" && id.SealKeyFile == "" {
+		v.add(p+".rotate", "needs idempotency.seal_key_env or seal_key_file: the new admin key is stored sealed with it, for every replica to read")
+	}
+	if r.Before <= 0 {
+		v.add(p+".rotate.before", "must be positive, got %s", r.Before)
+	}
+	switch {
+	case r.Lifetime < minRotateLifetime:
+		v.add(p+".rotate.lifetime", "must be at least %s, got %s", minRotateLifetime, r.Lifetime)
+	case r.Lifetime <= r.Before:
+		v.add(p+".rotate.lifetime", "must be longer than rotate.before (%s), or every new key would be due at once", r.Before)
+	}
+	if r.Grace <= nc.CredentialPollInterval {
+		v.add(p+".rotate.grace", "must be longer than credential_poll_interval (%s), so every replica switches before the old key is deleted", nc.CredentialPollInterval)
+	}
+}
+
+func (v *validator) foreignKeys(path, mode string) {
+	if mode != ForeignKeysAlarm && mode != ForeignKeysDelete {
+		v.add(path, "must be alarm or delete, got %q", mode)
+	}
+}
+
+func (v *validator) maxResponse(path string, n int64) {
+	if n < 1<<20 || n > maxResponseCap {
+		v.add(path, "must be between 1 MiB and 1 GiB, got %d", n)
 	}
 }
 

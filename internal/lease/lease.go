@@ -133,9 +133,3 @@ func HashToken(secret string) string {
 // IsProxy reports whether the lease hands out a broker credential rather
 // than an upstream token.
 func (l *Lease) IsProxy() bool { return l.Delivery == DeliveryProxy }
-
-// UpstreamNameFor is the name (Legacy) or description (New Central) given to the
-// token minted for a lease, so that any upstream token can be traced back.
-func UpstreamNameFor(prefix, purpose, id string) string {
-	return prefix + "-" + purpose + "-" + id
-}

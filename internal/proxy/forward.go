@@ -42,7 +42,8 @@ func (p *Proxy) forward(ctx context.Context, w http.ResponseWriter, pp *Purpose,
 		httperr.Write(w, http.StatusInternalServerError, codes.Internal, "internal error")
 		return
 	}
-	req.Header.Set("Authorization", up.Authorization)
+	authorization, secret := up.credential()
+	req.Header.Set("Authorization", authorization)
 	req.Header.Set("Accept", "application/json")
 	if d.Body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -70,7 +71,7 @@ func (p *Proxy) forward(ctx context.Context, w http.ResponseWriter, pp *Purpose,
 			h.Set(k, v)
 		}
 	}
-	guard := []byte(up.Secret)
+	guard := []byte(secret)
 	if resp.StatusCode/100 == 2 && pp.Scope.NeedsFilter(d.Op) {
 		raw, err := io.ReadAll(io.LimitReader(resp.Body, p.cfg.MaxResponseBytes+1))
 		var out []byte

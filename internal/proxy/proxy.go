@@ -38,6 +38,10 @@ type Upstream struct {
 	Authorization string
 	// Secret is the credential alone, for the response guard.
 	Secret string
+	// Credential, when set, is called on each request instead of reading
+	// Authorization and Secret: the admin key can be rotated under a
+	// running proxy.
+	Credential func() (authorization, secret string)
 	// Client carries the upstream's shared limiter, timeout, metrics and
 	// tracing (upstream.NewHTTPClient).
 	Client *http.Client
@@ -101,7 +105,7 @@ func New(cfg Config) (*Proxy, error) {
 		switch {
 		case pp.Name == "" || pp.Scope == nil || pp.Upstream == nil || pp.Limiter == nil:
 			return nil, fmt.Errorf("proxy: purpose %q needs a name, a scope, an upstream and a limiter", pp.Name)
-		case pp.Upstream.Client == nil || pp.Upstream.Authorization == "":
+		case pp.Upstream.Client == nil || (pp.Upstream.Authorization == "" && pp.Upstream.Credential == nil):
 			return nil, fmt.Errorf("proxy: purpose %q: upstream %q needs a client and a credential", pp.Name, pp.Upstream.Name)
 		case p.purposes[pp.Name] != nil:
 			return nil, fmt.Errorf("proxy: purpose %q twice", pp.Name)
@@ -265,4 +269,12 @@ func readBody(r *http.Request, limit int) ([]byte, bool) {
 		return nil, true
 	}
 	return b, false
+}
+
+// credential returns the header value and the secret to forward with.
+func (u *Upstream) credential() (authorization, secret string) {
+	if u.Credential != nil {
+		return u.Credential()
+	}
+	return u.Authorization, u.Secret
 }

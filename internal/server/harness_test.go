@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -60,6 +61,7 @@ upstreams:
     admin_key_env: NC_ADMIN_KEY
     rate_limit: %g
     timeout: %s
+%s
   legacy:
     base_url: %q
     token_env: LEGACY_TOKEN
@@ -122,7 +124,30 @@ type params struct {
 	wrapStore func(store.Store) store.Store
 	// extraHTTP is server.Config.ExtraHTTP.
 	extraHTTP map[string]http.Handler
+	// ncYAML is spliced under upstreams.new_central.
+	ncYAML string
+	// startErr, when set, receives Complete's error, and the harness
+	// expects start-up to fail.
+	startErr *error
+	// sighup is server.Config.SIGHUP.
+	sighup chan os.Signal
+	// ncKeyFile, when set, holds the New Central admin key.
+	ncKeyFile string
 }
+
+// withNewCentralYAML adds lines (indented four spaces) under
+// upstreams.new_central.
+func withNewCentralYAML(y string) option { return func(p *params) { p.ncYAML += y } }
+
+// expectStartError makes setup return once Complete has failed, with its
+// error in *err.
+func expectStartError(err *error) option { return func(p *params) { p.startErr = err } }
+
+func withSIGHUP(ch chan os.Signal) option { return func(p *params) { p.sighup = ch } }
+
+// withKeyFile reads the New Central admin key from path, which setup
+// writes with the emulator's admin token.
+func withKeyFile(path string) option { return func(p *params) { p.ncKeyFile = path } }
 
 type option func(*params)
 
@@ -223,8 +248,14 @@ func setup(t testing.TB, opts ...option) *harness {
 	for _, o := range p.admins {
 		fmt.Fprintf(&admins, ", %q", o)
 	}
-	text := fmt.Sprintf(configText, p.listenYAML, dsn, h.emu.URL, p.upstreamRate, p.upstreamTimeout, h.emu.URL+"/api/v1", emulator.DefaultLegacyUser,
+	text := fmt.Sprintf(configText, p.listenYAML, dsn, h.emu.URL, p.upstreamRate, p.upstreamTimeout, p.ncYAML, h.emu.URL+"/api/v1", emulator.DefaultLegacyUser,
 		p.upstreamRate, p.upstreamTimeout, sa, sa, sa, sa, p.purposesYAML, hash(h.keyA), hash(h.keyB), hash(h.keyRoot), admins.String(), p.authYAML, idem)
+	if p.ncKeyFile != "" {
+		if err := os.WriteFile(p.ncKeyFile, []byte(h.emu.AdminToken+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		text = strings.Replace(text, "admin_key_env: NC_ADMIN_KEY", "admin_key_file: "+p.ncKeyFile, 1)
+	}
 	cfg, err := config.ParseWith("test", []byte(text), config.Options{
 		LookupEnv: func(k string) (string, bool) { v, ok := secrets[k]; return v, ok },
 	})
@@ -249,10 +280,23 @@ func setup(t testing.TB, opts ...option) *harness {
 	h.cancel = cancel
 	tp := trace.NewTracerProvider(trace.WithSpanProcessor(h.spans))
 	log := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h.srv, err = server.Config{
+	scfg := server.Config{
 		File: cfg, Logger: log, TracerProvider: tp, ShutdownTimeout: p.shutdown,
 		Store: st, ExtraHTTP: p.extraHTTP, Now: p.now,
-	}.Complete(ctx)
+	}
+	if p.sighup != nil {
+		scfg.SIGHUP = p.sighup
+	}
+	h.srv, err = scfg.Complete(ctx)
+	if p.startErr != nil {
+		cancel()
+		_ = tp.Shutdown(context.Background())
+		if err == nil {
+			t.Fatal("complete succeeded; want a start-up error")
+		}
+		*p.startErr = err
+		return h
+	}
 	if err != nil {
 		cancel()
 		t.Fatalf("complete: %v", err)

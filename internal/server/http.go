@@ -36,9 +36,11 @@ type httpDeps struct {
 	// opsElsewhere leaves /metrics, /healthz and /readyz to the ops
 	// listener.
 	opsElsewhere bool
-	extra        map[string]http.Handler
-	tracer       trace.TracerProvider
-	panics       *panics.Policy
+	// readyDetail, when set, adds lines to /readyz and can make it fail.
+	readyDetail func() (lines []string, ok bool)
+	extra       map[string]http.Handler
+	tracer      trace.TracerProvider
+	panics      *panics.Policy
 	// proxy serves /zt/; nil serves nothing there.
 	proxy http.Handler
 }
@@ -69,7 +71,7 @@ func newHTTPHandler(ctx context.Context, d httpDeps) (http.Handler, error) {
 		_, _ = w.Write(apidocs.OpenAPI)
 	})
 	if !d.opsElsewhere {
-		handleOps(mux, d.gatherer, d.ready)
+		handleOps(mux, d.gatherer, d.ready, d.readyDetail)
 	}
 	for pattern, h := range d.extra {
 		mux.Handle(pattern, h)
@@ -101,25 +103,32 @@ func newHTTPHandler(ctx context.Context, d httpDeps) (http.Handler, error) {
 
 // handleOps mounts the operational endpoints: metrics, liveness and
 // readiness.
-func handleOps(mux *http.ServeMux, gatherer prometheus.Gatherer, ready func(context.Context) error) {
+func handleOps(mux *http.ServeMux, gatherer prometheus.Gatherer, ready func(context.Context) error, detail func() ([]string, bool)) {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if err := ready(r.Context()); err != nil {
-			http.Error(w, "not ready", http.StatusServiceUnavailable)
+		var lines []string
+		ok := true
+		if detail != nil {
+			lines, ok = detail()
+		}
+		if err := ready(r.Context()); err != nil || !ok {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, "not ready\n"+strings.Join(append(lines, ""), "\n"))
 			return
 		}
-		_, _ = io.WriteString(w, "ok\n")
+		_, _ = io.WriteString(w, "ok\n"+strings.Join(append(lines, ""), "\n"))
 	})
 }
 
 // newOpsHandler serves the operational endpoints alone, for
 // listen.ops_addr.
-func newOpsHandler(gatherer prometheus.Gatherer, ready func(context.Context) error, p *panics.Policy) http.Handler {
+func newOpsHandler(gatherer prometheus.Gatherer, ready func(context.Context) error, detail func() ([]string, bool), p *panics.Policy) http.Handler {
 	mux := http.NewServeMux()
-	handleOps(mux, gatherer, ready)
+	handleOps(mux, gatherer, ready, detail)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		httperr.Write(w, http.StatusNotFound, codes.NotFound, "no route for "+r.Method+" "+r.URL.Path)
 	})

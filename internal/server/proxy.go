@@ -20,7 +20,7 @@ import (
 
 type proxyDeps struct {
 	cfg       *config.Config
-	issuers   *issuers
+	upstreams *upstreams
 	store     store.Store
 	log       *slog.Logger
 	reg       prometheus.Registerer
@@ -32,7 +32,8 @@ type proxyDeps struct {
 
 // buildProxy makes the scoped proxy for every purpose with delivery proxy.
 // Each upstream gets one forwarding client, on the limiter its issuers
-// use, presenting the broker's own credential for that upstream.
+// use, presenting the broker's own credential for that upstream — read on
+// each call, so a rotated key is used as soon as it is in place.
 func buildProxy(d proxyDeps) (*proxy.Proxy, error) {
 	f := d.cfg
 	var ups = map[string]*proxy.Upstream{}
@@ -40,23 +41,21 @@ func buildProxy(d proxyDeps) (*proxy.Proxy, error) {
 		if u := ups[kind]; u != nil {
 			return u, nil
 		}
+		rt := d.upstreams.byKind(kind)
+		if rt == nil {
+			return nil, fmt.Errorf("no upstream of kind %q", kind)
+		}
 		var u *proxy.Upstream
 		var o upstream.Options
 		switch kind {
 		case config.UpstreamNewCentral:
 			nc := f.Upstreams.NewCentral
-			key := nc.AdminKey.Reveal()
-			u = &proxy.Upstream{Name: kind, BaseURL: nc.BaseURL, Authorization: "Bearer " + key, Secret: key}
-			o = upstream.Options{Name: kind, Limiter: d.issuers.ncLimiter, Timeout: nc.Timeout}
+			u = &proxy.Upstream{Name: kind, BaseURL: nc.BaseURL, Credential: rt.authorization}
+			o = upstream.Options{Name: kind, Limiter: rt.limiter, Timeout: nc.Timeout}
 		case config.UpstreamLegacy:
 			lg := f.Upstreams.Legacy
-			tok := lg.Token.Reveal()
-			scheme := legacy.SchemeToken
-			if lg.AuthScheme == legacy.SchemeBearer {
-				scheme = legacy.SchemeBearer
-			}
-			u = &proxy.Upstream{Name: kind, BaseURL: lg.BaseURL, StripPrefix: "/api/v1", Authorization: scheme + " " + tok, Secret: tok}
-			o = upstream.Options{Name: kind, Limiter: d.issuers.legacyLimiter, Timeout: lg.Timeout}
+			u = &proxy.Upstream{Name: kind, BaseURL: lg.BaseURL, StripPrefix: "/api/v1", Credential: rt.authorization}
+			o = upstream.Options{Name: kind, Limiter: rt.limiter, Timeout: lg.Timeout}
 		default:
 			return nil, fmt.Errorf("no upstream of kind %q", kind)
 		}

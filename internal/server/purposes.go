@@ -9,7 +9,6 @@ import (
 	"github.com/ztbroker/ztbroker/internal/policy"
 	"github.com/ztbroker/ztbroker/internal/proxy"
 	"github.com/ztbroker/ztbroker/internal/store"
-	"github.com/ztbroker/ztbroker/internal/upstream"
 )
 
 // CompilePolicy compiles a purpose's allow section. LoadConfig has already
@@ -30,7 +29,7 @@ func policySpec(a config.Allow) policy.Spec {
 	return s
 }
 
-func buildPurposes(cfg *config.Config, is *issuers, publicURL string) (*broker.Purposes, error) {
+func buildPurposes(cfg *config.Config, is *upstreams, publicURL string) (*broker.Purposes, error) {
 	var ps []*broker.Purpose
 	for _, p := range cfg.Purposes {
 		iss, err := is.forPurpose(p)
@@ -65,12 +64,5 @@ func buildPurposes(cfg *config.Config, is *issuers, publicURL string) (*broker.P
 		}
 		ps = append(ps, bp)
 	}
-	var extra []upstream.Issuer
-	for _, c := range is.newCentral {
-		extra = append(extra, c)
-	}
-	if is.legacy != nil {
-		extra = append(extra, is.legacy)
-	}
-	return broker.NewPurposes(ps, extra...)
+	return broker.NewPurposes(ps, is.issuers()...)
 }

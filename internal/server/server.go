@@ -26,6 +26,7 @@ import (
 	"github.com/ztbroker/ztbroker/internal/refusal"
 	"github.com/ztbroker/ztbroker/internal/store"
 	"github.com/ztbroker/ztbroker/internal/store/auditlog"
+	"github.com/ztbroker/ztbroker/internal/worker/adminkey"
 	"github.com/ztbroker/ztbroker/internal/worker/reconcile"
 	"github.com/ztbroker/ztbroker/internal/worker/revoker"
 	"github.com/ztbroker/ztbroker/internal/worker/secreteraser"
@@ -46,7 +47,8 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// Now overrides the clock for tests.
 	Now func() time.Time
-	// SIGHUP, when set, triggers a reload of the TLS certificates.
+	// SIGHUP, when set, triggers a reload of the TLS certificates and of
+	// the upstream credentials read from files.
 	SIGHUP <-chan os.Signal
 	// TracerProvider, when set, makes the server's, the upstream clients'
 	// and the workers' spans instead of the OTLP exporter or otel's
@@ -72,6 +74,7 @@ type Server struct {
 	sweeper   *sweeper.Sweeper
 	reconcil  *reconcile.Reconciler
 	eraser    *secreteraser.Eraser
+	keeper    *adminkey.Keeper
 	refusals  *refusal.Limiter
 	proxy     *proxy.Proxy
 	registry  *prometheus.Registry
@@ -138,6 +141,10 @@ func (c Config) Complete(ctx context.Context) (_ *Server, err error) {
 	}
 	s.store = auditlog.Wrap(s.store, c.Logger)
 
+	sealer, err := buildSealer(f)
+	if err != nil {
+		return nil, err
+	}
 	tm, err := newTransportMetrics(s.registry)
 	if err != nil {
 		return nil, err
@@ -149,30 +156,40 @@ func (c Config) Complete(ctx context.Context) (_ *Server, err error) {
 	}
 
 	base := newHTTPBase()
-	is, err := buildIssuers(ctx, f, s.registry, c.Logger, base, tp)
+	us, err := buildUpstreams(ctx, f, upstreamDeps{reg: s.registry, log: c.Logger, base: base, tp: tp, now: now})
 	if err != nil {
 		return nil, err
 	}
 	public := publicURL(f, s.httpLis.Addr().String(), f.Listen.TLS != nil)
 	warnUnreachableProxy(c.Logger, f, s.httpLis.Addr())
-	purposes, err := buildPurposes(f, is, public)
+	purposes, err := buildPurposes(f, us, public)
 	if err != nil {
 		return nil, err
 	}
 	s.proxy, err = buildProxy(proxyDeps{
-		cfg: f, issuers: is, store: s.store, log: c.Logger, reg: s.registry, tracer: tp, now: now, base: base, publicURL: public,
+		cfg: f, upstreams: us, store: s.store, log: c.Logger, reg: s.registry, tracer: tp, now: now, base: base, publicURL: public,
 	})
 	if err != nil {
 		return nil, err
 	}
-	if err := s.buildWorkers(f, purposes, now, tp); err != nil {
+	if err := s.buildWorkers(f, purposes, us, sealer, now, tp); err != nil {
 		return nil, err
 	}
-	authn, tlsCfg, err := buildAuth(ctx, f, c.Logger, c.SIGHUP, &s.closers)
+	// Every upstream's credential is checked before anything is served:
+	// a refused, unknown or expiring key stops start-up, naming the
+	// upstream and the problem.
+	if err := s.keeper.Init(ctx); err != nil {
+		return nil, err
+	}
+	tlsHUP, credHUP := fanOut(ctx, c.SIGHUP, &s.closers)
+	authn, tlsCfg, err := buildAuth(ctx, f, c.Logger, tlsHUP, &s.closers)
 	if err != nil {
 		return nil, err
 	}
 	s.tls = tlsCfg
+	if credHUP != nil {
+		go reloadCredentials(credHUP, s.keeper, c.Logger)
+	}
 
 	names := make([]string, 0, len(f.Purposes))
 	for _, p := range f.Purposes {
@@ -182,14 +199,12 @@ func (c Config) Complete(ctx context.Context) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	sealer, err := buildSealer(f)
-	if err != nil {
-		return nil, err
-	}
 	if s.refusals, err = buildRefusals(f, s.store, c.Logger, s.panics, s.registry, now); err != nil {
 		return nil, err
 	}
 	bcfg := broker.Config{
+		Rotator:      s.keeper,
+		Credentials:  credentialStatus(s.keeper),
 		Store:        s.store,
 		Purposes:     purposes,
 		Revoker:      s.revoker,
@@ -228,6 +243,7 @@ func (c Config) Complete(ctx context.Context) (_ *Server, err error) {
 		maxBody:      f.Listen.MaxBodyBytes,
 		ready:        s.readiness.check,
 		opsElsewhere: f.Listen.OpsAddr != "",
+		readyDetail:  readyDetail(s.keeper),
 		extra:        c.ExtraHTTP,
 		proxy:        s.proxy,
 		tracer:       tp,
@@ -238,7 +254,7 @@ func (c Config) Complete(ctx context.Context) (_ *Server, err error) {
 	}
 	s.http = newHTTPServer(handler, lim, c.Logger, tm, "http")
 	if f.Listen.OpsAddr != "" {
-		s.ops = newHTTPServer(newOpsHandler(s.registry, s.readiness.check, s.panics), lim, c.Logger, tm, "ops")
+		s.ops = newHTTPServer(newOpsHandler(s.registry, s.readiness.check, readyDetail(s.keeper), s.panics), lim, c.Logger, tm, "ops")
 	}
 	if tlsCfg != nil {
 		s.httpLis = tls.NewListener(s.httpLis, tlsCfg)

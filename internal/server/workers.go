@@ -13,15 +13,17 @@ import (
 	"github.com/ztbroker/ztbroker/internal/config"
 	"github.com/ztbroker/ztbroker/internal/panics"
 	"github.com/ztbroker/ztbroker/internal/refusal"
+	"github.com/ztbroker/ztbroker/internal/seal"
 	"github.com/ztbroker/ztbroker/internal/store"
 	"github.com/ztbroker/ztbroker/internal/worker"
+	"github.com/ztbroker/ztbroker/internal/worker/adminkey"
 	"github.com/ztbroker/ztbroker/internal/worker/reconcile"
 	"github.com/ztbroker/ztbroker/internal/worker/revoker"
 	"github.com/ztbroker/ztbroker/internal/worker/secreteraser"
 	"github.com/ztbroker/ztbroker/internal/worker/sweeper"
 )
 
-func (s *Server) buildWorkers(f *config.Config, ps *broker.Purposes, now func() time.Time, tp trace.TracerProvider) (err error) {
+func (s *Server) buildWorkers(f *config.Config, ps *broker.Purposes, us *upstreams, sealer *seal.Sealer, now func() time.Time, tp trace.TracerProvider) (err error) {
 	w := f.Workers
 	deps := worker.Deps{
 		Store:          s.store,
@@ -60,8 +62,16 @@ func (s *Server) buildWorkers(f *config.Config, ps *broker.Purposes, now func() 
 		Prefix:         f.Tokens.NamePrefix,
 		PendingTimeout: w.PendingTimeout,
 		Interval:       w.ReconcileInterval,
+		Guards:         us.guards(),
 	})
 	if err != nil {
+		return err
+	}
+	kcfg := adminkey.Config{Deps: deps, Upstreams: us.keeperUpstreams(), Prefix: f.Tokens.NamePrefix}
+	if sealer != nil {
+		kcfg.Sealer = sealer
+	}
+	if s.keeper, err = adminkey.New(kcfg); err != nil {
 		return err
 	}
 	s.eraser, err = secreteraser.New(secreteraser.Config{Store: s.store, Logger: s.log, Panics: s.panics, Now: now})
@@ -69,22 +79,29 @@ func (s *Server) buildWorkers(f *config.Config, ps *broker.Purposes, now func() 
 }
 
 func (s *Server) startWorkers(ctx context.Context) error {
+	if err := s.keeper.Start(ctx); err != nil {
+		return err
+	}
 	if err := s.revoker.Start(ctx); err != nil {
+		s.keeper.Stop()
 		return err
 	}
 	if err := s.sweeper.Start(ctx); err != nil {
 		s.revoker.Stop()
+		s.keeper.Stop()
 		return err
 	}
 	if err := s.reconcil.Start(ctx); err != nil {
 		s.sweeper.Stop()
 		s.revoker.Stop()
+		s.keeper.Stop()
 		return err
 	}
 	if err := s.eraser.Start(ctx); err != nil {
 		s.reconcil.Stop()
 		s.sweeper.Stop()
 		s.revoker.Stop()
+		s.keeper.Stop()
 		return err
 	}
 	if err := s.refusals.Start(ctx); err != nil {
@@ -92,6 +109,7 @@ func (s *Server) startWorkers(ctx context.Context) error {
 		s.reconcil.Stop()
 		s.sweeper.Stop()
 		s.revoker.Stop()
+		s.keeper.Stop()
 		return err
 	}
 	s.proxy.Start(ctx)
@@ -111,6 +129,7 @@ func (s *Server) stopWorkers() {
 	s.reconcil.Stop()
 	s.sweeper.Stop()
 	s.revoker.Stop()
+	s.keeper.Stop()
 }
 
 // buildRefusals bounds what refused callers cost: they are turned away

@@ -111,6 +111,8 @@ type Store interface {
 
 	// Ping reports whether the store is reachable.
 	Ping(ctx context.Context) error
+
+	UpstreamState
 }
 
 // CreatePendingParams describe a lease about to be minted.

@@ -25,6 +25,10 @@ type Error struct {
 	RetryAfter time.Duration
 	// Msg is safe to log and to show an operator.
 	Msg string
+	// Ambiguous says the call may have taken effect upstream although it
+	// did not report success: a create answering 2xx without the created
+	// thing. Retryable errors (timeouts, 5xx) are ambiguous too.
+	Ambiguous bool
 
 	kind  error
 	cause error
@@ -59,6 +63,22 @@ func IsRetryable(err error) bool {
 		return ue.Retryable
 	}
 	return errors.Is(err, context.DeadlineExceeded)
+}
+
+// IsAmbiguous reports whether a failed call may still have taken effect
+// upstream, so that whatever it created must be looked up and undone.
+func IsAmbiguous(err error) bool {
+	var ue *Error
+	if errors.As(err, &ue) && ue.Ambiguous {
+		return true
+	}
+	return IsRetryable(err)
+}
+
+// NewAmbiguousError is a failure after which the upstream may hold what
+// the call created: the answer claimed success but lacked its substance.
+func NewAmbiguousError(op, msg string) *Error {
+	return &Error{Op: op, Msg: msg, Ambiguous: true, kind: errs.Unavailable}
 }
 
 // RetryAfterOf returns the wait the upstream asked for, or zero.
@@ -125,3 +145,7 @@ func StatusError(op string, status int, retryAfter time.Duration) *Error {
 	}
 	return e
 }
+
+// ErrProtected is returned by Delete for the broker's own admin credential
+// or a key its rotation has in flight: no cleanup may remove those.
+var ErrProtected = &Error{Op: "delete", Msg: "refusing to delete the broker's own admin credential", kind: errs.FailedPrecondition}

@@ -12,6 +12,7 @@ import (
 type Metrics struct {
 	duration  *prometheus.HistogramVec
 	throttled *prometheus.CounterVec
+	skew      *prometheus.GaugeVec
 }
 
 // NewMetrics registers the collectors on reg. Calling it again with the same
@@ -27,6 +28,10 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		Name: "ztbroker_upstream_throttled_total",
 		Help: "HTTP 429 responses received from ZeroTier Central.",
 	}, []string{"upstream"})
+	skew := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "ztbroker_upstream_clock_skew_seconds",
+		Help: "How far ZeroTier Central's clock is ahead of the broker's (negative: behind), from the Date header of recent responses. Beyond one second, key expiries are sent on Central's clock.",
+	}, []string{"upstream"})
 	var err error
 	if duration, err = register(reg, duration); err != nil {
 		return nil, err
@@ -34,7 +39,10 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	if throttled, err = register(reg, throttled); err != nil {
 		return nil, err
 	}
-	return &Metrics{duration: duration, throttled: throttled}, nil
+	if skew, err = register(reg, skew); err != nil {
+		return nil, err
+	}
+	return &Metrics{duration: duration, throttled: throttled, skew: skew}, nil
 }
 
 func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {

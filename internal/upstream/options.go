@@ -51,6 +51,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Clock drives the limiter; nil means real time.
 	Clock Clock
+	// Skew, when set, learns the upstream's clock from each response's
+	// Date header (and is exported as ztbroker_upstream_clock_skew_seconds).
+	Skew *ClockSkew
 }
 
 // NewHTTPClient returns a copy of base whose transport adds, outermost
@@ -86,12 +89,19 @@ func NewHTTPClient(base *http.Client, o Options) (*http.Client, error) {
 	if next == nil {
 		next = http.DefaultTransport.(*http.Transport).Clone()
 	}
+	if o.Skew != nil {
+		next = &skewTransport{next: next, skew: o.Skew}
+	}
 	if o.Registerer != nil {
 		m, err := NewMetrics(o.Registerer)
 		if err != nil {
 			return nil, fmt.Errorf("upstream options: registering metrics: %w", err)
 		}
 		next = &metricsTransport{next: next, m: m, name: o.Name}
+		if o.Skew != nil {
+			gauge := m.skew.WithLabelValues(o.Name)
+			o.Skew.notify(func(d time.Duration) { gauge.Set(d.Seconds()) })
+		}
 	}
 	next = &limitTransport{next: next, o: o}
 	next = &timeoutTransport{next: next, timeout: o.Timeout}

@@ -74,12 +74,15 @@ func TestNoSecretsEscape(t *testing.T) {
 	}
 	nc := e.NewCentralIssuer(t, func(c *newcentral.Config) { opts(&c.Upstream) })
 	lg := e.LegacyIssuer(t, func(c *legacy.Config) { opts(&c.Upstream) })
+	ncBad := e.NewCentralIssuer(t, func(c *newcentral.Config) { opts(&c.Upstream); c.Credential = upstream.NewAdminCredential(badAdmin) })
+	lgBad := e.LegacyIssuer(t, func(c *legacy.Config) {
+		opts(&c.Upstream)
+		c.Credential, c.UserID = upstream.NewAdminCredential(badAdmin), ""
+	})
 	// Only calls that never answer get a short timeout: on a loaded
 	// machine it would cut off the answers the other calls expect.
 	ncHang := e.NewCentralIssuer(t, func(c *newcentral.Config) { opts(&c.Upstream); c.Upstream.Timeout = 100 * time.Millisecond })
 	lgHang := e.LegacyIssuer(t, func(c *legacy.Config) { opts(&c.Upstream); c.Upstream.Timeout = 100 * time.Millisecond })
-	ncBad := e.NewCentralIssuer(t, func(c *newcentral.Config) { opts(&c.Upstream); c.AdminKey = badAdmin })
-	lgBad := e.LegacyIssuer(t, func(c *legacy.Config) { opts(&c.Upstream); c.AdminToken, c.UserID = badAdmin, "" })
 
 	echo := &echoServer{}
 	echoSrv := httptest.NewServer(echo)

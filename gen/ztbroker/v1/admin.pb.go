@@ -594,6 +594,395 @@ func (x *ListAuditEventsResponse) GetNextPageToken() string {
 	return ""
 }
 
+type RotateUpstreamKeyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The upstream's name, e.g. "new_central".
+	Upstream string `protobuf:"bytes,1,opt,name=upstream,proto3" json:"upstream,omitempty"`
+	// Recorded in the audit trail.
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RotateUpstreamKeyRequest) Reset() {
+	*x = RotateUpstreamKeyRequest{}
+	mi := &file_ztbroker_v1_admin_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateUpstreamKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateUpstreamKeyRequest) ProtoMessage() {}
+
+func (x *RotateUpstreamKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ztbroker_v1_admin_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateUpstreamKeyRequest.ProtoReflect.Descriptor instead.
+func (*RotateUpstreamKeyRequest) Descriptor() ([]byte, []int) {
+	return file_ztbroker_v1_admin_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *RotateUpstreamKeyRequest) GetUpstream() string {
+	if x != nil {
+		return x.Upstream
+	}
+	return ""
+}
+
+func (x *RotateUpstreamKeyRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// UpstreamKeyRotation is one rotation of an admin key.
+type UpstreamKeyRotation struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Id       string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Upstream string                 `protobuf:"bytes,2,opt,name=upstream,proto3" json:"upstream,omitempty"`
+	// "started", "minted", "switched", "done" or "failed".
+	State            string                 `protobuf:"bytes,3,opt,name=state,proto3" json:"state,omitempty"`
+	OldKeyId         string                 `protobuf:"bytes,4,opt,name=old_key_id,json=oldKeyId,proto3" json:"old_key_id,omitempty"`
+	NewKeyId         string                 `protobuf:"bytes,5,opt,name=new_key_id,json=newKeyId,proto3" json:"new_key_id,omitempty"`
+	NewKeyExpireTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=new_key_expire_time,json=newKeyExpireTime,proto3" json:"new_key_expire_time,omitempty"`
+	// When the old key may be deleted: the end of the grace period.
+	OldKeyDeleteTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=old_key_delete_time,json=oldKeyDeleteTime,proto3" json:"old_key_delete_time,omitempty"`
+	RequestedBy      string                 `protobuf:"bytes,8,opt,name=requested_by,json=requestedBy,proto3" json:"requested_by,omitempty"`
+	StartTime        *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *UpstreamKeyRotation) Reset() {
+	*x = UpstreamKeyRotation{}
+	mi := &file_ztbroker_v1_admin_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpstreamKeyRotation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpstreamKeyRotation) ProtoMessage() {}
+
+func (x *UpstreamKeyRotation) ProtoReflect() protoreflect.Message {
+	mi := &file_ztbroker_v1_admin_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpstreamKeyRotation.ProtoReflect.Descriptor instead.
+func (*UpstreamKeyRotation) Descriptor() ([]byte, []int) {
+	return file_ztbroker_v1_admin_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *UpstreamKeyRotation) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *UpstreamKeyRotation) GetUpstream() string {
+	if x != nil {
+		return x.Upstream
+	}
+	return ""
+}
+
+func (x *UpstreamKeyRotation) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *UpstreamKeyRotation) GetOldKeyId() string {
+	if x != nil {
+		return x.OldKeyId
+	}
+	return ""
+}
+
+func (x *UpstreamKeyRotation) GetNewKeyId() string {
+	if x != nil {
+		return x.NewKeyId
+	}
+	return ""
+}
+
+func (x *UpstreamKeyRotation) GetNewKeyExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NewKeyExpireTime
+	}
+	return nil
+}
+
+func (x *UpstreamKeyRotation) GetOldKeyDeleteTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OldKeyDeleteTime
+	}
+	return nil
+}
+
+func (x *UpstreamKeyRotation) GetRequestedBy() string {
+	if x != nil {
+		return x.RequestedBy
+	}
+	return ""
+}
+
+func (x *UpstreamKeyRotation) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+type RotateUpstreamKeyResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Rotation      *UpstreamKeyRotation   `protobuf:"bytes,1,opt,name=rotation,proto3" json:"rotation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RotateUpstreamKeyResponse) Reset() {
+	*x = RotateUpstreamKeyResponse{}
+	mi := &file_ztbroker_v1_admin_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateUpstreamKeyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateUpstreamKeyResponse) ProtoMessage() {}
+
+func (x *RotateUpstreamKeyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ztbroker_v1_admin_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateUpstreamKeyResponse.ProtoReflect.Descriptor instead.
+func (*RotateUpstreamKeyResponse) Descriptor() ([]byte, []int) {
+	return file_ztbroker_v1_admin_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *RotateUpstreamKeyResponse) GetRotation() *UpstreamKeyRotation {
+	if x != nil {
+		return x.Rotation
+	}
+	return nil
+}
+
+type ListUpstreamsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListUpstreamsRequest) Reset() {
+	*x = ListUpstreamsRequest{}
+	mi := &file_ztbroker_v1_admin_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListUpstreamsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListUpstreamsRequest) ProtoMessage() {}
+
+func (x *ListUpstreamsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ztbroker_v1_admin_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListUpstreamsRequest.ProtoReflect.Descriptor instead.
+func (*ListUpstreamsRequest) Descriptor() ([]byte, []int) {
+	return file_ztbroker_v1_admin_proto_rawDescGZIP(), []int{11}
+}
+
+// UpstreamCredential is what the broker knows of an upstream's admin
+// credential. It never carries the credential itself.
+type UpstreamCredential struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Upstream string                 `protobuf:"bytes,1,opt,name=upstream,proto3" json:"upstream,omitempty"`
+	// "new_central" or "legacy".
+	Kind string `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	// The key id (New Central) or token name (Legacy); empty when unknown.
+	KeyId string `protobuf:"bytes,3,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	// The service account or user holding it.
+	Account string `protobuf:"bytes,4,opt,name=account,proto3" json:"account,omitempty"`
+	// "config" (the configured key) or "rotated" (minted by rotation).
+	Source string `protobuf:"bytes,5,opt,name=source,proto3" json:"source,omitempty"`
+	// Unset when the credential does not expire (Legacy).
+	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	// Set inside the expiry warning margin, or once expired.
+	Warning       string `protobuf:"bytes,7,opt,name=warning,proto3" json:"warning,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpstreamCredential) Reset() {
+	*x = UpstreamCredential{}
+	mi := &file_ztbroker_v1_admin_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpstreamCredential) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpstreamCredential) ProtoMessage() {}
+
+func (x *UpstreamCredential) ProtoReflect() protoreflect.Message {
+	mi := &file_ztbroker_v1_admin_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpstreamCredential.ProtoReflect.Descriptor instead.
+func (*UpstreamCredential) Descriptor() ([]byte, []int) {
+	return file_ztbroker_v1_admin_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *UpstreamCredential) GetUpstream() string {
+	if x != nil {
+		return x.Upstream
+	}
+	return ""
+}
+
+func (x *UpstreamCredential) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *UpstreamCredential) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *UpstreamCredential) GetAccount() string {
+	if x != nil {
+		return x.Account
+	}
+	return ""
+}
+
+func (x *UpstreamCredential) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *UpstreamCredential) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
+}
+
+func (x *UpstreamCredential) GetWarning() string {
+	if x != nil {
+		return x.Warning
+	}
+	return ""
+}
+
+type ListUpstreamsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Upstreams     []*UpstreamCredential  `protobuf:"bytes,1,rep,name=upstreams,proto3" json:"upstreams,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListUpstreamsResponse) Reset() {
+	*x = ListUpstreamsResponse{}
+	mi := &file_ztbroker_v1_admin_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListUpstreamsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListUpstreamsResponse) ProtoMessage() {}
+
+func (x *ListUpstreamsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ztbroker_v1_admin_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListUpstreamsResponse.ProtoReflect.Descriptor instead.
+func (*ListUpstreamsResponse) Descriptor() ([]byte, []int) {
+	return file_ztbroker_v1_admin_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ListUpstreamsResponse) GetUpstreams() []*UpstreamCredential {
+	if x != nil {
+		return x.Upstreams
+	}
+	return nil
+}
+
 var File_ztbroker_v1_admin_proto protoreflect.FileDescriptor
 
 const file_ztbroker_v1_admin_proto_rawDesc = "" +
@@ -649,11 +1038,43 @@ const file_ztbroker_v1_admin_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"r\n" +
 	"\x17ListAuditEventsResponse\x12/\n" +
 	"\x06events\x18\x01 \x03(\v2\x17.ztbroker.v1.AuditEventR\x06events\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\x93\x02\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"N\n" +
+	"\x18RotateUpstreamKeyRequest\x12\x1a\n" +
+	"\bupstream\x18\x01 \x01(\tR\bupstream\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x87\x03\n" +
+	"\x13UpstreamKeyRotation\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
+	"\bupstream\x18\x02 \x01(\tR\bupstream\x12\x14\n" +
+	"\x05state\x18\x03 \x01(\tR\x05state\x12\x1c\n" +
+	"\n" +
+	"old_key_id\x18\x04 \x01(\tR\boldKeyId\x12\x1c\n" +
+	"\n" +
+	"new_key_id\x18\x05 \x01(\tR\bnewKeyId\x12I\n" +
+	"\x13new_key_expire_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x10newKeyExpireTime\x12I\n" +
+	"\x13old_key_delete_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x10oldKeyDeleteTime\x12!\n" +
+	"\frequested_by\x18\b \x01(\tR\vrequestedBy\x129\n" +
+	"\n" +
+	"start_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\"Y\n" +
+	"\x19RotateUpstreamKeyResponse\x12<\n" +
+	"\brotation\x18\x01 \x01(\v2 .ztbroker.v1.UpstreamKeyRotationR\brotation\"\x16\n" +
+	"\x14ListUpstreamsRequest\"\xe4\x01\n" +
+	"\x12UpstreamCredential\x12\x1a\n" +
+	"\bupstream\x18\x01 \x01(\tR\bupstream\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x15\n" +
+	"\x06key_id\x18\x03 \x01(\tR\x05keyId\x12\x18\n" +
+	"\aaccount\x18\x04 \x01(\tR\aaccount\x12\x16\n" +
+	"\x06source\x18\x05 \x01(\tR\x06source\x12;\n" +
+	"\vexpire_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"expireTime\x12\x18\n" +
+	"\awarning\x18\a \x01(\tR\awarning\"V\n" +
+	"\x15ListUpstreamsResponse\x12=\n" +
+	"\tupstreams\x18\x01 \x03(\v2\x1f.ztbroker.v1.UpstreamCredentialR\tupstreams2\xcf\x03\n" +
 	"\fAdminService\x12S\n" +
 	"\fRevokeLeases\x12 .ztbroker.v1.RevokeLeasesRequest\x1a!.ztbroker.v1.RevokeLeasesResponse\x12P\n" +
 	"\vForgetLease\x12\x1f.ztbroker.v1.ForgetLeaseRequest\x1a .ztbroker.v1.ForgetLeaseResponse\x12\\\n" +
-	"\x0fListAuditEvents\x12#.ztbroker.v1.ListAuditEventsRequest\x1a$.ztbroker.v1.ListAuditEventsResponseB9Z7github.com/ztbroker/ztbroker/gen/ztbroker/v1;ztbrokerv1b\x06proto3"
+	"\x0fListAuditEvents\x12#.ztbroker.v1.ListAuditEventsRequest\x1a$.ztbroker.v1.ListAuditEventsResponse\x12b\n" +
+	"\x11RotateUpstreamKey\x12%.ztbroker.v1.RotateUpstreamKeyRequest\x1a&.ztbroker.v1.RotateUpstreamKeyResponse\x12V\n" +
+	"\rListUpstreams\x12!.ztbroker.v1.ListUpstreamsRequest\x1a\".ztbroker.v1.ListUpstreamsResponseB9Z7github.com/ztbroker/ztbroker/gen/ztbroker/v1;ztbrokerv1b\x06proto3"
 
 var (
 	file_ztbroker_v1_admin_proto_rawDescOnce sync.Once
@@ -667,38 +1088,54 @@ func file_ztbroker_v1_admin_proto_rawDescGZIP() []byte {
 	return file_ztbroker_v1_admin_proto_rawDescData
 }
 
-var file_ztbroker_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_ztbroker_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_ztbroker_v1_admin_proto_goTypes = []any{
-	(*LeaseFilter)(nil),             // 0: ztbroker.v1.LeaseFilter
-	(*RevokeLeasesRequest)(nil),     // 1: ztbroker.v1.RevokeLeasesRequest
-	(*RevokeLeasesResponse)(nil),    // 2: ztbroker.v1.RevokeLeasesResponse
-	(*ForgetLeaseRequest)(nil),      // 3: ztbroker.v1.ForgetLeaseRequest
-	(*ForgetLeaseResponse)(nil),     // 4: ztbroker.v1.ForgetLeaseResponse
-	(*ListAuditEventsRequest)(nil),  // 5: ztbroker.v1.ListAuditEventsRequest
-	(*AuditEvent)(nil),              // 6: ztbroker.v1.AuditEvent
-	(*ListAuditEventsResponse)(nil), // 7: ztbroker.v1.ListAuditEventsResponse
-	nil,                             // 8: ztbroker.v1.AuditEvent.ActorClaimsEntry
-	(*Lease)(nil),                   // 9: ztbroker.v1.Lease
-	(*timestamppb.Timestamp)(nil),   // 10: google.protobuf.Timestamp
+	(*LeaseFilter)(nil),               // 0: ztbroker.v1.LeaseFilter
+	(*RevokeLeasesRequest)(nil),       // 1: ztbroker.v1.RevokeLeasesRequest
+	(*RevokeLeasesResponse)(nil),      // 2: ztbroker.v1.RevokeLeasesResponse
+	(*ForgetLeaseRequest)(nil),        // 3: ztbroker.v1.ForgetLeaseRequest
+	(*ForgetLeaseResponse)(nil),       // 4: ztbroker.v1.ForgetLeaseResponse
+	(*ListAuditEventsRequest)(nil),    // 5: ztbroker.v1.ListAuditEventsRequest
+	(*AuditEvent)(nil),                // 6: ztbroker.v1.AuditEvent
+	(*ListAuditEventsResponse)(nil),   // 7: ztbroker.v1.ListAuditEventsResponse
+	(*RotateUpstreamKeyRequest)(nil),  // 8: ztbroker.v1.RotateUpstreamKeyRequest
+	(*UpstreamKeyRotation)(nil),       // 9: ztbroker.v1.UpstreamKeyRotation
+	(*RotateUpstreamKeyResponse)(nil), // 10: ztbroker.v1.RotateUpstreamKeyResponse
+	(*ListUpstreamsRequest)(nil),      // 11: ztbroker.v1.ListUpstreamsRequest
+	(*UpstreamCredential)(nil),        // 12: ztbroker.v1.UpstreamCredential
+	(*ListUpstreamsResponse)(nil),     // 13: ztbroker.v1.ListUpstreamsResponse
+	nil,                               // 14: ztbroker.v1.AuditEvent.ActorClaimsEntry
+	(*Lease)(nil),                     // 15: ztbroker.v1.Lease
+	(*timestamppb.Timestamp)(nil),     // 16: google.protobuf.Timestamp
 }
 var file_ztbroker_v1_admin_proto_depIdxs = []int32{
 	0,  // 0: ztbroker.v1.RevokeLeasesRequest.filter:type_name -> ztbroker.v1.LeaseFilter
-	9,  // 1: ztbroker.v1.ForgetLeaseResponse.lease:type_name -> ztbroker.v1.Lease
-	10, // 2: ztbroker.v1.ListAuditEventsRequest.since:type_name -> google.protobuf.Timestamp
-	10, // 3: ztbroker.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
-	8,  // 4: ztbroker.v1.AuditEvent.actor_claims:type_name -> ztbroker.v1.AuditEvent.ActorClaimsEntry
+	15, // 1: ztbroker.v1.ForgetLeaseResponse.lease:type_name -> ztbroker.v1.Lease
+	16, // 2: ztbroker.v1.ListAuditEventsRequest.since:type_name -> google.protobuf.Timestamp
+	16, // 3: ztbroker.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
+	14, // 4: ztbroker.v1.AuditEvent.actor_claims:type_name -> ztbroker.v1.AuditEvent.ActorClaimsEntry
 	6,  // 5: ztbroker.v1.ListAuditEventsResponse.events:type_name -> ztbroker.v1.AuditEvent
-	1,  // 6: ztbroker.v1.AdminService.RevokeLeases:input_type -> ztbroker.v1.RevokeLeasesRequest
-	3,  // 7: ztbroker.v1.AdminService.ForgetLease:input_type -> ztbroker.v1.ForgetLeaseRequest
-	5,  // 8: ztbroker.v1.AdminService.ListAuditEvents:input_type -> ztbroker.v1.ListAuditEventsRequest
-	2,  // 9: ztbroker.v1.AdminService.RevokeLeases:output_type -> ztbroker.v1.RevokeLeasesResponse
-	4,  // 10: ztbroker.v1.AdminService.ForgetLease:output_type -> ztbroker.v1.ForgetLeaseResponse
-	7,  // 11: ztbroker.v1.AdminService.ListAuditEvents:output_type -> ztbroker.v1.ListAuditEventsResponse
-	9,  // [9:12] is the sub-list for method output_type
-	6,  // [6:9] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	16, // 6: ztbroker.v1.UpstreamKeyRotation.new_key_expire_time:type_name -> google.protobuf.Timestamp
+	16, // 7: ztbroker.v1.UpstreamKeyRotation.old_key_delete_time:type_name -> google.protobuf.Timestamp
+	16, // 8: ztbroker.v1.UpstreamKeyRotation.start_time:type_name -> google.protobuf.Timestamp
+	9,  // 9: ztbroker.v1.RotateUpstreamKeyResponse.rotation:type_name -> ztbroker.v1.UpstreamKeyRotation
+	16, // 10: ztbroker.v1.UpstreamCredential.expire_time:type_name -> google.protobuf.Timestamp
+	12, // 11: ztbroker.v1.ListUpstreamsResponse.upstreams:type_name -> ztbroker.v1.UpstreamCredential
+	1,  // 12: ztbroker.v1.AdminService.RevokeLeases:input_type -> ztbroker.v1.RevokeLeasesRequest
+	3,  // 13: ztbroker.v1.AdminService.ForgetLease:input_type -> ztbroker.v1.ForgetLeaseRequest
+	5,  // 14: ztbroker.v1.AdminService.ListAuditEvents:input_type -> ztbroker.v1.ListAuditEventsRequest
+	8,  // 15: ztbroker.v1.AdminService.RotateUpstreamKey:input_type -> ztbroker.v1.RotateUpstreamKeyRequest
+	11, // 16: ztbroker.v1.AdminService.ListUpstreams:input_type -> ztbroker.v1.ListUpstreamsRequest
+	2,  // 17: ztbroker.v1.AdminService.RevokeLeases:output_type -> ztbroker.v1.RevokeLeasesResponse
+	4,  // 18: ztbroker.v1.AdminService.ForgetLease:output_type -> ztbroker.v1.ForgetLeaseResponse
+	7,  // 19: ztbroker.v1.AdminService.ListAuditEvents:output_type -> ztbroker.v1.ListAuditEventsResponse
+	10, // 20: ztbroker.v1.AdminService.RotateUpstreamKey:output_type -> ztbroker.v1.RotateUpstreamKeyResponse
+	13, // 21: ztbroker.v1.AdminService.ListUpstreams:output_type -> ztbroker.v1.ListUpstreamsResponse
+	17, // [17:22] is the sub-list for method output_type
+	12, // [12:17] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_ztbroker_v1_admin_proto_init() }
@@ -713,7 +1150,7 @@ func file_ztbroker_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ztbroker_v1_admin_proto_rawDesc), len(file_ztbroker_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,9 +19,11 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AdminService_RevokeLeases_FullMethodName    = "/ztbroker.v1.AdminService/RevokeLeases"
-	AdminService_ForgetLease_FullMethodName     = "/ztbroker.v1.AdminService/ForgetLease"
-	AdminService_ListAuditEvents_FullMethodName = "/ztbroker.v1.AdminService/ListAuditEvents"
+	AdminService_RevokeLeases_FullMethodName      = "/ztbroker.v1.AdminService/RevokeLeases"
+	AdminService_ForgetLease_FullMethodName       = "/ztbroker.v1.AdminService/ForgetLease"
+	AdminService_ListAuditEvents_FullMethodName   = "/ztbroker.v1.AdminService/ListAuditEvents"
+	AdminService_RotateUpstreamKey_FullMethodName = "/ztbroker.v1.AdminService/RotateUpstreamKey"
+	AdminService_ListUpstreams_FullMethodName     = "/ztbroker.v1.AdminService/ListUpstreams"
 )
 
 // AdminServiceClient is the client API for AdminService service.
@@ -38,6 +40,14 @@ type AdminServiceClient interface {
 	ForgetLease(ctx context.Context, in *ForgetLeaseRequest, opts ...grpc.CallOption) (*ForgetLeaseResponse, error)
 	// ListAuditEvents pages through the audit trail.
 	ListAuditEvents(ctx context.Context, in *ListAuditEventsRequest, opts ...grpc.CallOption) (*ListAuditEventsResponse, error)
+	// RotateUpstreamKey replaces an upstream's admin key now: a new key is
+	// minted and stored sealed, every replica switches to it, and the old
+	// key is deleted after the grace period. New Central upstreams only. It
+	// returns once the new key is in use.
+	RotateUpstreamKey(ctx context.Context, in *RotateUpstreamKeyRequest, opts ...grpc.CallOption) (*RotateUpstreamKeyResponse, error)
+	// ListUpstreams reports each upstream's admin credential: which key,
+	// where it came from, and when it expires.
+	ListUpstreams(ctx context.Context, in *ListUpstreamsRequest, opts ...grpc.CallOption) (*ListUpstreamsResponse, error)
 }
 
 type adminServiceClient struct {
@@ -78,6 +88,26 @@ func (c *adminServiceClient) ListAuditEvents(ctx context.Context, in *ListAuditE
 	return out, nil
 }
 
+func (c *adminServiceClient) RotateUpstreamKey(ctx context.Context, in *RotateUpstreamKeyRequest, opts ...grpc.CallOption) (*RotateUpstreamKeyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RotateUpstreamKeyResponse)
+	err := c.cc.Invoke(ctx, AdminService_RotateUpstreamKey_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) ListUpstreams(ctx context.Context, in *ListUpstreamsRequest, opts ...grpc.CallOption) (*ListUpstreamsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListUpstreamsResponse)
+	err := c.cc.Invoke(ctx, AdminService_ListUpstreams_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServiceServer is the server API for AdminService service.
 // All implementations must embed UnimplementedAdminServiceServer
 // for forward compatibility.
@@ -92,6 +122,14 @@ type AdminServiceServer interface {
 	ForgetLease(context.Context, *ForgetLeaseRequest) (*ForgetLeaseResponse, error)
 	// ListAuditEvents pages through the audit trail.
 	ListAuditEvents(context.Context, *ListAuditEventsRequest) (*ListAuditEventsResponse, error)
+	// RotateUpstreamKey replaces an upstream's admin key now: a new key is
+	// minted and stored sealed, every replica switches to it, and the old
+	// key is deleted after the grace period. New Central upstreams only. It
+	// returns once the new key is in use.
+	RotateUpstreamKey(context.Context, *RotateUpstreamKeyRequest) (*RotateUpstreamKeyResponse, error)
+	// ListUpstreams reports each upstream's admin credential: which key,
+	// where it came from, and when it expires.
+	ListUpstreams(context.Context, *ListUpstreamsRequest) (*ListUpstreamsResponse, error)
 	mustEmbedUnimplementedAdminServiceServer()
 }
 
@@ -110,6 +148,12 @@ func (UnimplementedAdminServiceServer) ForgetLease(context.Context, *ForgetLease
 }
 func (UnimplementedAdminServiceServer) ListAuditEvents(context.Context, *ListAuditEventsRequest) (*ListAuditEventsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListAuditEvents not implemented")
+}
+func (UnimplementedAdminServiceServer) RotateUpstreamKey(context.Context, *RotateUpstreamKeyRequest) (*RotateUpstreamKeyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RotateUpstreamKey not implemented")
+}
+func (UnimplementedAdminServiceServer) ListUpstreams(context.Context, *ListUpstreamsRequest) (*ListUpstreamsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListUpstreams not implemented")
 }
 func (UnimplementedAdminServiceServer) mustEmbedUnimplementedAdminServiceServer() {}
 func (UnimplementedAdminServiceServer) testEmbeddedByValue()                      {}
@@ -186,6 +230,42 @@ func _AdminService_ListAuditEvents_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_RotateUpstreamKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RotateUpstreamKeyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).RotateUpstreamKey(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_RotateUpstreamKey_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).RotateUpstreamKey(ctx, req.(*RotateUpstreamKeyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_ListUpstreams_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListUpstreamsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ListUpstreams(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_ListUpstreams_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ListUpstreams(ctx, req.(*ListUpstreamsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AdminService_ServiceDesc is the grpc.ServiceDesc for AdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -204,6 +284,14 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListAuditEvents",
 			Handler:    _AdminService_ListAuditEvents_Handler,
+		},
+		{
+			MethodName: "RotateUpstreamKey",
+			Handler:    _AdminService_RotateUpstreamKey_Handler,
+		},
+		{
+			MethodName: "ListUpstreams",
+			Handler:    _AdminService_ListUpstreams_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -10,15 +10,16 @@ import (
 	ztbrokerv1 "github.com/ztbroker/ztbroker/gen/ztbroker/v1"
 )
 
-// adminCmd is `broker admin <revoke|forget|audit> ...`. The broker only
+// adminCmd is `broker admin <revoke|forget|audit|upstreams|rotate-upstream-key> ...`. The broker only
 // admits admin identities.
 func adminCmd(newEnv EnvFunc) *cobra.Command {
-	return group("admin", "Revoke anyone's leases, forget a lease, read the audit log",
+	return group("admin", "Revoke anyone's leases, read the audit log, look after the upstream admin keys",
 		`Commands for the broker's operators: the broker admits them only for the
 identities listed under auth.admins in its configuration.`,
 		`  broker admin revoke --purpose deploy --dry-run
-  broker admin audit --limit 20`,
-		adminRevoke(newEnv), adminForget(newEnv), adminAudit(newEnv))
+  broker admin audit --limit 20
+  broker admin upstreams`,
+		adminRevoke(newEnv), adminForget(newEnv), adminAudit(newEnv), adminUpstreams(newEnv), adminRotate(newEnv))
 }
 
 func adminRevoke(newEnv EnvFunc) *cobra.Command {

@@ -33,6 +33,8 @@ type fakeBroker struct {
 	revokeLeases func(context.Context, *ztbrokerv1.RevokeLeasesRequest) (*ztbrokerv1.RevokeLeasesResponse, error)
 	forget       func(context.Context, *ztbrokerv1.ForgetLeaseRequest) (*ztbrokerv1.ForgetLeaseResponse, error)
 	audit        func(context.Context, *ztbrokerv1.ListAuditEventsRequest) (*ztbrokerv1.ListAuditEventsResponse, error)
+	rotate       func(context.Context, *ztbrokerv1.RotateUpstreamKeyRequest) (*ztbrokerv1.RotateUpstreamKeyResponse, error)
+	upstreams    func(context.Context, *ztbrokerv1.ListUpstreamsRequest) (*ztbrokerv1.ListUpstreamsResponse, error)
 
 	mu    sync.Mutex
 	calls []fakeCall
@@ -146,6 +148,20 @@ func (f *fakeBroker) ListAuditEvents(ctx context.Context, r *ztbrokerv1.ListAudi
 		return nil, unimplemented("ListAuditEvents")
 	}
 	return f.audit(ctx, r)
+}
+
+func (f *fakeBroker) RotateUpstreamKey(ctx context.Context, r *ztbrokerv1.RotateUpstreamKeyRequest) (*ztbrokerv1.RotateUpstreamKeyResponse, error) {
+	if f.rotate == nil {
+		return nil, unimplemented("RotateUpstreamKey")
+	}
+	return f.rotate(ctx, r)
+}
+
+func (f *fakeBroker) ListUpstreams(ctx context.Context, r *ztbrokerv1.ListUpstreamsRequest) (*ztbrokerv1.ListUpstreamsResponse, error) {
+	if f.upstreams == nil {
+		return nil, unimplemented("ListUpstreams")
+	}
+	return f.upstreams(ctx, r)
 }
 
 // okRevoke is a RevokeLease handler that always succeeds.

@@ -131,3 +131,52 @@ func (r *recorder) ListAudit(context.Context, store.ListAuditParams) (*store.Lis
 func (r *recorder) Ping(context.Context) error {
 	return r.call("Ping")
 }
+
+func (r *recorder) CurrentCredential(context.Context, store.CurrentCredentialParams) (*store.UpstreamCredential, error) {
+	return &store.UpstreamCredential{}, r.call("CurrentCredential")
+}
+
+func (r *recorder) DropCredential(context.Context, store.DropCredentialParams) error {
+	return r.call("DropCredential")
+}
+
+func (r *recorder) RotationLock(context.Context, store.RotationLockParams, func(context.Context) error) (bool, error) {
+	return true, r.call("RotationLock")
+}
+
+func (r *recorder) StartRotation(context.Context, store.StartRotationParams) (*store.Rotation, error) {
+	return &store.Rotation{}, r.call("StartRotation")
+}
+
+func (r *recorder) RecordRotationKey(context.Context, store.RecordRotationKeyParams) (*store.Rotation, error) {
+	return &store.Rotation{}, r.call("RecordRotationKey")
+}
+
+func (r *recorder) SwitchRotation(context.Context, store.SwitchRotationParams) (*store.Rotation, error) {
+	return &store.Rotation{}, r.call("SwitchRotation")
+}
+
+func (r *recorder) FinishRotation(context.Context, store.FinishRotationParams) (*store.Rotation, error) {
+	return &store.Rotation{}, r.call("FinishRotation")
+}
+
+func (r *recorder) OpenRotation(context.Context, store.OpenRotationParams) (*store.Rotation, error) {
+	return &store.Rotation{}, r.call("OpenRotation")
+}
+
+func (r *recorder) GetRotation(context.Context, store.GetRotationParams) (*store.Rotation, error) {
+	return &store.Rotation{}, r.call("GetRotation")
+}
+
+// RecordSighting answers a first sighting, which logs.
+func (r *recorder) RecordSighting(context.Context, store.RecordSightingParams) (bool, error) {
+	return true, r.call("RecordSighting")
+}
+
+func (r *recorder) CountSightings(context.Context, store.CountSightingsParams) (int, error) {
+	return 0, r.call("CountSightings")
+}
+
+func (r *recorder) LeasesActiveBetween(context.Context, store.LeasesActiveBetweenParams) ([]string, error) {
+	return nil, r.call("LeasesActiveBetween")
+}

@@ -22,6 +22,8 @@ type Store struct {
 	leases  map[string]*lease.Lease
 	secrets map[string]sealed
 	audit   []*store.AuditEvent // in id order; id = index+1
+
+	upstream upstreamState
 }
 
 type sealed struct {
@@ -31,7 +33,7 @@ type sealed struct {
 
 // New returns an empty store.
 func New() *Store {
-	return &Store{leases: map[string]*lease.Lease{}, secrets: map[string]sealed{}}
+	return &Store{leases: map[string]*lease.Lease{}, secrets: map[string]sealed{}, upstream: newUpstreamState()}
 }
 
 // Ping always succeeds: memory is always reachable.

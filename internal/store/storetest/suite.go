@@ -56,6 +56,10 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"AuditWithStateChanges", testAuditWithStateChanges},
 		{"AuditTakesLeaseFields", testAuditTakesLeaseFields},
 		{"Ping", testPing},
+		{"RotationLifecycle", testRotationLifecycle},
+		{"RotationLock", testRotationLock},
+		{"Sightings", testSightings},
+		{"LeasesActiveBetween", testLeasesActiveBetween},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

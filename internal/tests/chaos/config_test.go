@@ -39,6 +39,7 @@ upstreams:
     admin_key_env: CHAOS_UPSTREAM_KEY
     rate_limit: 1000
     timeout: 2s
+%[8]s
   legacy:
     base_url: %[2]q
     token_env: CHAOS_UPSTREAM_KEY
@@ -64,6 +65,7 @@ auth:
   api_keys:
     - name: chaos
       sha256: %[7]q
+  admins: ["api_key:chaos"]
 workers:
   revoke_max_attempts: 30
   revoke_backoff_base: 100ms
@@ -72,16 +74,25 @@ workers:
   pending_timeout: 2s
   reconcile_interval: 1s
   claim_timeout: 3s
+%[9]s
 `
 
 // brokerConfig writes a config pointing at the emulator and returns its
 // path, the environment carrying its secrets, and the caller API key.
 func brokerConfig(t *testing.T, emuURL, emuToken, dsn string) (path string, env []string, apiKey string) {
 	t.Helper()
+	return brokerConfigWith(t, emuURL, emuToken, dsn, "", "")
+}
+
+// brokerConfigWith is brokerConfig with lines added under
+// upstreams.new_central (indented four spaces) and top-level sections at
+// the end.
+func brokerConfigWith(t *testing.T, emuURL, emuToken, dsn, ncExtra, extra string) (path string, env []string, apiKey string) {
+	t.Helper()
 	apiKey = "ztb_chaos_" + rand.Text()
 	sum := sha256.Sum256([]byte(apiKey))
 	text := fmt.Sprintf(configText, emuURL, emuURL+"/api/v1", emulator.DefaultLegacyUser,
-		purposeNC, emulator.DefaultServiceAccount, purposeLegacy, hex.EncodeToString(sum[:]))
+		purposeNC, emulator.DefaultServiceAccount, purposeLegacy, hex.EncodeToString(sum[:]), ncExtra, extra)
 	path = filepath.Join(t.TempDir(), "broker.yaml")
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)

@@ -48,19 +48,44 @@ func (r leaseRow) String() string {
 
 func (t liveToken) String() string { return t.Kind + ":" + t.ID + "(" + t.Name + ")" }
 
+// alive lists the live tokens named after leases; the admin credentials
+// are counted apart (adminKeys).
 func alive(g emulator.GroundTruth) []liveToken {
 	var out []liveToken
 	for _, a := range g.ServiceAccounts {
 		for _, k := range a.Keys {
-			if k.Alive {
+			if k.Alive && leaseNamed(k.Description) {
 				out = append(out, liveToken{lease.UpstreamNewCentral, k.ID, k.Description})
 			}
 		}
 	}
 	for _, u := range g.LegacyUsers {
 		for _, tk := range u.Tokens {
-			if tk.Alive {
+			if tk.Alive && leaseNamed(tk.Name) {
 				out = append(out, liveToken{lease.UpstreamLegacy, tk.Name, tk.Name})
+			}
+		}
+	}
+	return out
+}
+
+// namePrefix is the broker's default token name prefix, which the chaos
+// configs keep.
+const namePrefix = "ztbroker"
+
+func leaseNamed(name string) bool {
+	_, _, ok := lease.ParseUpstreamName(namePrefix, name)
+	return ok
+}
+
+// adminKeys lists the live New Central keys that are not a lease's: the
+// admin key, and during a rotation its successor.
+func adminKeys(g emulator.GroundTruth) []emulator.KeyTruth {
+	var out []emulator.KeyTruth
+	for _, a := range g.ServiceAccounts {
+		for _, k := range a.Keys {
+			if k.Alive && !leaseNamed(k.Description) {
+				out = append(out, k)
 			}
 		}
 	}

@@ -266,7 +266,7 @@ comments, defaults from a loaded configuration that leaves the key out. A
 test (` + "`internal/tests/configref`" + `) fails when this file and the code
 disagree; ` + "`make config-reference`" + ` rewrites it.
 
-Durations are Go durations (` + "`90s`, `15m`, `1h30m`" + `). Secrets never go in the
+Durations are Go durations (` + "`90s`, `15m`, `1h30m`" + `) or whole days (` + "`30d`" + `). Secrets never go in the
 file: ` + "`*_env`" + ` names an environment variable, ` + "`*_file`" + ` a file (relative paths
 are relative to the configuration file). ` + "`broker config check FILE`" + ` prints the
 configuration a file amounts to, every default filled in; ` + "`broker config init`" + `

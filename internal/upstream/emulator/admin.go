@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
 )
@@ -34,6 +35,7 @@ func (s *Server) adminRoutes() {
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	s.mux.HandleFunc("POST /_emulator/clock", s.admin(s.postClock))
+	s.mux.HandleFunc("POST /_emulator/keys", s.admin(s.postKeys))
 	// Unauthenticated on purpose: container healthchecks hold no token.
 	s.mux.HandleFunc("GET /_emulator/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusOK)
@@ -128,4 +130,27 @@ func (s *Server) postClock(w http.ResponseWriter, r *http.Request) {
 	}
 	now := s.Advance(c.Advance.duration())
 	writeJSON(w, http.StatusOK, map[string]any{"now": now.UTC()})
+}
+
+// SeedKeysRequest is the body of POST /_emulator/keys.
+type SeedKeysRequest struct {
+	ServiceAccount string    `json:"serviceAccount"`
+	Keys           []SeedKey `json:"keys"`
+}
+
+// maxSeedBody bounds a seeding request: some 100,000 keys.
+const maxSeedBody = 16 << 20
+
+func (s *Server) postKeys(w http.ResponseWriter, r *http.Request) {
+	var req SeedKeysRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxSeedBody)).Decode(&req); err != nil {
+		writeMessage(w, http.StatusBadRequest, "body must be a JSON SeedKeysRequest")
+		return
+	}
+	ids, err := s.SeedKeys(req.ServiceAccount, req.Keys)
+	if err != nil {
+		writeMessage(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"ids": ids})
 }

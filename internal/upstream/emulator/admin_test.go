@@ -66,7 +66,7 @@ func TestAdminAPI(t *testing.T) {
 	if err != nil || !now.Equal(start.Add(2*time.Hour)) {
 		t.Fatalf("AdvanceClock = %v, %v", now, err)
 	}
-	if truth, _ = admin.Tokens(ctx); len(truth.Alive()) != 0 || !truth.ServiceAccounts[0].Keys[0].Expired {
+	if truth, _ = admin.Tokens(ctx); len(truth.Alive()) != 0 || !keyByID(t, truth, m.ID).Expired {
 		t.Errorf("after expiry, truth = %+v", truth)
 	}
 
@@ -83,9 +83,23 @@ func TestAdminAPI(t *testing.T) {
 	}
 	truth, _ = admin.Tokens(ctx)
 	counters, _ = admin.Counters(ctx)
-	if len(truth.ServiceAccounts[0].Keys) != 0 || len(counters) != 0 || !truth.Now.Equal(start) {
+	// Only the seeded admin key is left.
+	if keys := truth.ServiceAccounts[0].Keys; len(keys) != 1 || !keys[0].Admin || len(counters) != 0 || !truth.Now.Equal(start) {
 		t.Errorf("after Reset: truth %+v counters %v", truth, counters)
 	}
+}
+
+func keyByID(t *testing.T, g emulator.GroundTruth, id string) emulator.KeyTruth {
+	t.Helper()
+	for _, a := range g.ServiceAccounts {
+		for _, k := range a.Keys {
+			if k.ID == id {
+				return k
+			}
+		}
+	}
+	t.Fatalf("no key %s in ground truth", id)
+	return emulator.KeyTruth{}
 }
 
 func TestAdminAPINeedsTheAdminToken(t *testing.T) {

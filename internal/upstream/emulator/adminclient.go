@@ -28,6 +28,16 @@ func (c *AdminClient) Tokens(ctx context.Context) (GroundTruth, error) {
 	return g, c.do(ctx, http.MethodGet, "/_emulator/tokens", nil, &g)
 }
 
+// SeedKeys adds keys to a service account in one call (see
+// Server.SeedKeys) and returns their ids.
+func (c *AdminClient) SeedKeys(ctx context.Context, account string, keys []SeedKey) ([]string, error) {
+	var out struct {
+		IDs []string `json:"ids"`
+	}
+	err := c.do(ctx, http.MethodPost, "/_emulator/keys", SeedKeysRequest{ServiceAccount: account, Keys: keys}, &out)
+	return out.IDs, err
+}
+
 // Networks fetches every network and member.
 func (c *AdminClient) Networks(ctx context.Context) ([]NetworkTruth, error) {
 	var out []NetworkTruth
@@ -115,7 +125,7 @@ func (c *AdminClient) do(ctx context.Context, method, path string, in, out any) 
 		return fmt.Errorf("emulator admin: %s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
 		return fmt.Errorf("emulator admin: %s %s: reading: %w", method, path, err)
 	}

@@ -29,6 +29,7 @@
 //	PUT    /_emulator/faults/{route}  set one route's Fault
 //	DELETE /_emulator/faults/{route}  clear one route's Fault
 //	POST   /_emulator/clock           {"advance": "1h"}: move the clock on
+//	POST   /_emulator/keys            SeedKeysRequest: add many keys at once
 //	POST   /_emulator/reset           forget tokens, faults, counters, clock
 //
 // AdminClient wraps it. Start runs an emulator inside a test; Run is the

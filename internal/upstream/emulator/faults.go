@@ -22,9 +22,21 @@ type Fault struct {
 	// ErrorRate is the probability that the fault hits a request; zero
 	// means every request.
 	ErrorRate float64 `json:"errorRate,omitempty"`
-	// Status is the error status to answer, 400-599. With no status and no
-	// other effect, a fault with an ErrorRate answers 500.
+	// Status is the status to answer, 200-599. With no status and no
+	// other effect, a fault with an ErrorRate answers 500. A 2xx status
+	// lets a test answer success with a body the API does not document.
 	Status int `json:"status,omitempty"`
+	// Body replaces the {"message": …} body a Status answer carries; it is
+	// sent as application/json.
+	Body string `json:"body,omitempty"`
+	// After runs the route's handler first — its change happens upstream —
+	// and throws its answer away, so the fault's own effects (a hang, a
+	// status, a body) are what the client sees: a key created whose
+	// answer was lost.
+	After bool `json:"after,omitempty"`
+	// Match, when set, limits the fault to requests whose body contains
+	// it, e.g. one key's description among many creates.
+	Match string `json:"match,omitempty"`
 	// Latency delays the answer.
 	Latency Duration `json:"latency,omitempty"`
 	// Hang holds the request until the client gives up or the emulator
@@ -32,8 +44,9 @@ type Fault struct {
 	Hang bool `json:"hang,omitempty"`
 	// Throttle answers 429 asking the client to wait this long.
 	Throttle Duration `json:"throttle,omitempty"`
-	// ThrottleHeaders is ThrottleBoth (default), ThrottleRetryAfter or
-	// ThrottleReset (only X-Ratelimit-*, as Central was seen to send).
+	// ThrottleHeaders is ThrottleReset (only X-Ratelimit-*, as Central was
+	// seen to send), ThrottleBoth or ThrottleRetryAfter; empty means the
+	// emulator's setting (WithThrottleHeaders, default ThrottleReset).
 	ThrottleHeaders string `json:"throttleHeaders,omitempty"`
 	// Times limits how many requests the fault hits; zero means until
 	// cleared.
@@ -45,8 +58,8 @@ func (f Fault) validate() error {
 	if f.ErrorRate < 0 || f.ErrorRate > 1 {
 		errs = append(errs, errors.New("errorRate must be within [0, 1]"))
 	}
-	if f.Status != 0 && (f.Status < 400 || f.Status > 599) {
-		errs = append(errs, errors.New("status must be 400-599"))
+	if f.Status != 0 && (f.Status < 200 || f.Status > 599) {
+		errs = append(errs, errors.New("status must be 200-599"))
 	}
 	if f.Latency < 0 || f.Throttle < 0 || f.Times < 0 {
 		errs = append(errs, errors.New("latency, throttle and times must not be negative"))
@@ -71,7 +84,8 @@ func (f Fault) errorStatus() int {
 
 // ParseFault reads the command-line form of a fault: comma-separated
 // key=value pairs, e.g. "status=503,rate=0.5", "latency=200ms", "hang",
-// "throttle=2s,headers=reset", "status=502,times=1".
+// "throttle=2s,headers=reset", "status=502,times=1",
+// "after,hang,match=-admin@" (a body value cannot hold a comma).
 func ParseFault(spec string) (Fault, error) {
 	var f Fault
 	for part := range strings.SplitSeq(spec, ",") {
@@ -92,6 +106,12 @@ func ParseFault(spec string) (Fault, error) {
 			f.ThrottleHeaders = val
 		case "times":
 			f.Times, err = strconv.Atoi(val)
+		case "after":
+			f.After = true
+		case "body":
+			f.Body = val
+		case "match":
+			f.Match = val
 		default:
 			err = errors.New("unknown key")
 		}

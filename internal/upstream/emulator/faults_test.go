@@ -24,7 +24,9 @@ func TestParseFault(t *testing.T) {
 		{spec: "latency=150ms", want: emulator.Fault{Latency: emulator.Duration(150 * time.Millisecond)}},
 		{spec: "hang", want: emulator.Fault{Hang: true}},
 		{spec: "throttle=2s,headers=reset", want: emulator.Fault{Throttle: emulator.Duration(2 * time.Second), ThrottleHeaders: "reset"}},
-		{spec: "status=200", wantErr: true},
+		{spec: "status=200,body={}", want: emulator.Fault{Status: 200, Body: "{}"}},
+		{spec: "after,hang,match=-admin@", want: emulator.Fault{After: true, Hang: true, Match: "-admin@"}},
+		{spec: "status=199", wantErr: true},
 		{spec: "rate=2", wantErr: true},
 		{spec: "headers=sometimes", wantErr: true},
 		{spec: "latency=soon", wantErr: true},
@@ -88,28 +90,43 @@ func TestSetFaultRejectsUnknownRoute(t *testing.T) {
 	}
 }
 
+// TestThrottleHeaders checks a 429 both ways: as go-ztcentral recorded
+// Central answering (X-Ratelimit-* with the reset as a "UTC" date, and no
+// Retry-After, which no source shows), and with Retry-After configured.
 func TestThrottleHeaders(t *testing.T) {
 	t.Parallel()
-	now := time.Date(2024, 8, 6, 20, 53, 45, 0, time.UTC)
-	e := emulatortest.Start(t, emulator.WithClock(func() time.Time { return now }),
-		emulator.WithFault(emulator.RouteV2ListOrgs, emulator.Fault{Throttle: emulator.Duration(3 * time.Second)}))
-	resp := get(t, e, "/api/v2/org", "Bearer "+e.AdminToken)
-	want := map[string]string{
-		"Retry-After":           "3",
-		"X-Ratelimit-Limit":     "100",
-		"X-Ratelimit-Remaining": "0",
-		"X-Ratelimit-Reset":     "Tue, 06 Aug 2024 20:53:48 UTC",
-		"Date":                  "Tue, 06 Aug 2024 20:53:45 GMT",
-	}
-	got := map[string]string{}
-	for k := range want {
-		got[k] = resp.Header.Get(k)
-	}
-	if resp.StatusCode != http.StatusTooManyRequests {
-		t.Errorf("status = %d, want 429", resp.StatusCode)
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("headers (-want +got):\n%s", diff)
+	for _, tt := range []struct {
+		name       string
+		opts       []emulator.Option
+		retryAfter string
+	}{
+		{"as Central was seen", nil, ""},
+		{"with Retry-After", []emulator.Option{emulator.WithThrottleHeaders(emulator.ThrottleBoth)}, "3"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			now := time.Date(2024, 8, 6, 20, 53, 45, 0, time.UTC)
+			e := emulatortest.Start(t, append([]emulator.Option{emulator.WithClock(func() time.Time { return now }),
+				emulator.WithFault(emulator.RouteV2ListOrgs, emulator.Fault{Throttle: emulator.Duration(3 * time.Second)})}, tt.opts...)...)
+			resp := get(t, e, "/api/v2/org", "Bearer "+e.AdminToken)
+			want := map[string]string{
+				"Retry-After":           tt.retryAfter,
+				"X-Ratelimit-Limit":     "100",
+				"X-Ratelimit-Remaining": "0",
+				"X-Ratelimit-Reset":     "Tue, 06 Aug 2024 20:53:48 UTC",
+				"Date":                  "Tue, 06 Aug 2024 20:53:45 GMT",
+			}
+			got := map[string]string{}
+			for k := range want {
+				got[k] = resp.Header.Get(k)
+			}
+			if resp.StatusCode != http.StatusTooManyRequests {
+				t.Errorf("status = %d, want 429", resp.StatusCode)
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("headers (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 
@@ -155,4 +172,33 @@ func get(t *testing.T, e *emulatortest.Emulator, path, auth string) *http.Respon
 	}
 	resp.Body.Close()
 	return resp
+}
+
+// TestFaultAfterAndMatch shows the two faults that model a lost answer: the
+// key is created (After), and only the request whose body matches is hit.
+func TestFaultAfterAndMatch(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	e := emulatortest.Start(t, emulator.WithFault(emulator.RouteV2CreateKey,
+		emulator.Fault{After: true, Status: 200, Body: `{}`, Match: `"description":"ztb-lost"`}))
+	is := e.NewCentralIssuer(t)
+	if _, err := is.Mint(ctx, "ztb-other", e.Now().Add(time.Hour)); err != nil {
+		t.Fatalf("a mint the fault does not match: %v", err)
+	}
+	if _, err := is.Mint(ctx, "ztb-lost", e.Now().Add(time.Hour)); err == nil {
+		t.Fatal("a mint answered {} succeeded")
+	}
+	names := map[string]bool{}
+	for _, tok := range e.Tokens().Alive() {
+		for _, a := range e.Tokens().ServiceAccounts {
+			for _, k := range a.Keys {
+				if k.ID == tok.ID {
+					names[k.Description] = true
+				}
+			}
+		}
+	}
+	if !names["ztb-lost"] || !names["ztb-other"] {
+		t.Errorf("live keys %v, want both created", names)
+	}
 }

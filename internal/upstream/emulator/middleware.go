@@ -1,7 +1,9 @@
 package emulator
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"strconv"
@@ -61,9 +63,10 @@ func (s *Server) routes() {
 		s.mux.Handle(r.pattern, s.api(r.name, h))
 	}
 	s.adminRoutes()
+	// Central answers an unknown route 404 with its usual JSON message, the
+	// very shape a client could take for "key already deleted".
 	s.mux.Handle("/", s.api(RouteUnhandled, func(w http.ResponseWriter, r *http.Request) {
-		writeMessage(w, http.StatusNotImplemented,
-			fmt.Sprintf("emulator: no route for %s %s", r.Method, r.URL.Path))
+		writeMessage(w, s.cfg.unknownRouteStatus, fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
 	}))
 }
 
@@ -100,11 +103,17 @@ func (s *Server) api(route string, h http.HandlerFunc) http.Handler {
 			}
 			s.count(route, rec.status)
 		}()
-		if wait, limited := s.rateLimited(); limited {
-			s.throttle(rec, wait, ThrottleBoth)
+		now := s.Now()
+		rec.Header().Set("Date", now.UTC().Format(http.TimeFormat))
+		wait, limited, remaining := s.rateLimited()
+		if limited {
+			s.throttle(rec, wait, s.cfg.throttleHeaders)
 			return
 		}
-		if s.applyFault(rec, r, route) {
+		if remaining >= 0 {
+			s.rateHeaders(rec.Header(), now, remaining, time.Second)
+		}
+		if s.applyFault(rec, r, route, h) {
 			return
 		}
 		h(rec, r)
@@ -112,35 +121,52 @@ func (s *Server) api(route string, h http.HandlerFunc) http.Handler {
 }
 
 // rateLimited takes one token from the global bucket, reporting how long
-// until the next one when none is left.
-func (s *Server) rateLimited() (time.Duration, bool) {
+// until the next one when none is left, or else how many remain (-1 when
+// no limit is set).
+func (s *Server) rateLimited() (wait time.Duration, limited bool, remaining int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.limiter == nil {
-		return 0, false
+		return 0, false, -1
 	}
 	now := s.nowLocked()
 	if s.limiter.AllowN(now, 1) {
-		return 0, false
+		return 0, false, int(s.limiter.TokensAt(now))
 	}
 	r := s.limiter.ReserveN(now, 1)
-	wait := r.DelayFrom(now)
+	wait = r.DelayFrom(now)
 	r.CancelAt(now)
-	return max(wait, time.Second/time.Duration(max(1, int(s.limit)))), true
+	return max(wait, time.Second/time.Duration(max(1, int(s.limit)))), true, 0
+}
+
+// rateHeaders writes X-Ratelimit-* as go-ztcentral recorded Central
+// sending them: the limit, what is left, and the reset as an HTTP date
+// written with "UTC".
+func (s *Server) rateHeaders(h http.Header, now time.Time, remaining int, reset time.Duration) {
+	limit := s.RateLimit()
+	if limit == 0 {
+		limit = 100
+	}
+	h.Set("X-Ratelimit-Limit", strconv.Itoa(int(limit)))
+	h.Set("X-Ratelimit-Remaining", strconv.Itoa(remaining))
+	h.Set("X-Ratelimit-Reset", now.Add(reset).UTC().Format(zeroTierDate))
 }
 
 // takeFault returns the fault for route if it hits this request, counting
 // it against Times.
-func (s *Server) takeFault(route string) (Fault, bool) {
+func (s *Server) takeFault(route string, r *http.Request) (Fault, bool) {
+	s.mu.Lock()
+	key, f, ok := s.faultLocked(route)
+	s.mu.Unlock()
+	// The body is read without the lock: a slow client must not hold up
+	// every other request.
+	if !ok || (f.Match != "" && !bodyContains(r, f.Match)) {
+		return Fault{}, false
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	key := route
-	f, ok := s.faults[key]
-	if !ok && route != RouteUnhandled {
-		key = RouteAll
-		f, ok = s.faults[key]
-	}
-	if !ok {
+	// Read again: another request may have used it up meanwhile.
+	if key, f, ok = s.faultLocked(route); !ok {
 		return Fault{}, false
 	}
 	if f.ErrorRate > 0 && f.ErrorRate < 1 && s.rng.Float64() >= f.ErrorRate {
@@ -158,11 +184,25 @@ func (s *Server) takeFault(route string) (Fault, bool) {
 	return f, true
 }
 
+func (s *Server) faultLocked(route string) (string, Fault, bool) {
+	key := route
+	f, ok := s.faults[key]
+	if !ok && route != RouteUnhandled {
+		key = RouteAll
+		f, ok = s.faults[key]
+	}
+	return key, f, ok
+}
+
 // applyFault plays f's effects in order and reports whether it answered.
-func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, route string) bool {
-	f, ok := s.takeFault(route)
+// With f.After the handler h runs first and its answer is discarded.
+func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, route string, h http.HandlerFunc) bool {
+	f, ok := s.takeFault(route, r)
 	if !ok {
 		return false
+	}
+	if f.After {
+		h(&discardWriter{header: http.Header{}}, r)
 	}
 	if f.Latency > 0 {
 		t := time.NewTimer(time.Duration(f.Latency))
@@ -185,10 +225,20 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, route string
 		return true
 	}
 	if f.Throttle > 0 {
-		s.throttle(w, time.Duration(f.Throttle), f.ThrottleHeaders)
+		style := f.ThrottleHeaders
+		if style == "" {
+			style = s.cfg.throttleHeaders
+		}
+		s.throttle(w, time.Duration(f.Throttle), style)
 		return true
 	}
 	if st := f.errorStatus(); st != 0 {
+		if f.Body != "" {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(st)
+			_, _ = io.WriteString(w, f.Body)
+			return true
+		}
 		writeMessage(w, st, "emulator: injected fault")
 		return true
 	}
@@ -206,13 +256,25 @@ func (s *Server) throttle(w http.ResponseWriter, wait time.Duration, style strin
 		h.Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 	}
 	if style != ThrottleRetryAfter {
-		limit := s.RateLimit()
-		if limit == 0 {
-			limit = 100
-		}
-		h.Set("X-Ratelimit-Limit", strconv.Itoa(int(limit)))
-		h.Set("X-Ratelimit-Remaining", "0")
-		h.Set("X-Ratelimit-Reset", now.Add(wait).UTC().Format(zeroTierDate))
+		s.rateHeaders(h, now, 0, wait)
 	}
 	writeMessage(w, http.StatusTooManyRequests, "rate limit exceeded")
 }
+
+// bodyContains reports whether r's body holds sub, leaving the body for
+// the handler to read. Reading is bounded.
+func bodyContains(r *http.Request, sub string) bool {
+	if r.Body == nil {
+		return false
+	}
+	b, _ := io.ReadAll(io.LimitReader(r.Body, maxRequestBody+1))
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	return bytes.Contains(b, []byte(sub))
+}
+
+// discardWriter takes a handler's answer when a fault replaces it.
+type discardWriter struct{ header http.Header }
+
+func (d *discardWriter) Header() http.Header         { return d.header }
+func (d *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (d *discardWriter) WriteHeader(int)             {}

@@ -50,7 +50,8 @@ const (
 	RouteV1UpdateMember  = "v1.member.update"
 	RouteV1DeleteMember  = "v1.member.delete"
 
-	// RouteUnhandled counts requests no route matched (answered 501).
+	// RouteUnhandled counts requests no route matched (answered 404, or
+	// 501 when so configured).
 	RouteUnhandled = "unhandled"
 	// RouteAll, as a fault's route, applies it to every API route.
 	RouteAll = "*"

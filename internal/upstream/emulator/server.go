@@ -67,14 +67,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Serve
 // http.Server can shut down. It is safe to call more than once.
 func (s *Server) Close() { s.closeOnce.Do(func() { close(s.closed) }) }
 
-// Now is the emulator's clock: the configured clock plus any Advance.
+// Now is the emulator's clock — Central's clock: the configured clock
+// plus the clock offset and any Advance.
 func (s *Server) Now() time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.nowLocked()
 }
 
-func (s *Server) nowLocked() time.Time { return s.cfg.now().Add(s.offset) }
+func (s *Server) nowLocked() time.Time { return s.cfg.now().Add(s.cfg.clockOffset + s.offset) }
 
 // Advance moves the emulator's clock forward by d, e.g. past a key's expiry.
 func (s *Server) Advance(d time.Duration) time.Time {
@@ -94,7 +95,7 @@ func (s *Server) Reset() {
 
 func (s *Server) resetLocked() {
 	s.offset = 0
-	s.st = newState(&s.cfg, s.nowLocked())
+	s.st = newState(&s.cfg, s.adminHash, s.nowLocked())
 	s.counters = map[string]map[int]int{}
 	if s.inFlight == nil {
 		s.inFlight = map[string]int{}
@@ -206,8 +207,34 @@ func (s *Server) count(route string, status int) {
 	m[status]++
 }
 
-// ServiceAccounts lists the New Central service accounts seeded at start.
-func (s *Server) ServiceAccounts() []string { return slices.Clone(s.cfg.serviceAccounts) }
+// ServiceAccounts lists the New Central service accounts seeded at start,
+// the admin key's last if it was not among them.
+func (s *Server) ServiceAccounts() []string {
+	out := slices.Clone(s.cfg.serviceAccounts)
+	if !slices.Contains(out, s.cfg.adminAccount) {
+		out = append(out, s.cfg.adminAccount)
+	}
+	return out
+}
+
+// AdminAccount is the service account holding the seeded admin key.
+func (s *Server) AdminAccount() string { return s.cfg.adminAccount }
 
 // LegacyUsers lists the Legacy users seeded at start.
 func (s *Server) LegacyUsers() []string { return slices.Clone(s.cfg.legacyUsers) }
+
+// AdminKeyID is the id of the key seeded from the admin token.
+func (s *Server) AdminKeyID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, k := range s.st.keys {
+		if k.admin {
+			return k.id
+		}
+	}
+	return ""
+}
+
+// LegacyAdminTokenName is the name of the Legacy token seeded from the
+// admin token.
+func (s *Server) LegacyAdminTokenName() string { return s.cfg.legacyAdminTokenName }

@@ -35,6 +35,8 @@ type apiKey struct {
 	expires, created, modified time.Time
 	lastUsed, deletedAt        time.Time
 	deleted                    bool
+	// admin marks the key seeded from the admin token.
+	admin bool
 }
 
 type legacyUser struct {
@@ -47,9 +49,14 @@ type legacyToken struct {
 	userID, name, hash string
 	created, deletedAt time.Time
 	deleted            bool
+	// admin marks the token seeded from the admin token.
+	admin bool
 }
 
-func newState(c *config, now time.Time) *state {
+// newState seeds the configured accounts and users, and the admin token as
+// a real credential on each API: a key on the admin service account, a
+// token on the first Legacy user.
+func newState(c *config, adminHash string, now time.Time) *state {
 	s := &state{
 		accounts:     map[string]*serviceAccount{},
 		keys:         map[string]*apiKey{},
@@ -69,6 +76,23 @@ func newState(c *config, now time.Time) *state {
 			s.users[id] = &legacyUser{id: id, tokens: map[string]*legacyToken{}}
 			s.userOrder = append(s.userOrder, id)
 		}
+	}
+	if _, ok := s.accounts[c.adminAccount]; !ok {
+		s.accounts[c.adminAccount] = &serviceAccount{id: c.adminAccount, created: now}
+		s.accountOrder = append(s.accountOrder, c.adminAccount)
+	}
+	// The seeded key's id is derived from the token's hash, so it stays
+	// the same across resets without drawing randomness.
+	idSum := sha256.Sum256([]byte("admin key id:" + adminHash))
+	s.addKey(&apiKey{
+		id: hex.EncodeToString(idSum[:8]), accountID: c.adminAccount, description: c.adminKeyDescription,
+		hash: adminHash, expires: now.Add(c.adminKeyLifetime), created: now, modified: now, admin: true,
+	})
+	if len(s.userOrder) > 0 {
+		s.addLegacyToken(&legacyToken{userID: s.userOrder[0], name: c.legacyAdminTokenName, hash: adminHash, created: now, admin: true})
+	}
+	for _, sa := range s.accounts {
+		sa.name = sa.id
 	}
 	s.seedNetworks(c.networks, now)
 	return s

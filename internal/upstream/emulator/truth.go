@@ -33,6 +33,8 @@ type KeyTruth struct {
 	Expired      bool      `json:"expired"`
 	// Alive means the key would authenticate right now.
 	Alive bool `json:"alive"`
+	// Admin marks the key seeded from the admin token.
+	Admin bool `json:"admin,omitempty"`
 }
 
 // UserTruth is one Legacy user and every token it has had.
@@ -49,6 +51,8 @@ type LegacyTruth struct {
 	DeletedAt    time.Time `json:"deletedAt,omitzero"`
 	Deleted      bool      `json:"deleted"`
 	Alive        bool      `json:"alive"`
+	// Admin marks the token seeded from the admin token.
+	Admin bool `json:"admin,omitempty"`
 }
 
 // LiveToken is a token that would authenticate now, on either API.
@@ -61,20 +65,21 @@ type LiveToken struct {
 	SHA256 string
 }
 
-// Alive lists every token that would authenticate now: the set a "no
-// credential outlives its lease" test compares against the broker's leases.
+// Alive lists every token that would authenticate now, but for the seeded
+// admin credential: the set a "no credential outlives its lease" test
+// compares against the broker's leases.
 func (g GroundTruth) Alive() []LiveToken {
 	var out []LiveToken
 	for _, a := range g.ServiceAccounts {
 		for _, k := range a.Keys {
-			if k.Alive {
+			if k.Alive && !k.Admin {
 				out = append(out, LiveToken{lease.UpstreamNewCentral, a.ID, k.ID, k.SHA256})
 			}
 		}
 	}
 	for _, u := range g.LegacyUsers {
 		for _, t := range u.Tokens {
-			if t.Alive {
+			if t.Alive && !t.Admin {
 				out = append(out, LiveToken{lease.UpstreamLegacy, u.ID, t.Name, t.SHA256})
 			}
 		}
@@ -97,7 +102,7 @@ func (s *Server) Tokens() GroundTruth {
 				Expires: k.expires.UTC(), CreationTime: k.created.UTC(),
 				LastUsed: utcOrZero(k.lastUsed), DeletedAt: utcOrZero(k.deletedAt),
 				Deleted: k.deleted, Expired: k.expired(now),
-				Alive: !k.deleted && !k.expired(now),
+				Alive: !k.deleted && !k.expired(now), Admin: k.admin,
 			})
 		}
 		g.ServiceAccounts = append(g.ServiceAccounts, at)
@@ -106,7 +111,7 @@ func (s *Server) Tokens() GroundTruth {
 	for _, t := range s.st.legacyHistory {
 		byUser[t.userID] = append(byUser[t.userID], LegacyTruth{
 			Name: t.name, SHA256: t.hash, CreationTime: t.created.UTC(),
-			DeletedAt: utcOrZero(t.deletedAt), Deleted: t.deleted, Alive: !t.deleted,
+			DeletedAt: utcOrZero(t.deletedAt), Deleted: t.deleted, Alive: !t.deleted, Admin: t.admin,
 		})
 	}
 	for _, id := range s.st.userOrder {

@@ -47,11 +47,7 @@ func (s *Server) v1Status(w http.ResponseWriter, r *http.Request) {
 		LoginMethods: map[string]bool{"local": true},
 	}
 	if p, ok := s.authV1Locked(r); ok {
-		id := p.legacyUser
-		if p.admin && len(s.st.userOrder) > 0 {
-			id = s.st.userOrder[0]
-		}
-		if u, ok := s.st.users[id]; ok {
+		if u, ok := s.st.users[p.legacyUser]; ok {
 			resp.User = s.userResponseLocked(u)
 		}
 	}
@@ -120,7 +116,7 @@ func (s *Server) v1CreateToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h := hashSecret(req.Token)
-	if _, dup := s.st.legacyByHash[h]; dup || s.isAdmin(req.Token) {
+	if _, dup := s.st.legacyByHash[h]; dup {
 		writeMessage(w, http.StatusBadRequest, "token value already in use")
 		return
 	}

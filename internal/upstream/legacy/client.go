@@ -3,6 +3,8 @@ package legacy
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 	"slices"
 	"sync"
@@ -16,7 +18,7 @@ import (
 type Client struct {
 	cfg  Config
 	hc   *http.Client
-	auth string
+	cred *upstream.AdminCredential
 
 	mu     sync.Mutex
 	userID string
@@ -35,12 +37,15 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Client{cfg: cfg, hc: hc, auth: cfg.AdminScheme + " " + cfg.AdminToken, userID: cfg.UserID}, nil
+	return &Client{cfg: cfg, hc: hc, cred: cfg.Credential, userID: cfg.UserID}, nil
 }
 
 func (c *Client) Kind() string       { return lease.UpstreamLegacy }
 func (c *Client) APIBaseURL() string { return c.cfg.BaseURL }
 func (c *Client) AuthScheme() string { return SchemeToken }
+
+// Credential is the admin credential the client sends.
+func (c *Client) Credential() *upstream.AdminCredential { return c.cred }
 
 // Account is the user id: configured, or found by DiscoverUserID (empty
 // until then).
@@ -78,8 +83,10 @@ func (c *Client) DiscoverUserID(ctx context.Context) (string, error) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.userID = st.User.ID
-	return c.userID, nil
+	if c.userID == "" {
+		c.userID = st.User.ID
+	}
+	return st.User.ID, nil
 }
 
 func (c *Client) user(ctx context.Context) (string, error) {
@@ -96,7 +103,8 @@ type createTokenRequest struct {
 
 // Mint generates a token and registers it under name. Legacy tokens do not
 // expire, so expires is ignored. The response body is not trusted for
-// anything: the spec does not say what it holds.
+// anything: the spec does not say what it holds, and the client chose the
+// secret itself.
 func (c *Client) Mint(ctx context.Context, name string, _ time.Time) (*upstream.Minted, error) {
 	const op = "mint"
 	uid, err := c.user(ctx)
@@ -123,11 +131,15 @@ func (c *Client) Mint(ctx context.Context, name string, _ time.Time) (*upstream.
 
 // Delete removes token name. Because Legacy 404 bodies are undocumented, a
 // 404 counts as already gone only when the user's token list, fetched with
-// the same credential, confirms the name is absent.
+// the same credential, confirms the name is absent. The admin token itself
+// is refused.
 func (c *Client) Delete(ctx context.Context, name string) error {
 	const op = "delete"
 	if name == "" {
 		return upstream.NewError(op, "empty token name")
+	}
+	if c.cred.IsProtected(name) {
+		return upstream.ErrProtected
 	}
 	ctx = upstream.WithPriority(ctx, upstream.PriorityRevoke)
 	uid, err := c.user(ctx)
@@ -168,30 +180,62 @@ func (c *Client) List(ctx context.Context) ([]upstream.Token, error) {
 	}
 	out := make([]upstream.Token, 0, len(names))
 	for _, n := range names {
-		out = append(out, upstream.Token{ID: n, Name: n})
+		out = append(out, upstream.Token{ID: n, Name: n, Protected: c.cred.IsProtected(n)})
 	}
 	return out, nil
 }
 
+// names reads the user's token names, streaming the response so that a
+// user with very many tokens is read within the response cap alone.
 func (c *Client) names(ctx context.Context, uid, op string) ([]string, error) {
-	resp, err := c.send(ctx, upstream.Request{
+	var names []string
+	resp, err := c.stream(ctx, upstream.Request{
 		Op: op, Method: http.MethodGet, Priority: upstream.PriorityFrom(ctx),
 		URL: c.cfg.BaseURL + expand(c.cfg.UserPath, uid, ""),
+	}, func(r io.Reader) error {
+		var u user
+		if err := json.NewDecoder(r).Decode(&u); err != nil {
+			return err
+		}
+		names = u.Tokens
+		return nil
 	})
-	if err != nil {
+	var ue *upstream.Error
+	switch {
+	case errors.As(err, &ue):
 		return nil, err
-	}
-	if !resp.OK() {
+	case err != nil:
+		return nil, upstream.NewError(op, "malformed user response")
+	case !resp.OK():
 		return nil, resp.Error(op, c.cfg.Now())
 	}
-	var u user
-	if json.Unmarshal(resp.Body, &u) != nil {
-		return nil, upstream.NewError(op, "malformed user response")
-	}
-	return u.Tokens, nil
+	return names, nil
 }
 
 func (c *Client) send(ctx context.Context, r upstream.Request) (*upstream.Response, error) {
-	r.Authorization = c.auth
-	return upstream.Send(ctx, c.hc, r)
+	return c.stream(ctx, r, nil)
+}
+
+// stream performs r with the admin credential. A refusal asks the
+// credential for a newer secret (its file may have been replaced) and, if
+// there is one, repeats the call once. Central refuses a Legacy token with
+// 401, or on /status with a null user, which the callers handle.
+func (c *Client) stream(ctx context.Context, r upstream.Request, decode func(io.Reader) error) (*upstream.Response, error) {
+	r.MaxBytes = c.cfg.MaxResponseBytes
+	for attempt := 0; ; attempt++ {
+		secret, version := c.cred.Secret()
+		r.Authorization = c.cfg.AdminScheme + " " + secret
+		var (
+			resp *upstream.Response
+			err  error
+		)
+		if decode == nil {
+			resp, err = upstream.Send(ctx, c.hc, r)
+		} else {
+			resp, err = upstream.SendStream(ctx, c.hc, r, decode)
+		}
+		if err != nil || resp.StatusCode != http.StatusUnauthorized || attempt > 0 || !c.cred.Refresh(ctx, version) {
+			return resp, err
+		}
+	}
 }

@@ -43,7 +43,7 @@ func TestMintUseDeleteList(t *testing.T) {
 				t.Errorf("Minted = {ID:%q len(Secret):%d Expires:%v}", m.ID, len(m.Secret), m.Expires)
 			}
 			tokens := emu.Tokens().LegacyUsers[0].Tokens
-			if len(tokens) != 1 || tokens[0].SHA256 != lease.HashToken(m.Secret) {
+			if len(tokens) != 2 || tokens[1].SHA256 != lease.HashToken(m.Secret) {
 				t.Fatalf("ground truth %+v does not hold the minted token's hash", tokens)
 			}
 			for _, s := range []string{"token", "bearer", "TOKEN", "Bearer"} {
@@ -55,7 +55,9 @@ func TestMintUseDeleteList(t *testing.T) {
 			if err != nil {
 				t.Fatalf("List: %v", err)
 			}
-			if diff := cmp.Diff([]upstream.Token{{ID: m.ID, Name: m.ID}}, list); diff != "" {
+			admin := emulator.DefaultLegacyAdminTokenName
+			want := []upstream.Token{{ID: admin, Name: admin, Protected: true}, {ID: m.ID, Name: m.ID}}
+			if diff := cmp.Diff(want, list); diff != "" {
 				t.Errorf("List (-want +got):\n%s", diff)
 			}
 			if err := c.Delete(ctx, m.ID); err != nil {
@@ -144,7 +146,9 @@ func TestBadAdminToken(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			c := emu.LegacyIssuer(t, func(cfg *legacy.Config) { cfg.AdminToken, cfg.UserID = "wrong-token", tt.userID })
+			c := emu.LegacyIssuer(t, func(cfg *legacy.Config) {
+				cfg.Credential, cfg.UserID = upstream.NewAdminCredential("wrong-token"), tt.userID
+			})
 			_, err := c.Mint(ctx, "ztb-x", emu.Now())
 			var ue *upstream.Error
 			if !errors.As(err, &ue) || ue.StatusCode != 401 || ue.Retryable {

@@ -35,7 +35,11 @@ type Config struct {
 	BaseURL    string
 	HTTPClient *http.Client
 	// AdminToken is the long-lived user API token the broker mints with.
+	// Ignored when Credential is set.
 	AdminToken string
+	// Credential, when set, is the upstream's shared admin credential,
+	// reloaded in place when its file changes.
+	Credential *upstream.AdminCredential
 	// AdminScheme is SchemeToken (default) or SchemeBearer.
 	AdminScheme string
 	// UserID is the user whose tokens are managed; when empty it is found
@@ -46,6 +50,10 @@ type Config struct {
 	UserPath        string
 	CreateTokenPath string
 	DeleteTokenPath string
+
+	// MaxResponseBytes caps one response; zero means
+	// upstream.DefaultMaxResponseBytes.
+	MaxResponseBytes int64
 
 	// Upstream configures rate limiting, timeouts, metrics and tracing.
 	// Name defaults to "legacy/<user id>", or "legacy" before discovery.
@@ -67,9 +75,15 @@ func (c *Config) complete() error {
 	if u, err := url.Parse(c.BaseURL); err != nil || u.Scheme == "" || u.Host == "" {
 		errs = append(errs, errors.New("BaseURL must be an absolute URL"))
 	}
-	if c.AdminToken == "" {
-		errs = append(errs, errors.New("AdminToken is required"))
+	switch {
+	case c.Credential != nil && c.AdminToken != "":
+		errs = append(errs, errors.New("set AdminToken or Credential, not both"))
+	case c.Credential == nil && c.AdminToken == "":
+		errs = append(errs, errors.New("AdminToken or Credential is required"))
+	case c.Credential == nil:
+		c.Credential = upstream.NewAdminCredential(c.AdminToken)
 	}
+	c.AdminToken = ""
 	switch strings.ToLower(c.AdminScheme) {
 	case "", SchemeToken:
 		c.AdminScheme = SchemeToken

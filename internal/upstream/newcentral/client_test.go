@@ -75,14 +75,14 @@ func TestMintUseDeleteList(t *testing.T) {
 		t.Errorf("Minted.Expires = %v, want %v", m.Expires, expires)
 	}
 	keys := b.emu.Tokens().ServiceAccounts[0].Keys
-	if len(keys) != 1 {
-		t.Fatalf("ground truth has %d keys, want 1", len(keys))
+	if len(keys) != 2 || !keys[0].Admin {
+		t.Fatalf("ground truth has keys %+v, want the admin key and one more", keys)
 	}
 	want := emulator.KeyTruth{
 		ID: m.ID, Description: "ztb-ci-0001", SHA256: lease.HashToken(m.Secret),
 		Expires: expires, CreationTime: b.clock.Now(), Alive: true,
 	}
-	if diff := cmp.Diff(want, keys[0]); diff != "" {
+	if diff := cmp.Diff(want, keys[1]); diff != "" {
 		t.Errorf("minted key (-want +got):\n%s", diff)
 	}
 
@@ -93,7 +93,13 @@ func TestMintUseDeleteList(t *testing.T) {
 	if err != nil {
 		t.Fatalf("List: %v", err)
 	}
-	if diff := cmp.Diff([]upstream.Token{{ID: m.ID, Name: "ztb-ci-0001", Expires: expires}}, list); diff != "" {
+	now := b.clock.Now()
+	wantList := []upstream.Token{
+		{ID: b.emu.AdminKeyID(), Name: emulator.DefaultAdminKeyDescription, Expires: now.Add(emulator.DefaultAdminKeyLifetime),
+			Created: now, LastUsed: now, Protected: true},
+		{ID: m.ID, Name: "ztb-ci-0001", Expires: expires, Created: now, LastUsed: now},
+	}
+	if diff := cmp.Diff(wantList, list); diff != "" {
 		t.Errorf("List (-want +got):\n%s", diff)
 	}
 	if err := b.c.Delete(ctx, m.ID); err != nil {
@@ -102,8 +108,8 @@ func TestMintUseDeleteList(t *testing.T) {
 	if got := b.emu.TryToken(ctx, b.c.AuthScheme(), m.Secret); got != http.StatusUnauthorized {
 		t.Fatalf("deleted key on /api/v2/org = %d, want 401", got)
 	}
-	if list, err = b.c.List(ctx); err != nil || len(list) != 0 {
-		t.Fatalf("List after delete = %v, %v; want empty", list, err)
+	if list, err = b.c.List(ctx); err != nil || len(list) != 1 || !list[0].Protected {
+		t.Fatalf("List after delete = %v, %v; want the admin key alone", list, err)
 	}
 }
 
@@ -127,7 +133,7 @@ func TestExpiry(t *testing.T) {
 			if err != nil {
 				t.Fatalf("List: %v", err)
 			}
-			if got, want := len(list), map[bool]int{false: 1, true: 0}[remove]; got != want {
+			if got, want := len(list)-1, map[bool]int{false: 1, true: 0}[remove]; got != want {
 				t.Errorf("List has %d keys, want %d", got, want)
 			}
 			if err := b.c.Delete(ctx, m.ID); err != nil {
@@ -171,7 +177,7 @@ func TestDeleteForbiddenKeyStillListed(t *testing.T) {
 	if !errors.As(err, &ue) || ue.StatusCode != 403 || ue.Retryable {
 		t.Fatalf("Delete = %v, want a permanent 403 error", err)
 	}
-	if !b.emu.Tokens().ServiceAccounts[0].Keys[0].Alive {
+	if !b.emu.Tokens().ServiceAccounts[0].Keys[1].Alive {
 		t.Error("key should still be alive")
 	}
 }
@@ -284,7 +290,7 @@ func TestFaultOnceThenRecovers(t *testing.T) {
 func TestBadAdminKeyIsPermanent(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	c := b.emu.NewCentralIssuer(t, func(cfg *newcentral.Config) { cfg.AdminKey = "not-the-key" })
+	c := b.emu.NewCentralIssuer(t, func(cfg *newcentral.Config) { cfg.Credential = upstream.NewAdminCredential("not-the-key") })
 	_, err := c.Mint(context.Background(), "x", b.clock.Now().Add(time.Hour))
 	var ue *upstream.Error
 	if !errors.As(err, &ue) || ue.StatusCode != 401 || ue.Retryable {

@@ -14,25 +14,45 @@ import (
 
 // Default path templates; {id} is replaced by the path-escaped id.
 const (
-	DefaultCreateKeyPath         = "/api/v2/service-account/{id}/api-key"
-	DefaultDeleteKeyPath         = "/api/v2/api-key/{id}"
-	DefaultGetServiceAccountPath = "/api/v2/service-account/{id}"
+	DefaultCreateKeyPath           = "/api/v2/service-account/{id}/api-key"
+	DefaultDeleteKeyPath           = "/api/v2/api-key/{id}"
+	DefaultGetKeyPath              = "/api/v2/api-key/{id}"
+	DefaultGetServiceAccountPath   = "/api/v2/service-account/{id}"
+	DefaultListServiceAccountsPath = "/api/v2/org/{id}/service-account"
+	DefaultListOrgsPath            = "/api/v2/org"
 )
 
-// Config configures a Client.
+// Config configures a Client, or with NewAPI the API several clients
+// share.
 type Config struct {
 	// BaseURL is the API origin, e.g. https://central.zerotier.com; the
 	// paths carry the /api/v2 prefix.
 	BaseURL    string
 	HTTPClient *http.Client
 	// AdminKey is the service account's own API key, sent as a Bearer
-	// token. It never leaves the Authorization header.
-	AdminKey         string
+	// token. It never leaves the Authorization header. Ignored when
+	// Credential is set.
+	AdminKey string
+	// Credential, when set, is the upstream's shared admin credential:
+	// rotation swaps its secret under every client at once.
+	Credential *upstream.AdminCredential
+	// ServiceAccountID is the account a Client mints on (New only).
 	ServiceAccountID string
 
-	CreateKeyPath         string
-	DeleteKeyPath         string
-	GetServiceAccountPath string
+	CreateKeyPath           string
+	DeleteKeyPath           string
+	GetKeyPath              string
+	GetServiceAccountPath   string
+	ListServiceAccountsPath string
+	ListOrgsPath            string
+
+	// MaxResponseBytes caps one response; zero means
+	// upstream.DefaultMaxResponseBytes.
+	MaxResponseBytes int64
+	// Skew, when set, moves key expiries onto Central's clock as learnt
+	// from its Date headers. Its clock must be the one expiries are
+	// computed with. Set it in Upstream.Skew too, so responses feed it.
+	Skew *upstream.ClockSkew
 
 	// Upstream configures rate limiting, timeouts, metrics and tracing.
 	// Name defaults to "new_central/<service account id>".
@@ -48,29 +68,49 @@ func (c Config) String() string {
 		c.BaseURL, c.ServiceAccountID)
 }
 
-func (c *Config) complete() error {
+func (c *Config) complete(needAccount bool) error {
 	var errs []error
 	if c.BaseURL == "" {
 		errs = append(errs, errors.New("BaseURL is required"))
 	} else if u, err := url.Parse(c.BaseURL); err != nil || u.Scheme == "" || u.Host == "" {
 		errs = append(errs, errors.New("BaseURL must be an absolute URL"))
 	}
-	if c.AdminKey == "" {
-		errs = append(errs, errors.New("AdminKey is required"))
+	switch {
+	case c.Credential != nil && c.AdminKey != "":
+		errs = append(errs, errors.New("set AdminKey or Credential, not both"))
+	case c.Credential == nil && c.AdminKey == "":
+		errs = append(errs, errors.New("AdminKey or Credential is required"))
+	case c.Credential == nil:
+		c.Credential = upstream.NewAdminCredential(c.AdminKey)
 	}
-	if c.ServiceAccountID == "" {
+	c.AdminKey = ""
+	if needAccount && c.ServiceAccountID == "" {
 		errs = append(errs, errors.New("ServiceAccountID is required"))
 	}
 	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
 	c.CreateKeyPath = cmp.Or(c.CreateKeyPath, DefaultCreateKeyPath)
 	c.DeleteKeyPath = cmp.Or(c.DeleteKeyPath, DefaultDeleteKeyPath)
+	c.GetKeyPath = cmp.Or(c.GetKeyPath, DefaultGetKeyPath)
 	c.GetServiceAccountPath = cmp.Or(c.GetServiceAccountPath, DefaultGetServiceAccountPath)
-	for _, p := range []string{c.CreateKeyPath, c.DeleteKeyPath, c.GetServiceAccountPath} {
+	c.ListServiceAccountsPath = cmp.Or(c.ListServiceAccountsPath, DefaultListServiceAccountsPath)
+	c.ListOrgsPath = cmp.Or(c.ListOrgsPath, DefaultListOrgsPath)
+	for _, p := range []string{c.CreateKeyPath, c.DeleteKeyPath, c.GetKeyPath, c.GetServiceAccountPath, c.ListServiceAccountsPath} {
 		if !strings.HasPrefix(p, "/") || !strings.Contains(p, "{id}") {
 			errs = append(errs, fmt.Errorf("path template %q must start with / and contain {id}", p))
 		}
 	}
-	c.Upstream.Name = cmp.Or(c.Upstream.Name, "new_central/"+c.ServiceAccountID)
+	if !strings.HasPrefix(c.ListOrgsPath, "/") {
+		errs = append(errs, fmt.Errorf("path %q must start with /", c.ListOrgsPath))
+	}
+	if c.Upstream.Name == "" {
+		c.Upstream.Name = "new_central"
+		if c.ServiceAccountID != "" {
+			c.Upstream.Name += "/" + c.ServiceAccountID
+		}
+	}
+	if c.Skew != nil && c.Upstream.Skew == nil {
+		c.Upstream.Skew = c.Skew
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}

@@ -21,7 +21,8 @@ type Config struct {
 	worker.Deps
 
 	// Prefix is the broker's token name prefix (lease.UpstreamNameFor).
-	// Only tokens named Prefix+"-…" are ever considered.
+	// Only tokens named exactly as lease.ParseUpstreamName accepts are ever
+	// considered ours.
 	Prefix string
 	// PendingTimeout is the age below which a pending lease is a mint in
 	// flight. Use the sweeper's value.
@@ -30,6 +31,10 @@ type Config struct {
 	Interval time.Duration
 	// RunTimeout bounds one run.
 	RunTimeout time.Duration
+
+	// Guards watch each upstream's accounts for foreign credentials;
+	// accounts no guard names are only reconciled.
+	Guards []Guard
 
 	// OnRun, when set, is called after every run the loop makes. It runs
 	// on the reconciler goroutine and must not block.
@@ -64,6 +69,14 @@ func (c *Config) validate() error {
 	} {
 		if f.v <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive, got %s", f.name, f.v))
+		}
+	}
+	for i, g := range c.Guards {
+		switch {
+		case g.Upstream == "" || g.Kind == "":
+			errs = append(errs, fmt.Errorf("Guards[%d]: Upstream and Kind are required", i))
+		case g.ForeignKeys != "" && g.ForeignKeys != ForeignAlarm && g.ForeignKeys != ForeignDelete:
+			errs = append(errs, fmt.Errorf("Guards[%d]: ForeignKeys must be %q or %q", i, ForeignAlarm, ForeignDelete))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {

@@ -4,8 +4,9 @@
 // hand, a forgotten lease whose token the operator could not delete.
 //
 // For each configured issuer a run lists the account's tokens, keeps only
-// those whose name starts with the broker's prefix and a dash (anything
-// else belongs to someone else and is never touched), and matches them to
+// those named exactly "<prefix>-<purpose>-<lease id>" with a well-formed
+// purpose and lease id (lease.ParseUpstreamName; anything else belongs to
+// someone else and is never deleted as an orphan), and matches them to
 // the store's leases on that account: by token id, or by name for a lease
 // that has not recorded an id yet. A token is an orphan, and is deleted,
 // unless its lease is live. A pending lease younger than PendingTimeout is
@@ -21,4 +22,15 @@
 // and an "upstream_vanished" audit event, once per lease per process); the
 // store has no state for them, and the revocation worker ends them at
 // expiry as usual.
+//
+// On accounts a Guard names, every other token is somebody else's: the
+// admin credential and a rotation's keys (marked Protected by the client,
+// which also refuses to delete them), a key a recorded rotation minted
+// (the rotation cleans up after itself), or else a foreign credential — a
+// lease holder's own key, made with the rights its lease gave it. Each
+// foreign credential is reported once across replicas (the store records
+// the sighting; the audit event rides in the same statement), naming its
+// creation time and the leases live then; in delete mode it is deleted
+// too. The org watch reports new service accounts the same way and never
+// deletes them.
 package reconcile

@@ -33,7 +33,7 @@ func TestRunPanic(t *testing.T) {
 	t.Parallel()
 	env := workertest.NewEnv(t)
 	reg := prometheus.NewRegistry()
-	name := lease.UpstreamNameFor(workertest.Prefix, "deploy", uuid.NewString())
+	name := lease.UpstreamNameFor(workertest.Prefix, "deploy", uuid.Must(uuid.NewV7()).String())
 	m, err := env.Legacy.Mint(t.Context(), name, time.Time{})
 	if err != nil {
 		t.Fatal(err)

@@ -72,7 +72,7 @@ func TestRunOnce(t *testing.T) {
 
 	for _, is := range []upstream.Issuer{nc, lg} {
 		// Orphan: a token named like ours whose lease does not exist.
-		name := lease.UpstreamNameFor(workertest.Prefix, "deploy", uuid.NewString())
+		name := lease.UpstreamNameFor(workertest.Prefix, "deploy", uuid.Must(uuid.NewV7()).String())
 		wantDeleted = append(wantDeleted, token(is, b.mintRaw(t, is, name), name))
 
 		// Orphan: an operator forgot the lease, the token stayed.
@@ -94,6 +94,12 @@ func TestRunOnce(t *testing.T) {
 		// Not ours: no prefix, or a prefix without the dash.
 		keep[b.mintRaw(t, is, "someone-elses-token").Secret] = "a token without the prefix"
 		keep[b.mintRaw(t, is, workertest.Prefix+"x-deploy-1").Secret] = "a token whose prefix lacks the dash"
+		// Not ours either: the prefix, but not a lease's name. An admin key
+		// named after the broker is the case that used to be deleted.
+		keep[b.mintRaw(t, is, workertest.Prefix+"-prod").Secret] = "an admin key named with the prefix"
+		keep[b.mintRaw(t, is, workertest.Prefix+"-x-notauuid").Secret] = "a token whose lease id is not a uuid"
+		keep[b.mintRaw(t, is, lease.UpstreamNameFor(workertest.Prefix, "deploy", uuid.NewString())).Secret] =
+			"a token whose lease id is a uuid the broker never makes (v4)"
 
 		// Live leases keep their tokens.
 		_, s := b.Active(t, is, "deploy", expire)
@@ -184,7 +190,7 @@ func TestRunOnce(t *testing.T) {
 func TestOneFailingAccountDoesNotStopOthers(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	name := lease.UpstreamNameFor(workertest.Prefix, "deploy", uuid.NewString())
+	name := lease.UpstreamNameFor(workertest.Prefix, "deploy", uuid.Must(uuid.NewV7()).String())
 	m := b.mintRaw(t, b.NewCentral, name)
 	if err := b.Emu.SetFault(emulator.RouteV1GetUser, emulator.Fault{Status: http.StatusServiceUnavailable}); err != nil {
 		t.Fatal(err)
@@ -205,7 +211,7 @@ func TestOneFailingAccountDoesNotStopOthers(t *testing.T) {
 func TestLoopRunsAtStart(t *testing.T) {
 	t.Parallel()
 	env := workertest.NewEnv(t)
-	name := lease.UpstreamNameFor(workertest.Prefix, "deploy", uuid.NewString())
+	name := lease.UpstreamNameFor(workertest.Prefix, "deploy", uuid.Must(uuid.NewV7()).String())
 	m, err := env.Legacy.Mint(t.Context(), name, time.Time{})
 	if err != nil {
 		t.Fatal(err)

@@ -4,9 +4,11 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"time"
 
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/ztbroker/ztbroker/internal/store"
 	"github.com/ztbroker/ztbroker/internal/worker/startstop"
 )
 
@@ -27,6 +29,14 @@ type Reconciler struct {
 	// flagged holds the leases reported vanished by the previous run, so
 	// each is audited once rather than on every run until it expires.
 	flagged map[string]bool
+	// sighted holds the foreign credentials and service accounts already
+	// recorded by this process, so each costs the store one write.
+	sighted map[sightingKey]bool
+	// listedBefore is each account's previous listing: a credential
+	// first seen now appeared since then.
+	listedBefore map[string]time.Time
+	// disabledLogged holds the upstreams whose unwatched state was logged.
+	disabledLogged map[string]bool
 }
 
 // New validates cfg, fills in defaults and registers the metrics.
@@ -39,12 +49,22 @@ func New(cfg Config) (*Reconciler, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Counters start at zero, so that an alert on their increase sees the
+	// first event (a series born at 1 shows no increase).
+	for _, g := range cfg.Guards {
+		m.foreignDetected.WithLabelValues(g.Upstream, store.SightingKey)
+		if g.ServiceAccounts != nil {
+			m.foreignDetected.WithLabelValues(g.Upstream, store.SightingServiceAccount)
+		}
+		m.foreignDeleted.WithLabelValues(g.Upstream)
+	}
 	return &Reconciler{
 		cfg:     cfg,
 		log:     cfg.Logger.With(slog.String("worker", workerName)),
 		metrics: m,
 		tracer:  cfg.TracerProvider.Tracer("github.com/ztbroker/ztbroker/internal/worker/reconcile"),
 		flagged: map[string]bool{},
+		sighted: map[sightingKey]bool{}, listedBefore: map[string]time.Time{}, disabledLogged: map[string]bool{},
 	}, nil
 }
 

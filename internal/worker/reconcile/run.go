@@ -7,10 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 
@@ -32,6 +30,14 @@ type Report struct {
 	InFlight int
 	// Vanished lists active leases whose token is missing upstream.
 	Vanished []string
+	// Foreign lists credentials on guarded accounts that the broker did
+	// not mint and that are not its admin credential; ForeignDeleted
+	// those deleted (foreign_keys: delete).
+	Foreign        []Token
+	ForeignDeleted []Token
+	// NewServiceAccounts lists service accounts that appeared in a
+	// watched organisation, reported for the first time.
+	NewServiceAccounts []string
 }
 
 // Token names one upstream token.
@@ -73,12 +79,23 @@ func (r *Reconciler) RunOnce(ctx context.Context) (rep Report, err error) {
 	})
 	var errs []error
 	vanished := map[string]bool{}
+	foreign := map[string]int{}
 	for _, is := range issuers {
-		if err := r.reconcile(ctx, is, &rep, vanished); err != nil {
+		if err := r.reconcile(ctx, is, &rep, vanished, foreign); err != nil {
 			errs = append(errs, fmt.Errorf("reconcile %s account %q: %w", is.Kind(), is.Account(), err))
 			continue
 		}
 		rep.Issuers++
+	}
+	for i := range r.cfg.Guards {
+		g := &r.cfg.Guards[i]
+		r.metrics.foreign.WithLabelValues(g.Upstream).Set(float64(foreign[g.Upstream]))
+		if g.ServiceAccounts == nil {
+			continue
+		}
+		if err := r.watchOrg(ctx, g, &rep); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	// Forget leases no longer vanished (revoked, or back), keep the rest.
 	// Accounts that failed this run keep their flags too, so a flaky
@@ -95,8 +112,19 @@ func (r *Reconciler) RunOnce(ctx context.Context) (rep Report, err error) {
 	return rep, errors.Join(errs...)
 }
 
-func (r *Reconciler) reconcile(ctx context.Context, is upstream.Issuer, rep *Report, vanished map[string]bool) error {
+func (r *Reconciler) reconcile(ctx context.Context, is upstream.Issuer, rep *Report, vanished map[string]bool, foreign map[string]int) error {
 	kind, account := is.Kind(), is.Account()
+	g, guarded := r.guardFor(kind, account)
+	if guarded && g.Disabled != nil {
+		if why := g.Disabled(); why != "" {
+			guarded = false
+			if !r.disabledLogged[g.Upstream] {
+				r.disabledLogged[g.Upstream] = true
+				r.log.WarnContext(ctx, "foreign credentials are not watched on this upstream", slog.String("upstream", g.Upstream),
+					slog.String("reason", why))
+			}
+		}
+	}
 	// List first, then read the store: see the package documentation.
 	listedAt := r.cfg.Now()
 	tokens, err := is.List(upstream.WithOperation(ctx, "list"))
@@ -108,12 +136,18 @@ func (r *Reconciler) reconcile(ctx context.Context, is upstream.Issuer, rep *Rep
 		return fmt.Errorf("list leases: %w", err)
 	}
 	m := newMatcher(leases)
-	prefix := r.cfg.Prefix + "-"
 	present := make(map[string]bool, len(tokens))
 	var errs []error
+	defer func() { r.listedBefore[account] = listedAt }()
 	for _, t := range tokens {
 		present[t.ID] = true
-		if !strings.HasPrefix(t.Name, prefix) {
+		if _, _, ours := lease.ParseUpstreamName(r.cfg.Prefix, t.Name); !ours {
+			if guarded && r.foreign(ctx, t) {
+				foreign[g.Upstream]++
+				if err := r.guardToken(ctx, g, is, t, listedAt, rep); err != nil {
+					errs = append(errs, err)
+				}
+			}
 			continue
 		}
 		rep.Tokens++
@@ -186,7 +220,7 @@ func (r *Reconciler) hasVanished(l *lease.Lease, present map[string]bool, listed
 // listed and its lease's own revocation deletes it; deleting it here too
 // would only raise a false orphan alarm (seen with two replicas).
 func (r *Reconciler) endedAfterListing(ctx context.Context, name string, listedAt time.Time) bool {
-	id, ok := leaseIDFromName(name)
+	_, id, ok := lease.ParseUpstreamName(r.cfg.Prefix, name)
 	if !ok {
 		return false
 	}
@@ -195,21 +229,6 @@ func (r *Reconciler) endedAfterListing(ctx context.Context, name string, listedA
 		return false
 	}
 	return !l.UpdatedAt.Before(listedAt)
-}
-
-// leaseIDFromName takes the lease id off the end of a broker token name,
-// "<prefix>-<purpose>-<lease id>"; purposes may contain dashes, lease ids
-// are UUIDs of fixed length.
-func leaseIDFromName(name string) (string, bool) {
-	const uuidLen = 36
-	if len(name) <= uuidLen {
-		return "", false
-	}
-	id := name[len(name)-uuidLen:]
-	if _, err := uuid.Parse(id); err != nil {
-		return "", false
-	}
-	return id, true
 }
 
 func (r *Reconciler) deleteOrphan(ctx context.Context, is upstream.Issuer, t upstream.Token, l *lease.Lease, rep *Report) error {

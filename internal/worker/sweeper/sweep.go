@@ -137,7 +137,8 @@ func (s *Sweeper) deleteNamed(ctx context.Context, is upstream.Issuer, l *lease.
 		return nil
 	}
 	for _, t := range tokens {
-		if t.Name != l.UpstreamName {
+		// Exactly the lease's own name, and never the admin credential.
+		if t.Name != l.UpstreamName || t.Protected {
 			continue
 		}
 		if err := is.Delete(upstream.WithPriority(ctx, upstream.PriorityRevoke), t.ID); err != nil {

@@ -73,7 +73,7 @@ func (e *Env) Deps(reg prometheus.Registerer) worker.Deps {
 // mints, and returns it.
 func (e *Env) Pending(t testing.TB, is upstream.Issuer, purpose string, expire time.Time) *lease.Lease {
 	t.Helper()
-	id := uuid.NewString()
+	id := uuid.Must(uuid.NewV7()).String()
 	now := e.Clock.Now()
 	res, err := e.Store.CreatePending(context.Background(), store.CreatePendingParams{
 		ID: id, Purpose: purpose, Owner: Owner,
@@ -178,4 +178,14 @@ func (e *Env) TokenWorks(t testing.TB, is upstream.Issuer, secret string) bool {
 		t.Fatalf("trying a token: unexpected status %d", st)
 		return false
 	}
+}
+
+// MintUpstreamNamed mints a token named name with no lease behind it.
+func (e *Env) MintUpstreamNamed(t testing.TB, is upstream.Issuer, name string) *upstream.Minted {
+	t.Helper()
+	m, err := is.Mint(context.Background(), name, e.Clock.Now().Add(24*time.Hour))
+	if err != nil {
+		t.Fatalf("mint %q: %v", name, err)
+	}
+	return m
 }

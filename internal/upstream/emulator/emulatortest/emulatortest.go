@@ -56,9 +56,31 @@ func (e *Emulator) Admin() *emulator.AdminClient {
 	return &emulator.AdminClient{BaseURL: e.URL, AdminToken: e.AdminToken, HTTPClient: e.srv.Client()}
 }
 
+// AdminCredential is the admin token as the broker would hold it once it
+// has found its key at start-up: the key's id and account are known, so
+// no cleanup may delete it.
+func (e *Emulator) AdminCredential() *upstream.AdminCredential {
+	c := upstream.NewAdminCredential(e.AdminToken)
+	c.SetInfo(upstream.AdminInfo{KeyID: e.AdminKeyID(), Account: e.AdminAccount(), Source: upstream.SourceConfig})
+	return c
+}
+
+// LegacyAdminCredential is AdminCredential for the Legacy admin token.
+func (e *Emulator) LegacyAdminCredential() *upstream.AdminCredential {
+	c := upstream.NewAdminCredential(e.AdminToken)
+	users := e.LegacyUsers()
+	info := upstream.AdminInfo{KeyID: e.LegacyAdminTokenName(), Source: upstream.SourceConfig}
+	if len(users) > 0 {
+		info.Account = users[0]
+	}
+	c.SetInfo(info)
+	return c
+}
+
 // NewCentralIssuer returns a real New Central client pointed at the
-// emulator's first service account, minting with the admin token and with
-// no client-side rate limit. mods adjust the config before it is built.
+// emulator's first service account, minting with the admin credential
+// (AdminCredential) and with no client-side rate limit. mods adjust the
+// config before it is built.
 func (e *Emulator) NewCentralIssuer(t testing.TB, mods ...func(*newcentral.Config)) *newcentral.Client {
 	t.Helper()
 	accounts := e.ServiceAccounts()
@@ -66,7 +88,7 @@ func (e *Emulator) NewCentralIssuer(t testing.TB, mods ...func(*newcentral.Confi
 		t.Fatalf("emulator: no service account configured")
 	}
 	cfg := newcentral.Config{
-		BaseURL: e.URL, HTTPClient: e.srv.Client(), AdminKey: e.AdminToken,
+		BaseURL: e.URL, HTTPClient: e.srv.Client(), Credential: e.AdminCredential(),
 		ServiceAccountID: accounts[0],
 		Upstream:         upstream.Options{RateLimit: -1},
 	}
@@ -81,7 +103,8 @@ func (e *Emulator) NewCentralIssuer(t testing.TB, mods ...func(*newcentral.Confi
 }
 
 // LegacyIssuer returns a real Legacy client pointed at the emulator's first
-// user, minting with the admin token and with no client-side rate limit.
+// user, minting with the admin token (LegacyAdminCredential) and with no
+// client-side rate limit.
 func (e *Emulator) LegacyIssuer(t testing.TB, mods ...func(*legacy.Config)) *legacy.Client {
 	t.Helper()
 	users := e.LegacyUsers()
@@ -89,7 +112,7 @@ func (e *Emulator) LegacyIssuer(t testing.TB, mods ...func(*legacy.Config)) *leg
 		t.Fatalf("emulator: no legacy user configured")
 	}
 	cfg := legacy.Config{
-		BaseURL: e.URL + "/api/v1", HTTPClient: e.srv.Client(), AdminToken: e.AdminToken,
+		BaseURL: e.URL + "/api/v1", HTTPClient: e.srv.Client(), Credential: e.LegacyAdminCredential(),
 		UserID:   users[0],
 		Upstream: upstream.Options{RateLimit: -1},
 	}
@@ -153,4 +176,31 @@ func (e *Emulator) try(ctx context.Context, path, scheme, token string) (*http.R
 	}
 	req.Header.Set("Authorization", scheme+" "+token)
 	return e.srv.Client().Do(req)
+}
+
+// Call sends one request to the emulator as a credential's holder would,
+// with authorization as the whole Authorization header, and returns the
+// status and body.
+func (e *Emulator) Call(ctx context.Context, method, path, authorization, body string) (int, []byte, error) {
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, e.URL+path, rd)
+	if err != nil {
+		return 0, nil, err
+	}
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
 }

@@ -1,0 +1,86 @@
+package adminkey_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/ztbroker/ztbroker/internal/upstream"
+	"github.com/ztbroker/ztbroker/internal/upstream/emulator"
+	"github.com/ztbroker/ztbroker/internal/worker/adminkey"
+	"github.com/ztbroker/ztbroker/internal/worker/workertest"
+)
+
+// TestInit checks the start-up verdicts, each naming the upstream.
+func TestInit(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		opts    []emulator.Option
+		secret  string
+		mod     func(*adminkey.Upstream)
+		wantErr []string
+	}{
+		{name: "a good key"},
+		{name: "an expired key", opts: []emulator.Option{emulator.WithAdminKeyLifetime(-time.Minute)},
+			wantErr: []string{"upstream new_central: ", "the admin key was refused (HTTP 401): it is wrong, deleted or expired"}},
+		{name: "a wrong key", secret: "not-the-key",
+			wantErr: []string{"upstream new_central: ", "refused (HTTP 401)"}},
+		{name: "expiring within the minimum", opts: []emulator.Option{emulator.WithAdminKeyLifetime(30 * time.Minute)},
+			mod:     func(u *adminkey.Upstream) { u.Rotate = nil },
+			wantErr: []string{"upstream new_central: admin key ", "within expiry_minimum (1h0m0s): replace it, or set rotate"}},
+		{name: "expiring within the minimum, with rotation", opts: []emulator.Option{emulator.WithAdminKeyLifetime(30 * time.Minute)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, tt.opts...)
+			r := b.replica
+			if tt.secret != "" || tt.mod != nil {
+				s := tt.secret
+				if s == "" {
+					s = b.emu.AdminToken
+				}
+				r = b.newReplica(t, s, tt.mod)
+			}
+			err := r.k.Init(t.Context())
+			if tt.wantErr != nil {
+				wantErrText(t, err, tt.wantErr...)
+				return
+			}
+			if err != nil {
+				t.Fatalf("Init: %v", err)
+			}
+			info := r.cred.Info()
+			if info.KeyID != b.emu.AdminKeyID() || info.Account != emulator.DefaultServiceAccount ||
+				info.Source != upstream.SourceConfig || info.Expires.IsZero() {
+				t.Errorf("credential after Init = %+v", info)
+			}
+			left := workertest.Metric(t, r.reg, adminkey.ExpiryMetric, map[string]string{"upstream": name})
+			if want := info.Expires.Sub(b.clock.Now()).Seconds(); left != want {
+				t.Errorf("%s = %v, want %v", adminkey.ExpiryMetric, left, want)
+			}
+		})
+	}
+}
+
+// TestExpiryWarning: inside the margin the status says so; once expired,
+// it says that.
+func TestExpiryWarning(t *testing.T) {
+	t.Parallel()
+	b := setup(t, emulator.WithAdminKeyLifetime(10*24*time.Hour))
+	if err := b.k.Init(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if st := b.k.Status()[0]; st.Warning != "" || st.Expired {
+		t.Errorf("10 days before expiry: %+v", st)
+	}
+	b.clock.Advance(4 * 24 * time.Hour)
+	st := b.k.Status()[0]
+	if st.Expired || st.Warning == "" || st.Left != 6*24*time.Hour {
+		t.Errorf("6 days before expiry: %+v, want a warning", st)
+	}
+	b.clock.Advance(7 * 24 * time.Hour)
+	if st := b.k.Status()[0]; !st.Expired {
+		t.Errorf("after expiry: %+v", st)
+	}
+}

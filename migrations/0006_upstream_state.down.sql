@@ -1,0 +1,3 @@
+DROP TABLE upstream_sightings;
+DROP TABLE upstream_rotations;
+DROP TABLE upstream_credentials;
