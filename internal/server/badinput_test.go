@@ -157,24 +157,41 @@ func TestBadInput(t *testing.T) {
 		t.Errorf("%d leases of %s after the bad requests, want the victim alone", n, purposeNC)
 	}
 
+	// Every refusal of the REST door is a fixed message naming the field;
+	// none is a parser's text.
+	const badTTL = `invalid request body: field "ttl" must be a duration such as "900s", "15m" or "1h30m"`
 	restOnly := []struct {
-		name string
-		path string
-		body string
-		http int
+		name   string
+		method string
+		path   string
+		body   string
+		http   int
+		want   string
 	}{
-		{"malformed json", "/v1/purposes/nc/tokens", `{"ttl": `, http.StatusBadRequest},
-		{"wrong json type", "/v1/purposes/nc/tokens", `{"ttl": 5}`, http.StatusBadRequest},
-		{"unknown field", "/v1/purposes/nc/tokens", `{"nope": 1}`, http.StatusBadRequest},
-		{"oversized body", "/v1/purposes/nc/tokens", `{"labels":{"a":"` + strings.Repeat("x", 5000) + `"}}`, http.StatusRequestEntityTooLarge},
-		{"unknown route", "/v1/nowhere", `{}`, http.StatusNotFound},
+		{"malformed json", "POST", "/v1/purposes/nc/tokens", `{"ttl": `, http.StatusBadRequest, "invalid request body: not valid JSON"},
+		{"malformed key", "POST", "/v1/purposes/nc/tokens", `{bad}`, http.StatusBadRequest, "invalid request body: not valid JSON"},
+		{"wrong json type", "POST", "/v1/purposes/nc/tokens", `{"ttl": 5}`, http.StatusBadRequest, badTTL},
+		{"bad duration", "POST", "/v1/purposes/nc/tokens", `{"ttl": "15 minutes"}`, http.StatusBadRequest, badTTL},
+		{"bad renew duration", "POST", "/v1/leases/" + vid + ":renew", `{"ttl": "1d"}`, http.StatusBadRequest, badTTL},
+		{"wrong label type", "POST", "/v1/purposes/nc/tokens", `{"labels": {"a": true}}`, http.StatusBadRequest,
+			`invalid request body: field "labels" must be an object of a string`},
+		{"unknown field", "POST", "/v1/purposes/nc/tokens", `{"nope": 1}`, http.StatusBadRequest, `invalid request body: unknown field "nope"`},
+		{"bad query parameter", "GET", "/v1/leases?page_size=many", "", http.StatusBadRequest, `invalid query parameter "page_size"`},
+		{"bad enum in query", "GET", "/v1/leases?state=GONE", "", http.StatusBadRequest, `invalid query parameter "state"`},
+		{"oversized body", "POST", "/v1/purposes/nc/tokens", `{"labels":{"a":"` + strings.Repeat("x", 5000) + `"}}`, http.StatusRequestEntityTooLarge,
+			"request body exceeds the limit"},
+		{"unknown route", "POST", "/v1/nowhere", `{}`, http.StatusNotFound, "no route for POST /v1/nowhere"},
 	}
 	for _, tc := range restOnly {
 		t.Run("rest/"+tc.name, func(t *testing.T) {
 			t.Parallel()
 			// Its own deadline: a parallel subtest may wait a while for a slot.
 			ctx := testContext(t)
-			status, _, raw, err := h.raw(ctx, http.MethodPost, tc.path, h.keyA, []byte(tc.body))
+			var body []byte
+			if tc.body != "" {
+				body = []byte(tc.body)
+			}
+			status, _, raw, err := h.raw(ctx, tc.method, tc.path, h.keyA, body)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -184,6 +201,9 @@ func TestBadInput(t *testing.T) {
 			var e struct{ Message string }
 			if err := json.Unmarshal(raw, &e); err != nil || e.Message == "" {
 				t.Fatalf("error body %q is not a JSON error", raw)
+			}
+			if e.Message != tc.want {
+				t.Errorf("message %q, want %q", e.Message, tc.want)
 			}
 			if leaks := containsAny(e.Message, h.leaky()); len(leaks) > 0 {
 				t.Errorf("message %q leaks %q", e.Message, leaks)
