@@ -133,6 +133,16 @@ type params struct {
 	sighup chan os.Signal
 	// ncKeyFile, when set, holds the New Central admin key.
 	ncKeyFile string
+	// dsn and emu, when set, are another harness's database and
+	// emulator, for a server that takes over from it.
+	dsn string
+	emu *emulatortest.Emulator
+}
+
+// takingOver runs the new server on prev's database and emulator, as a
+// restart with a new configuration would.
+func takingOver(prev *harness) option {
+	return func(p *params) { p.dsn, p.emu = prev.dsn, prev.emu }
 }
 
 // withNewCentralYAML adds lines (indented four spaces) under
@@ -201,6 +211,7 @@ type harness struct {
 	srv   *server.Server
 	cfg   *config.Config
 	db    *pgxpool.Pool
+	dsn   string
 	logs  *syncBuffer
 	spans *tracetest.SpanRecorder
 
@@ -232,8 +243,15 @@ func setup(t testing.TB, opts ...option) *harness {
 		logs:    &syncBuffer{},
 		spans:   tracetest.NewSpanRecorder(),
 	}
-	dsn := pgtest.NewDatabase(t)
-	h.emu = emulatortest.Start(t, p.emuOpts...)
+	dsn := p.dsn
+	if dsn == "" {
+		dsn = pgtest.NewDatabase(t)
+	}
+	h.dsn = dsn
+	h.emu = p.emu
+	if h.emu == nil {
+		h.emu = emulatortest.Start(t, p.emuOpts...)
+	}
 	h.ncAdminKey = h.emu.AdminToken
 
 	secrets := map[string]string{"NC_ADMIN_KEY": h.emu.AdminToken, "LEGACY_TOKEN": h.emu.AdminToken}
