@@ -52,8 +52,8 @@ func (r *recorder) GetLease(context.Context, store.GetLeaseParams) (*lease.Lease
 	return fakeLease(), r.call("GetLease")
 }
 
-func (r *recorder) GetProxyLease(context.Context, store.GetProxyLeaseParams) (*lease.Lease, error) {
-	return fakeLease(), r.call("GetProxyLease")
+func (r *recorder) GetProxyLease(context.Context, store.GetProxyLeaseParams) (*store.ProxyLease, error) {
+	return &store.ProxyLease{ID: "fake", Purpose: "fake"}, r.call("GetProxyLease")
 }
 
 func (r *recorder) ListLeases(context.Context, store.ListLeasesParams) (*store.ListLeasesResult, error) {
@@ -130,6 +130,14 @@ func (r *recorder) ListAudit(context.Context, store.ListAuditParams) (*store.Lis
 
 func (r *recorder) Ping(context.Context) error {
 	return r.call("Ping")
+}
+
+func (r *recorder) DeleteEndedLeases(context.Context, store.DeleteEndedLeasesParams) (int, error) {
+	return 0, r.call("DeleteEndedLeases")
+}
+
+func (r *recorder) MaintainAuditPartitions(context.Context, store.MaintainAuditParams) (*store.AuditMaintenance, error) {
+	return &store.AuditMaintenance{}, r.call("MaintainAuditPartitions")
 }
 
 func (r *recorder) CurrentCredential(context.Context, store.CurrentCredentialParams) (*store.UpstreamCredential, error) {
