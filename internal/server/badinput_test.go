@@ -130,6 +130,37 @@ func TestBadInput(t *testing.T) {
 			_, err := a.list(ctx, h.keyA, &ztbrokerv1.ListLeasesRequest{Purpose: "nc\x00"})
 			return err
 		}, codes.InvalidArgument, 400, "purpose"},
+		// C1 controls (CSI, NEL) and DEL are control characters too.
+		{"C1 CSI in a label value", func(ctx context.Context, a api) error {
+			_, err := a.issue(ctx, h.keyA, &ztbrokerv1.IssueTokenRequest{Purpose: purposeNC, Labels: map[string]string{"job": "\u009b2J"}})
+			return err
+		}, codes.InvalidArgument, 400, "U+009B"},
+		{"C1 NEL in an idempotency key", func(ctx context.Context, a api) error {
+			_, err := a.issue(ctx, h.keyA, &ztbrokerv1.IssueTokenRequest{Purpose: purposeNC, IdempotencyKey: "k\u0085forged"})
+			return err
+		}, codes.InvalidArgument, 400, "idempotency_key"},
+		{"DEL in a revoke reason", func(ctx context.Context, a api) error {
+			_, err := a.revoke(ctx, h.keyA, &ztbrokerv1.RevokeLeaseRequest{Id: vid, Reason: "done\x7f"})
+			return err
+		}, codes.InvalidArgument, 400, "U+007F"},
+		{"DEL in a label filter", func(ctx context.Context, a api) error {
+			_, err := a.list(ctx, h.keyA, &ztbrokerv1.ListLeasesRequest{Label: "job=a\x7f"})
+			return err
+		}, codes.InvalidArgument, 400, "label filter"},
+		// The admin filters are text for the same database and trail.
+		{"NUL in the admin owner filter", func(ctx context.Context, a api) error {
+			_, err := a.(fullAPI).revokeLeases(ctx, h.keyRoot, &ztbrokerv1.RevokeLeasesRequest{
+				Filter: &ztbrokerv1.LeaseFilter{Owner: "api_key:alice\x00"}, DryRun: true})
+			return err
+		}, codes.InvalidArgument, 400, "filter.owner"},
+		{"NUL in the audit actor filter", func(ctx context.Context, a api) error {
+			_, err := a.(fullAPI).audit(ctx, h.keyRoot, &ztbrokerv1.ListAuditEventsRequest{Actor: "api_key:alice\x00"})
+			return err
+		}, codes.InvalidArgument, 400, "actor"},
+		{"NUL in the audit action filter", func(ctx context.Context, a api) error {
+			_, err := a.(fullAPI).audit(ctx, h.keyRoot, &ztbrokerv1.ListAuditEventsRequest{Action: "issue\x00"})
+			return err
+		}, codes.InvalidArgument, 400, "action"},
 	}
 	for _, tc := range tests {
 		for _, a := range h.apis() {
