@@ -20,6 +20,7 @@ type Config struct {
 	Audit       Audit       `json:"audit"`
 	Refusals    Refusals    `json:"refusals"`
 	Proxy       Proxy       `json:"proxy"`
+	Retention   Retention   `json:"retention"`
 
 	// Source is the name the config was loaded from.
 	Source string `json:"-"`
@@ -105,6 +106,22 @@ type Workers struct {
 	ReconcileInterval time.Duration `json:"reconcile_interval"`
 	// ClaimTimeout is how long a worker's claim on a lease lasts.
 	ClaimTimeout time.Duration `json:"claim_timeout"`
+}
+
+// Retention says how long what has ended is kept.
+type Retention struct {
+	// Leases is how long a lease is kept after it reached revoked or
+	// failed; default 720h (30 days). A forgotten token lease and every
+	// live lease are kept regardless.
+	Leases time.Duration `json:"leases"`
+	// Audit is how long audit events are kept; default 9600h (400 days),
+	// at least 744h (31 days). Events leave by whole months, once the
+	// month's last instant is older.
+	Audit time.Duration `json:"audit"`
+	// Interval is the time between lease retention passes; default 1m.
+	Interval time.Duration `json:"interval"`
+	// BatchSize is how many leases one delete takes; default 500.
+	BatchSize int `json:"batch_size"`
 }
 
 // Idempotency configures replay of a retried issue request.

@@ -51,6 +51,21 @@ const (
 	DefaultClaimTimeout              = time.Minute
 )
 
+// Retention defaults and bounds.
+const (
+	DefaultLeaseRetention    = 30 * 24 * time.Hour
+	DefaultAuditRetention    = 400 * 24 * time.Hour
+	DefaultRetentionInterval = time.Minute
+	DefaultRetentionBatch    = 500
+	// MinAuditRetention is a month and a day: the current month and the
+	// last one always stay. The store refuses anything shorter too.
+	MinAuditRetention = 31 * 24 * time.Hour
+	// MinLeaseRetention keeps an ended lease at least as long as anything
+	// still looks it up by its own right: GetLease right after a revoke,
+	// and the issue-rate quota's minute.
+	MinLeaseRetention = time.Hour
+)
+
 func orDefault[T comparable](v *T, def T) {
 	var zero T
 	if *v == zero {
@@ -126,6 +141,10 @@ func (c *Config) applyDefaults() {
 	orDefault(&w.ClaimTimeout, DefaultClaimTimeout)
 
 	orDefault(&c.Idempotency.ReplayWindow, DefaultReplayWindow)
+	orDefault(&c.Retention.Leases, DefaultLeaseRetention)
+	orDefault(&c.Retention.Audit, DefaultAuditRetention)
+	orDefault(&c.Retention.Interval, DefaultRetentionInterval)
+	orDefault(&c.Retention.BatchSize, DefaultRetentionBatch)
 	orDefault(&c.Proxy.MaxBodyBytes, DefaultProxyMaxBodyBytes)
 	orDefault(&c.Proxy.MaxResponseBytes, DefaultProxyMaxResponseBytes)
 	orDefault(&c.Proxy.ReadAuditInterval, DefaultProxyReadAuditInterval)

@@ -250,6 +250,32 @@ purposes:
 				`b.yaml: tokens.name_prefix: must be 1-32 of [a-z0-9-], not starting or ending with -, got "ZT_"`,
 			},
 		},
+		{
+			name: "retention bounds",
+			doc: doc(map[string]string{
+				"retention": "{leases: 30m, audit: 720h, interval: 48h, batch_size: 20000}",
+			}),
+			want: []string{
+				"b.yaml: retention.leases: must be at least 1h0m0s, got 30m0s",
+				"b.yaml: retention.audit: must be at least 744h0m0s (31 days): audit events are kept in monthly " +
+					"partitions and the current and the previous month always stay, got 720h0m0s",
+				"b.yaml: retention.interval: must be between 1s and 24h, got 48h0m0s",
+				"b.yaml: retention.batch_size: must be between 1 and 10000, got 20000",
+			},
+		},
+		{
+			name: "lease retention shorter than the replay window",
+			doc: doc(map[string]string{
+				"idempotency": "{replay_window: 3h}",
+				"retention":   "{leases: 2h}",
+			}),
+			want: []string{"b.yaml: retention.leases: must be at least idempotency.replay_window (3h0m0s), got 2h0m0s"},
+		},
+		{
+			name: "retention in years",
+			doc:  doc(map[string]string{"retention": "{audit: 1y}"}),
+			want: []string{`b.yaml: retention.audit: must be a duration such as "15m", "1h30m" or "30d", got "1y"`},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

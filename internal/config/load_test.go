@@ -107,6 +107,7 @@ func TestDefaults(t *testing.T) {
 		Prefix          string
 		SealSet         bool
 		OIDC            *config.OIDC
+		Retention       config.Retention
 	}
 	got := defaults{
 		GRPC: c.Listen.GRPCAddr, HTTP: c.Listen.HTTPAddr, Body: c.Listen.MaxBodyBytes,
@@ -116,7 +117,7 @@ func TestDefaults(t *testing.T) {
 		DefaultTTL: c.Purposes[0].DefaultTTL, Max: c.Purposes[0].MaxTTL, Min: c.Purposes[0].MinTTL,
 		Limits: c.Listen.Limits, Audit: c.Audit, Refusals: c.Refusals,
 		Workers: c.Workers, Replay: c.Idempotency.ReplayWindow, Prefix: c.Tokens.NamePrefix,
-		SealSet: c.Idempotency.SealKey.IsSet(), OIDC: c.Auth.OIDC,
+		SealSet: c.Idempotency.SealKey.IsSet(), OIDC: c.Auth.OIDC, Retention: c.Retention,
 	}
 	want := defaults{
 		GRPC: "127.0.0.1:9090", HTTP: "127.0.0.1:8080", Body: 1 << 20,
@@ -140,6 +141,7 @@ func TestDefaults(t *testing.T) {
 			PendingTimeout: 2 * time.Minute, ReconcileInterval: 10 * time.Minute, ClaimTimeout: time.Minute,
 		},
 		Replay: 10 * time.Minute, Prefix: "ztbroker",
+		Retention: config.Retention{Leases: 720 * time.Hour, Audit: 9600 * time.Hour, Interval: time.Minute, BatchSize: 500},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
@@ -212,7 +214,7 @@ var minimalSections = map[string]string{
 // purposes comes last so tests can append fields to its only purpose.
 func doc(replace map[string]string) string {
 	var b strings.Builder
-	for _, k := range []string{"listen", "database", "log", "upstreams", "auth", "workers", "idempotency", "tokens", "proxy", "purposes"} {
+	for _, k := range []string{"listen", "database", "log", "upstreams", "auth", "workers", "idempotency", "tokens", "proxy", "retention", "purposes"} {
 		v, ok := replace[k]
 		if !ok {
 			v, ok = minimalSections[k]

@@ -45,6 +45,28 @@ func (v *validator) run() {
 	v.tokens()
 	v.abuse()
 	v.proxy()
+	v.retention()
+}
+
+func (v *validator) retention() {
+	r := &v.c.Retention
+	switch {
+	case r.Leases < MinLeaseRetention:
+		v.add("retention.leases", "must be at least %s, got %s", MinLeaseRetention, r.Leases)
+	case r.Leases < v.c.Idempotency.ReplayWindow:
+		// A retried issue finds its lease by the idempotency key; once
+		// the row is gone it would mint a second token.
+		v.add("retention.leases", "must be at least idempotency.replay_window (%s), got %s",
+			v.c.Idempotency.ReplayWindow, r.Leases)
+	}
+	if r.Audit < MinAuditRetention {
+		v.add("retention.audit", "must be at least %s (31 days): audit events are kept in monthly partitions "+
+			"and the current and the previous month always stay, got %s", MinAuditRetention, r.Audit)
+	}
+	if r.Interval < time.Second || r.Interval > 24*time.Hour {
+		v.add("retention.interval", "must be between 1s and 24h, got %s", r.Interval)
+	}
+	v.intRange("retention.batch_size", r.BatchSize, 1, 10000)
 }
 
 func (v *validator) proxy() {

@@ -28,6 +28,7 @@ import (
 	"github.com/ztbroker/ztbroker/internal/store/auditlog"
 	"github.com/ztbroker/ztbroker/internal/worker/adminkey"
 	"github.com/ztbroker/ztbroker/internal/worker/reconcile"
+	"github.com/ztbroker/ztbroker/internal/worker/retention"
 	"github.com/ztbroker/ztbroker/internal/worker/revoker"
 	"github.com/ztbroker/ztbroker/internal/worker/secreteraser"
 	"github.com/ztbroker/ztbroker/internal/worker/sweeper"
@@ -76,6 +77,8 @@ type Server struct {
 	eraser    *secreteraser.Eraser
 	keeper    *adminkey.Keeper
 	refusals  *refusal.Limiter
+	// retention deletes ended leases and keeps the audit partitions.
+	retention *retention.Worker
 	proxy     *proxy.Proxy
 	registry  *prometheus.Registry
 	ready     prometheus.Gauge

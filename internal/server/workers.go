@@ -18,6 +18,7 @@ import (
 	"github.com/ztbroker/ztbroker/internal/worker"
 	"github.com/ztbroker/ztbroker/internal/worker/adminkey"
 	"github.com/ztbroker/ztbroker/internal/worker/reconcile"
+	"github.com/ztbroker/ztbroker/internal/worker/retention"
 	"github.com/ztbroker/ztbroker/internal/worker/revoker"
 	"github.com/ztbroker/ztbroker/internal/worker/secreteraser"
 	"github.com/ztbroker/ztbroker/internal/worker/sweeper"
@@ -75,6 +76,17 @@ func (s *Server) buildWorkers(f *config.Config, ps *broker.Purposes, us *upstrea
 		return err
 	}
 	s.eraser, err = secreteraser.New(secreteraser.Config{Store: s.store, Logger: s.log, Panics: s.panics, Now: now})
+	if err != nil {
+		return err
+	}
+	r := f.Retention
+	s.retention, err = retention.New(retention.Config{
+		Deps:           deps,
+		LeaseRetention: r.Leases,
+		AuditRetention: r.Audit,
+		Interval:       r.Interval,
+		BatchSize:      r.BatchSize,
+	})
 	return err
 }
 
@@ -112,6 +124,15 @@ func (s *Server) startWorkers(ctx context.Context) error {
 		s.keeper.Stop()
 		return err
 	}
+	if err := s.retention.Start(ctx); err != nil {
+		s.refusals.Stop()
+		s.eraser.Stop()
+		s.reconcil.Stop()
+		s.sweeper.Stop()
+		s.revoker.Stop()
+		s.keeper.Stop()
+		return err
+	}
 	s.proxy.Start(ctx)
 	return nil
 }
@@ -122,6 +143,7 @@ func (s *Server) stopWorkers() {
 	// The proxy's queued audit events are written before anything else
 	// stops: the calls they record have happened.
 	s.proxy.Stop()
+	s.retention.Stop()
 	// Its last flush writes the refusal summaries counted while the
 	// listeners drained.
 	s.refusals.Stop()

@@ -109,11 +109,85 @@ type Store interface {
 	// ListAudit pages through audit events, newest first.
 	ListAudit(ctx context.Context, p ListAuditParams) (*ListAuditResult, error)
 
+	// DeleteEndedLeases deletes up to Limit leases that reached a final
+	// state (revoked or failed) before EndedBefore and whose upstream token
+	// is known to be gone, and returns how many it deleted. A lease an
+	// operator forgot (revoked with reason lease.ReasonForgotten) may
+	// still have a token upstream and is never deleted, unless it is a
+	// proxy lease, which never has one. Safe to call from many replicas at
+	// once: each row is deleted by exactly one of them (FOR UPDATE SKIP
+	// LOCKED). Nothing is audited: the leases' own events stay in the
+	// audit trail.
+	DeleteEndedLeases(ctx context.Context, p DeleteEndedLeasesParams) (int, error)
+
+	// MaintainAuditPartitions keeps the audit trail's monthly partitions:
+	// it makes those of the months from Now's through Ahead months later,
+	// moves events that landed outside any month's partition into their
+	// own, and drops every partition whose month ended at or before
+	// KeepSince, appending for each an audit event that names it, its
+	// range and its row count. Dropping a month is the only way audit
+	// events ever leave. KeepSince later than 31 days before the store's
+	// own clock is refused (errs.InvalidArgument). When another replica is
+	// doing the same at that moment it returns Busy and changes nothing.
+	MaintainAuditPartitions(ctx context.Context, p MaintainAuditParams) (*AuditMaintenance, error)
+
 	// Ping reports whether the store is reachable.
 	Ping(ctx context.Context) error
 
 	UpstreamState
 }
+
+type DeleteEndedLeasesParams struct {
+	// EndedBefore: leases whose last change (the one that ended them) is
+	// older are deleted.
+	EndedBefore time.Time
+	// Limit bounds one call, at least 1.
+	Limit int
+}
+
+// MinAuditRetention is the shortest audit retention the stores accept: a
+// month and a day, so that the current and the last month always stay.
+const MinAuditRetention = 31 * 24 * time.Hour
+
+type MaintainAuditParams struct {
+	// Now places the months to make ahead and stamps the drop events.
+	Now time.Time
+	// Ahead is how many months after Now's to make, 1 to 24.
+	Ahead int
+	// KeepSince: months that ended at or before it are dropped. Zero drops
+	// nothing.
+	KeepSince time.Time
+}
+
+// AuditMaintenance is what MaintainAuditPartitions did.
+type AuditMaintenance struct {
+	// Busy reports that another caller held the partition lock; nothing
+	// was done.
+	Busy bool
+	// Created lists the months' partitions made.
+	Created []AuditPartition
+	// Dropped lists the partitions dropped, with the events they held.
+	Dropped []AuditPartition
+	// Moved counts events moved out of the catch-all partition into their
+	// months.
+	Moved int64
+}
+
+// AuditPartition is one month of the audit trail: [From, To).
+type AuditPartition struct {
+	Name     string
+	From, To time.Time
+	Rows     int64
+	// Event is the audit event appended for a dropped partition.
+	Event *AuditEvent
+}
+
+// Audit vocabulary of audit retention.
+const (
+	ActionAuditPartitionDrop = "audit_partition_drop"
+	RetentionActorKind       = "system"
+	RetentionActorSubject    = "retention"
+)
 
 // CreatePendingParams describe a lease about to be minted.
 type CreatePendingParams struct {

@@ -57,6 +57,9 @@ var logs = map[string]bool{
 	"GetRotation":         false,
 	"CountSightings":      false,
 	"LeasesActiveBetween": false,
+	"DeleteEndedLeases":   false,
+	// It takes no event but logs the ones the store reports appending.
+	"MaintainAuditPartitions": false,
 }
 
 var storeType = reflect.TypeFor[store.Store]()

@@ -67,3 +67,22 @@ func (s *Store) ListAudit(ctx context.Context, p store.ListAuditParams) (*store.
 func (s *Store) Ping(ctx context.Context) error {
 	return s.inner.Ping(ctx)
 }
+
+// DeleteEndedLeases removes rows; the leases' events stay in the trail,
+// and nothing new is appended.
+func (s *Store) DeleteEndedLeases(ctx context.Context, p store.DeleteEndedLeasesParams) (int, error) {
+	return s.inner.DeleteEndedLeases(ctx, p)
+}
+
+// MaintainAuditPartitions takes no event: the store itself appends one
+// for each partition it drops and reports it, and that event is logged
+// here like any other committed one.
+func (s *Store) MaintainAuditPartitions(ctx context.Context, p store.MaintainAuditParams) (*store.AuditMaintenance, error) {
+	res, err := s.inner.MaintainAuditPartitions(ctx, p)
+	if err == nil && res != nil {
+		for _, d := range res.Dropped {
+			s.emit(ctx, d.Event, nil)
+		}
+	}
+	return res, err
+}

@@ -132,6 +132,14 @@ func (r *recorder) Ping(context.Context) error {
 	return r.call("Ping")
 }
 
+func (r *recorder) DeleteEndedLeases(context.Context, store.DeleteEndedLeasesParams) (int, error) {
+	return 0, r.call("DeleteEndedLeases")
+}
+
+func (r *recorder) MaintainAuditPartitions(context.Context, store.MaintainAuditParams) (*store.AuditMaintenance, error) {
+	return &store.AuditMaintenance{}, r.call("MaintainAuditPartitions")
+}
+
 func (r *recorder) CurrentCredential(context.Context, store.CurrentCredentialParams) (*store.UpstreamCredential, error) {
 	return &store.UpstreamCredential{}, r.call("CurrentCredential")
 }

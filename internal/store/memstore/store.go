@@ -21,7 +21,10 @@ type Store struct {
 	mu      sync.Mutex
 	leases  map[string]*lease.Lease
 	secrets map[string]sealed
-	audit   []*store.AuditEvent // in id order; id = index+1
+	audit   []*store.AuditEvent // in id order
+	// lastAuditID is the id of the newest event ever appended: retention
+	// removes old events, and ids must never be reused.
+	lastAuditID int64
 
 	upstream upstreamState
 }
@@ -88,7 +91,8 @@ func (s *Store) findIn(id, op string, sentinel error, states ...lease.State) (*l
 // Callers hold s.mu.
 func (s *Store) appendAudit(e *store.AuditEvent, now time.Time) int64 {
 	c := *e
-	c.ID = int64(len(s.audit) + 1)
+	s.lastAuditID++
+	c.ID = s.lastAuditID
 	if c.Time.IsZero() {
 		c.Time = now
 	}

@@ -14,7 +14,7 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
-func emptyPool(t *testing.T) *pgxpool.Pool {
+func emptyPool(t testing.TB) *pgxpool.Pool {
 	t.Helper()
 	pool, err := pgxpool.New(context.Background(), pgtest.NewEmptyDatabase(t))
 	if err != nil {

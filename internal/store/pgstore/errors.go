@@ -46,7 +46,9 @@ func codeKind(code string) error {
 		"22P02", // invalid_text_representation
 		"22007", // invalid_datetime_format
 		"22008", // datetime_field_overflow
-		"22001": // string_data_right_truncation
+		"22001", // string_data_right_truncation
+		"22023": // invalid_parameter_value
+
 		return errs.InvalidArgument
 	case "40001", // serialization_failure
 		"40P01", // deadlock_detected
