@@ -8,7 +8,7 @@ import (
 
 // recentCapacity bounds the leases a Service remembers: enough for every
 // lease of a busy CI fleet issued in the last minutes, at a few hundred
-// bytes to a kilobyte each.
+// bytes each.
 const recentCapacity = 1024
 
 // recentLeases remembers the leases this process activated last, so that
@@ -40,12 +40,16 @@ func newRecentLeases(n int) *recentLeases {
 	return &recentLeases{byID: make(map[string]*lease.Lease, n), ring: make([]string, n)}
 }
 
-// add remembers l, an active lease this process just wrote. l must not be
-// changed afterwards.
+// add remembers l, an active lease this process just wrote. It keeps a
+// copy without the labels and the owner's claims, which a revoke does not
+// use, so that a full memory costs a few hundred kilobytes.
 func (r *recentLeases) add(l *lease.Lease) {
 	if len(r.ring) == 0 || l.State != lease.StateActive {
 		return
 	}
+	snap := *l
+	snap.Labels, snap.OwnerClaims = nil, nil
+	l = &snap
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if old := r.ring[r.next]; old != "" {
