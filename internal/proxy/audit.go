@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/ztbroker/ztbroker/internal/lease"
 	"github.com/ztbroker/ztbroker/internal/store"
 	"github.com/ztbroker/ztbroker/internal/worker/startstop"
 )
@@ -132,7 +131,14 @@ func (a *auditWriter) drain(ctx context.Context) {
 type sampler struct {
 	interval time.Duration
 	mu       sync.Mutex
-	seen     map[string]*sampled
+	seen     map[sampleKey]*sampled
+}
+
+// sampleKey is what a sampled record stands for: one lease's reads of one
+// route, or its refusals for one reason and route. A struct, not a joined
+// string, so that looking it up allocates nothing.
+type sampleKey struct {
+	lease, kind, route string
 }
 
 type sampled struct {
@@ -145,12 +151,12 @@ type sampled struct {
 const maxSampled = 10_000
 
 func newSampler(interval time.Duration) *sampler {
-	return &sampler{interval: interval, seen: map[string]*sampled{}}
+	return &sampler{interval: interval, seen: map[sampleKey]*sampled{}}
 }
 
 // take reports whether to record a call now, and how many calls with the
 // same key went unrecorded since the last one that was.
-func (s *sampler) take(key string, now time.Time) (bool, int) {
+func (s *sampler) take(key sampleKey, now time.Time) (bool, int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := s.seen[key]
@@ -182,7 +188,7 @@ func (s *sampler) pruneLocked(now time.Time) {
 // ids, the operation, the status and the latency; never a body, a query
 // value or a credential.
 type call struct {
-	lease     *lease.Lease
+	lease     *store.ProxyLease
 	method    string
 	route     string
 	resources []string

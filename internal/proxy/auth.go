@@ -27,7 +27,7 @@ func credential(r *http.Request) string {
 // to, or the status and message to refuse it with. The lease is read
 // fresh for every call: PostgreSQL is the one truth all replicas share, so
 // a revoke or an expiry anywhere is seen here at once.
-func (p *Proxy) authenticate(ctx context.Context, r *http.Request, pp *Purpose) (*lease.Lease, int, string) {
+func (p *Proxy) authenticate(ctx context.Context, r *http.Request, pp *Purpose) (*store.ProxyLease, int, string) {
 	cred := credential(r)
 	if !proxycred.WellFormed(cred) {
 		return nil, http.StatusUnauthorized, msgBadCredential

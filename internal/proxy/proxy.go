@@ -85,6 +85,7 @@ type Proxy struct {
 	now      func() time.Time
 	m        *metrics
 	tracer   trace.Tracer
+	tracing  bool
 	audit    *auditWriter
 	sample   *sampler
 }
@@ -121,6 +122,8 @@ func New(cfg Config) (*Proxy, error) {
 		tp = noop.NewTracerProvider()
 	}
 	p.tracer = tp.Tracer("github.com/ztbroker/ztbroker/internal/proxy")
+	_, off := tp.(noop.TracerProvider)
+	p.tracing = !off
 	if p.cfg.MaxResponseBytes <= 0 {
 		p.cfg.MaxResponseBytes = 16 << 20
 	}
@@ -156,9 +159,14 @@ const (
 // ServeHTTP proxies one call.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	ctx, span := p.tracer.Start(r.Context(), "proxy")
-	defer span.End()
-	r = r.WithContext(ctx)
+	ctx, span := r.Context(), trace.SpanFromContext(r.Context())
+	if p.tracing {
+		// Only when spans go somewhere: starting one, and the request
+		// copy that carries it, cost every call otherwise.
+		ctx, span = p.tracer.Start(ctx, "proxy")
+		defer span.End()
+		r = r.WithContext(ctx)
+	}
 
 	name, target, ok := splitTarget(r.RequestURI)
 	pp := p.purposes[name]
@@ -201,8 +209,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c := call{lease: l, method: r.Method, route: "an unsupported route"}
 	if d.Op != nil {
 		c.route, c.resources = d.Op.Template, d.Resources
-		span.SetAttributes(attribute.String("http.route", d.Op.Template))
-		span.SetName("proxy " + d.Op.String())
+		if span.IsRecording() {
+			span.SetAttributes(attribute.String("http.route", d.Op.Template))
+			span.SetName("proxy " + d.Op.String())
+		}
 	}
 	if !d.Allowed {
 		c.status, c.result, c.detail = d.Status, "denied", d.Kind
@@ -229,7 +239,7 @@ func (p *Proxy) refuse(ctx context.Context, pp *Purpose, c call, reason string, 
 	p.m.calls.WithLabelValues(pp.Name, routeLabel(c.route), strconv.Itoa(status)).Inc()
 	trace.SpanFromContext(ctx).SetAttributes(attribute.Int("http.response.status_code", status), attribute.String("ztbroker.proxy.refused", reason))
 	now := p.now()
-	if ok, skipped := p.sample.take(c.lease.ID+"|deny|"+reason+"|"+c.route, now); ok {
+	if ok, skipped := p.sample.take(sampleKey{c.lease.ID, "deny " + reason, c.route}, now); ok {
 		p.audit.add(ctx, c.event(ActionDeny, now, skipped))
 	}
 	code := codes.PermissionDenied

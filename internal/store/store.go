@@ -32,8 +32,9 @@ type Store interface {
 	GetLease(ctx context.Context, p GetLeaseParams) (*lease.Lease, error)
 	// GetProxyLease returns the proxy lease whose broker credential hashes
 	// to CredentialSHA256, in whatever state it is, or errs.NotFound. The
-	// proxy calls it on every request, so it is one indexed read.
-	GetProxyLease(ctx context.Context, p GetProxyLeaseParams) (*lease.Lease, error)
+	// proxy calls it on every request, so it is one indexed read of only
+	// the columns the proxy uses.
+	GetProxyLease(ctx context.Context, p GetProxyLeaseParams) (*ProxyLease, error)
 	// ListLeases pages through leases, newest first.
 	ListLeases(ctx context.Context, p ListLeasesParams) (*ListLeasesResult, error)
 
@@ -284,6 +285,20 @@ type GetLeaseParams struct {
 type GetProxyLeaseParams struct {
 	// CredentialSHA256 is the lowercase hex SHA-256 of a broker credential.
 	CredentialSHA256 string
+}
+
+// ProxyLease is what the proxy reads of a lease on every call: enough to
+// decide whether the call may go ahead and to attribute it. It is its own
+// type, not a *lease.Lease with fields left empty, so that nothing
+// mistakes the one for the other.
+type ProxyLease struct {
+	ID          string
+	Purpose     string
+	Owner       string
+	State       lease.State
+	ExpireTime  time.Time
+	Labels      map[string]string
+	TokenSHA256 string
 }
 
 type ListLeasesParams struct {

@@ -20,7 +20,7 @@ func (s *Store) GetLease(ctx context.Context, p store.GetLeaseParams) (*lease.Le
 
 // GetProxyLease is the proxy's per-call lookup; the proxy audits the call
 // itself once it knows what the call did.
-func (s *Store) GetProxyLease(ctx context.Context, p store.GetProxyLeaseParams) (*lease.Lease, error) {
+func (s *Store) GetProxyLease(ctx context.Context, p store.GetProxyLeaseParams) (*store.ProxyLease, error) {
 	return s.inner.GetProxyLease(ctx, p)
 }
 

@@ -52,8 +52,8 @@ func (r *recorder) GetLease(context.Context, store.GetLeaseParams) (*lease.Lease
 	return fakeLease(), r.call("GetLease")
 }
 
-func (r *recorder) GetProxyLease(context.Context, store.GetProxyLeaseParams) (*lease.Lease, error) {
-	return fakeLease(), r.call("GetProxyLease")
+func (r *recorder) GetProxyLease(context.Context, store.GetProxyLeaseParams) (*store.ProxyLease, error) {
+	return &store.ProxyLease{ID: "fake", Purpose: "fake"}, r.call("GetProxyLease")
 }
 
 func (r *recorder) ListLeases(context.Context, store.ListLeasesParams) (*store.ListLeasesResult, error) {

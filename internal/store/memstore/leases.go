@@ -176,13 +176,16 @@ func (s *Store) GetLease(_ context.Context, p store.GetLeaseParams) (*lease.Leas
 	return clone(l), nil
 }
 
-func (s *Store) GetProxyLease(_ context.Context, p store.GetProxyLeaseParams) (*lease.Lease, error) {
+func (s *Store) GetProxyLease(_ context.Context, p store.GetProxyLeaseParams) (*store.ProxyLease, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if p.CredentialSHA256 != "" {
 		for _, l := range s.leases {
 			if l.IsProxy() && l.TokenSHA256 == p.CredentialSHA256 {
-				return clone(l), nil
+				return &store.ProxyLease{
+					ID: l.ID, Purpose: l.Purpose, Owner: l.Owner, State: l.State,
+					ExpireTime: l.ExpireTime, Labels: cloneLabels(l.Labels), TokenSHA256: l.TokenSHA256,
+				}, nil
 			}
 		}
 	}

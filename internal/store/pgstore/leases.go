@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -78,19 +79,36 @@ func (s *Store) GetLease(ctx context.Context, p store.GetLeaseParams) (*lease.Le
 
 // sqlGetProxyLease is the proxy's per-call read. The predicate repeats
 // the partial index's own, so the planner uses leases_proxy_credential_idx
-// whatever the parameter.
-const sqlGetProxyLease = `SELECT ` + leaseCols + ` FROM leases
+// whatever the parameter. It reads the seven columns the proxy uses, not
+// the lease's twenty-eight: scanning and decoding the rest (two of them
+// JSON) was a tenth of the broker's CPU per proxied call. Labels come as
+// text so that an empty set costs no JSON decoding.
+const sqlGetProxyLease = `SELECT id, purpose, owner, state, expire_time, labels::text, token_sha256
+FROM leases
 WHERE token_sha256 = $1 AND delivery = 'proxy' AND token_sha256 <> ''`
 
-func (s *Store) GetProxyLease(ctx context.Context, p store.GetProxyLeaseParams) (*lease.Lease, error) {
+func (s *Store) GetProxyLease(ctx context.Context, p store.GetProxyLeaseParams) (*store.ProxyLease, error) {
 	if p.CredentialSHA256 == "" {
 		return nil, fmt.Errorf("pgstore: get proxy lease: empty hash: %w", errs.NotFound)
 	}
-	l, err := scanLease(s.pool.QueryRow(ctx, sqlGetProxyLease, p.CredentialSHA256))
+	var (
+		l      store.ProxyLease
+		state  string
+		labels string
+	)
+	err := s.pool.QueryRow(ctx, sqlGetProxyLease, p.CredentialSHA256).
+		Scan(&l.ID, &l.Purpose, &l.Owner, &state, &l.ExpireTime, &labels, &l.TokenSHA256)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: get proxy lease: %w", mapErr(err))
 	}
-	return l, nil
+	l.State = lease.State(state)
+	l.ExpireTime = l.ExpireTime.UTC()
+	if labels != "" && labels != "{}" {
+		if err := json.Unmarshal([]byte(labels), &l.Labels); err != nil {
+			return nil, fmt.Errorf("pgstore: get proxy lease %s: labels: %w", l.ID, err)
+		}
+	}
+	return &l, nil
 }
 
 // whyNot explains an update that matched no row: the lease does not exist

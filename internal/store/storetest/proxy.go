@@ -52,7 +52,13 @@ func testProxyLease(t *testing.T, newStore NewStore) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		diffLease(t, "GetProxyLease", got, get(t, s, live.ID))
+		want := get(t, s, live.ID)
+		if d := cmp.Diff(&store.ProxyLease{
+			ID: want.ID, Purpose: want.Purpose, Owner: want.Owner, State: want.State,
+			ExpireTime: want.ExpireTime, Labels: want.Labels, TokenSHA256: want.TokenSHA256,
+		}, got); d != "" {
+			t.Errorf("GetProxyLease (-want +got):\n%s", d)
+		}
 		got, err = s.GetProxyLease(ctx(t), store.GetProxyLeaseParams{CredentialSHA256: endedHash})
 		if err != nil {
 			t.Fatal(err)

@@ -24,6 +24,7 @@ func main() {
 
 type flags struct {
 	broker, emulator, purpose, network, member string
+	baseline                                   string
 	clients                                    []int
 	duration, warmup                           time.Duration
 	rounds                                     int
@@ -33,6 +34,7 @@ type flags struct {
 func parseFlags() (*flags, error) {
 	f := &flags{pids: map[string]int{}}
 	flag.StringVar(&f.broker, "broker", "http://127.0.0.1:8080", "broker HTTP root")
+	flag.StringVar(&f.baseline, "baseline", "", "HTTP root of a second broker (an older build on the same database and emulator) to measure beside the first")
 	flag.StringVar(&f.emulator, "emulator", "http://127.0.0.1:8089", "emulator root")
 	flag.StringVar(&f.purpose, "purpose", "bench-scoped", "proxy purpose to issue for")
 	flag.StringVar(&f.network, "network", "8056c2e21c000001", "network the calls name")
@@ -81,7 +83,16 @@ func run() error {
 		"direct": {base: strings.TrimRight(f.emulator, "/"), auth: "Bearer " + adminToken},
 		"proxy":  {base: base, auth: scheme + " " + cred},
 	}
-	all := scenarios(f.network, f.member)
+	vias := []string{"direct", "proxy"}
+	if f.baseline != "" {
+		cred, base, scheme, err := issue(hc, f.baseline, apiKey, f.purpose)
+		if err != nil {
+			return fmt.Errorf("baseline: %w", err)
+		}
+		targets["before"] = target{base: base, auth: scheme + " " + cred}
+		vias = []string{"direct", "before", "proxy"}
+	}
+	all := scenarios(f.network, f.member, vias)
 	fmt.Printf("proxyload: %d rounds of %s per scenario and client count; load average before: %s\n\n", f.rounds, f.duration, loadAvg())
 	for _, c := range f.clients {
 		results := make([]*sample, len(all))
@@ -103,6 +114,11 @@ func run() error {
 		fmt.Printf("the broker's own added-latency histogram (ztbroker_proxy_added_latency_seconds): %s\n", added)
 	} else {
 		fmt.Printf("the broker's added-latency histogram: %v\n", err)
+	}
+	if f.baseline != "" {
+		if added, err := brokerAddedLatency(hc, f.baseline, f.purpose); err == nil {
+			fmt.Printf("the baseline broker's added-latency histogram: %s\n", added)
+		}
 	}
 	fmt.Printf("load average after: %s\n", loadAvg())
 	return nil
@@ -147,6 +163,7 @@ func drive(hc *http.Client, s scenario, t target, c int, d time.Duration, pids m
 	var mu sync.Mutex
 	total := &sample{}
 	var firstErr error
+	pids = withSelf(pids)
 	cpu0 := cpuSnapshot(pids)
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -215,15 +232,20 @@ func report(c int, all []scenario, res []*sample) {
 	for i, s := range all {
 		r := res[i]
 		added, ratio := "", ""
-		if d := direct[s.name]; s.via == "proxy" && d != nil {
+		if d := direct[s.name]; s.via != "direct" && d != nil {
 			added = ms(r.quantile(0.5) - d.quantile(0.5))
 			if d.rate() > 0 {
 				ratio = fmt.Sprintf("%.0f%%", 100*r.rate()/d.rate())
 			}
 		}
 		var cpu []string
-		for _, name := range []string{"broker", "emulator", "postgres"} {
-			if v, ok := r.cpu[name]; ok && r.calls > 0 {
+		for _, name := range []string{"broker", "emulator", "postgres", "loadgen"} {
+			key := name
+			if name == "broker" && s.via == "before" {
+				// The baseline broker serves the "before" rows.
+				key = "broker-before"
+			}
+			if v, ok := r.cpu[key]; ok && r.calls > 0 {
 				cpu = append(cpu, fmt.Sprintf("%s %.0f", name, float64(v.Microseconds())/float64(r.calls)))
 			}
 		}

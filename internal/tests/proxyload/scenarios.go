@@ -16,7 +16,7 @@ type target struct {
 // scenario is one kind of call, sent to one target.
 type scenario struct {
 	name   string
-	via    string // "direct" or "proxy"
+	via    string // "direct", "proxy", or "before" (the baseline broker)
 	method string
 	// path and body make the n-th call; bodies vary so that updates
 	// really change something.
@@ -26,12 +26,12 @@ type scenario struct {
 
 // scenarios are a proxied GET of one network and a proxied member update,
 // each beside the same call straight to the emulator.
-func scenarios(network, member string) []scenario {
+func scenarios(network, member string, vias []string) []scenario {
 	get := func(int64) string { return "/api/v2/network/" + network }
 	upd := func(int64) string { return "/api/v2/network/" + network + "/member/" + member }
 	name := func(n int64) string { return fmt.Sprintf(`{"name":"bench-%d"}`, n) }
 	var out []scenario
-	for _, via := range []string{"direct", "proxy"} {
+	for _, via := range vias {
 		out = append(out,
 			scenario{name: "GET network", via: via, method: http.MethodGet, path: get},
 			scenario{name: "member update", via: via, method: http.MethodPost, path: upd, body: name},
