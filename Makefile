@@ -16,6 +16,10 @@ dev: ## Run the broker with the emulator and an in-memory store.
 build: ## Build bin/broker.
 	go build -o bin/broker ./cmd/broker
 
+.PHONY: config-reference
+config-reference: ## Regenerate docs/configuration.md from the configuration types.
+	go test -count=1 ./internal/tests/configref -run TestReferenceIsCurrent -update
+
 .PHONY: generate
 generate: ## Regenerate gen/ and the OpenAPI document from proto/.
 	$(TOOL) buf lint

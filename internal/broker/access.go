@@ -28,6 +28,17 @@ type access struct {
 // revoke what an earlier policy let it issue. op names the attempt for
 // the audit trail.
 func (s *Service) admittedLease(ctx context.Context, op, leaseID string) (*auth.Identity, *lease.Lease, access, error) {
+	return s.admitLease(ctx, op, leaseID, false)
+}
+
+// admittedRecentLease is admittedLease for a revoke: a lease this process
+// activated recently is taken from memory instead of read (see
+// recentLeases), when the caller may see it.
+func (s *Service) admittedRecentLease(ctx context.Context, op, leaseID string) (*auth.Identity, *lease.Lease, access, error) {
+	return s.admitLease(ctx, op, leaseID, true)
+}
+
+func (s *Service) admitLease(ctx context.Context, op, leaseID string, recent bool) (*auth.Identity, *lease.Lease, access, error) {
 	id, err := caller(ctx)
 	if err != nil {
 		return nil, nil, access{}, err
@@ -38,12 +49,19 @@ func (s *Service) admittedLease(ctx context.Context, op, leaseID string) (*auth.
 	if err := s.gate(ctx, id); err != nil {
 		return nil, nil, access{}, err
 	}
-	l, err := s.cfg.Store.GetLease(ctx, store.GetLeaseParams{ID: leaseID, Owner: ownerScope(id)})
-	if errors.Is(err, errs.NotFound) {
-		return nil, nil, access{}, errs.Public(errs.NotFound, fmt.Sprintf("lease %q not found", leaseID))
+	var l *lease.Lease
+	if recent {
+		l = s.recent.take(leaseID, ownerScope(id))
 	}
-	if err != nil {
-		return nil, nil, access{}, err
+	if l == nil {
+		var err error
+		l, err = s.cfg.Store.GetLease(ctx, store.GetLeaseParams{ID: leaseID, Owner: ownerScope(id)})
+		if errors.Is(err, errs.NotFound) {
+			return nil, nil, access{}, errs.Public(errs.NotFound, fmt.Sprintf("lease %q not found", leaseID))
+		}
+		if err != nil {
+			return nil, nil, access{}, err
+		}
 	}
 	var acc access
 	p, ok := s.cfg.Purposes.Get(l.Purpose)

@@ -208,6 +208,7 @@ func (s *Service) mint(ctx context.Context, id *auth.Identity, p *Purpose, pendi
 		}
 		return nil, fmt.Errorf("activate lease: %w", err)
 	}
+	s.recent.add(l)
 	s.cfg.Revoker.Nudge(l.ExpireTime)
 	s.cfg.Metrics.issued.WithLabelValues(p.Name, "ok").Inc()
 	return &ztbrokerv1.IssueTokenResponse{

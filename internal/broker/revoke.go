@@ -29,7 +29,7 @@ func (s *Service) revoke(ctx context.Context, req *ztbrokerv1.RevokeLeaseRequest
 	if err := validateReason(req.GetReason()); err != nil {
 		return nil, err
 	}
-	id, l, _, err := s.admittedLease(ctx, "revoke", req.GetId())
+	id, l, _, err := s.admittedRecentLease(ctx, "revoke", req.GetId())
 	if err != nil {
 		return nil, err
 	}

@@ -99,9 +99,10 @@ type Service struct {
 	ztbrokerv1.UnimplementedTokenBrokerServer
 	ztbrokerv1.UnimplementedAdminServiceServer
 
-	cfg Config
-	log *slog.Logger
-	now func() time.Time
+	cfg    Config
+	log    *slog.Logger
+	now    func() time.Time
+	recent *recentLeases
 }
 
 var (
@@ -143,7 +144,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Sealer != nil && cfg.ReplayWindow <= 0 {
 		cfg.ReplayWindow = 10 * time.Minute
 	}
-	return &Service{cfg: cfg, log: cfg.Logger, now: cfg.Now}, nil
+	return &Service{cfg: cfg, log: cfg.Logger, now: cfg.Now, recent: newRecentLeases(recentCapacity)}, nil
 }
 
 // caller returns the authenticated identity. The interceptor or the HTTP

@@ -7,12 +7,15 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ztbroker/ztbroker/internal/cli/cmdtree"
 
 	"github.com/ztbroker/ztbroker/internal/config"
 	"github.com/ztbroker/ztbroker/internal/server"
@@ -104,20 +107,40 @@ workers:
   reconcile_interval: 1m
 `
 
-func dev(ctx context.Context, args []string, io IO) int {
-	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
-	fs.SetOutput(io.Stderr)
-	grpcAddr := fs.String("grpc-addr", "127.0.0.1:9090", "gRPC listen address")
-	httpAddr := fs.String("http-addr", "127.0.0.1:8080", "REST, metrics and OpenAPI listen address")
-	emuAddr := fs.String("emulator-addr", "127.0.0.1:0", "ZeroTier emulator listen address (port 0 picks one)")
-	apiKey := fs.String("api-key", io.Getenv("BROKER_DEV_API_KEY"), "fixed dev API key for scripts (default random; env BROKER_DEV_API_KEY)")
-	level := fs.String("log-level", "info", "log level")
-	if err := fs.Parse(args); err != nil {
-		return 2
+func devCmd(io IO) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "dev [flags]",
+		Short: "Run everything in one process: emulator, in-memory store, three purposes",
+		Long: `Runs the broker with an in-memory store (nothing persists) against a ZeroTier
+emulator in the same process, with three purposes: dev (New Central), dev-legacy
+(Legacy Central) and dev-scoped (a proxy purpose limited to one network). It
+prints the addresses, an admin API key and commands to try. Nothing to install
+or configure; not for production.`,
+		Example: `  broker dev
+  BROKER_DEV_API_KEY=ztb_dev_fixed broker dev --log-level debug
+  broker dev --grpc-addr 127.0.0.1:19090 --http-addr 127.0.0.1:18080`,
+		Args: cmdtree.NoArgs,
 	}
-	if *apiKey == "" {
-		*apiKey = "ztb_dev_" + rand.Text()
+	fs := c.Flags()
+	fs.SortFlags = false
+	grpcAddr := fs.String("grpc-addr", "127.0.0.1:9090", "gRPC listen `address`")
+	httpAddr := fs.String("http-addr", "127.0.0.1:8080", "REST, metrics and OpenAPI listen `address`")
+	emuAddr := fs.String("emulator-addr", "127.0.0.1:0", "ZeroTier emulator listen `address` (port 0 picks one)")
+	apiKey := fs.String("api-key", "", "fixed dev API `key` for scripts, instead of a random one (env BROKER_DEV_API_KEY)")
+	level := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
+	c.RunE = func(c *cobra.Command, _ []string) error {
+		if !fs.Changed("api-key") {
+			*apiKey = io.Getenv("BROKER_DEV_API_KEY")
+		}
+		if *apiKey == "" {
+			*apiKey = "ztb_dev_" + rand.Text()
+		}
+		return cmdtree.Exit(dev(c.Context(), io, *grpcAddr, *httpAddr, *emuAddr, *apiKey, *level))
 	}
+	return c
+}
+
+func dev(ctx context.Context, io IO, grpcAddr, httpAddr, emuAddr, apiKey, level string) int {
 	adminToken, stagingToken := rand.Text()+rand.Text(), rand.Text()+rand.Text()
 	// A second organisation, served under /staging: its own keys and
 	// admin credential.
@@ -139,7 +162,7 @@ func dev(ctx context.Context, args []string, io IO) int {
 		fmt.Fprintf(io.Stderr, "broker dev: %v\n", err)
 		return 1
 	}
-	emuLis, err := net.Listen("tcp", *emuAddr)
+	emuLis, err := net.Listen("tcp", emuAddr)
 	if err != nil {
 		fmt.Fprintf(io.Stderr, "broker dev: emulator: %v\n", err)
 		return 1
@@ -164,8 +187,8 @@ func dev(ctx context.Context, args []string, io IO) int {
 		}
 	}()
 
-	sum := sha256.Sum256([]byte(*apiKey))
-	text := fmt.Sprintf(devConfig, *grpcAddr, *httpAddr, *level, emuURL, emuURL+"/api/v1", devLegacyUser,
+	sum := sha256.Sum256([]byte(apiKey))
+	text := fmt.Sprintf(devConfig, grpcAddr, httpAddr, level, emuURL, emuURL+"/api/v1", devLegacyUser,
 		devServiceAccount, hex.EncodeToString(sum[:]), devNetwork, emuURL+"/"+devStagingOrg)
 	secrets := map[string]string{
 		"DEV_NC_ADMIN_KEY":      adminToken,
@@ -187,7 +210,7 @@ func dev(ctx context.Context, args []string, io IO) int {
 		log.Error("start failed", "err", err)
 		return 1
 	}
-	printDevBanner(io, srv, emuURL, *apiKey)
+	printDevBanner(io, srv, emuURL, apiKey)
 	if err := srv.Run(ctx); err != nil {
 		log.Error("server stopped", "err", err)
 		return 1

@@ -1,4 +1,6 @@
-// Package cli picks the broker subcommand and hands it a root context that
-// ends on SIGINT or SIGTERM. Each subcommand's work lives in the package
-// responsible for it; this package only parses and dispatches.
+// Package cli is the broker binary's command tree, built on cobra: the
+// root, the server commands (serve, migrate, dev, healthcheck), version
+// and completion, with the client commands (clientcmd), the configuration
+// tools (configcmd), the policy dry-run (policycmd) and the emulator
+// (emulatorcmd) beneath it. cmd/broker calls Main and exits with its code.
 package cli

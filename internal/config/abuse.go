@@ -34,8 +34,10 @@ type Refusals struct {
 
 // RateLimit is a token bucket. PerSecond 0 switches the limit off.
 type RateLimit struct {
+	// PerSecond is the bucket's refill rate; 0 switches the limit off.
 	PerSecond float64 `json:"per_second"`
-	Burst     int     `json:"burst"`
+	// Burst is the bucket's size.
+	Burst int `json:"burst"`
 }
 
 // Defaults for Audit and Refusals.

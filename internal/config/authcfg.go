@@ -15,9 +15,12 @@ type Auth struct {
 // APIKey is a static bearer key, given by its SHA-256 or read from the
 // environment and hashed at load.
 type APIKey struct {
+	// Name is how purposes' allow.api_keys and owners ("api_key:<name>")
+	// refer to the key.
 	Name string `json:"name"`
 	// SHA256 is the hex SHA-256 of the key.
 	SHA256 string `json:"sha256"`
+	// KeyEnv names a variable holding the key itself, hashed at load.
 	KeyEnv string `json:"key_env"`
 
 	// Hash is the lowercase hex SHA-256, from SHA256 or KeyEnv's value.

@@ -56,8 +56,12 @@ const (
 
 // TLS configures both listeners.
 type TLS struct {
-	CertFile     string `json:"cert_file"`
-	KeyFile      string `json:"key_file"`
+	// CertFile and KeyFile are the server certificate and key, PEM;
+	// relative paths are relative to the configuration file.
+	CertFile string `json:"cert_file"`
+	KeyFile  string `json:"key_file"`
+	// ClientCAFile holds the PEM CAs that sign client certificates, for
+	// mTLS; required with client_auth request or require.
 	ClientCAFile string `json:"client_ca_file"`
 	// ClientAuth is none (default), request (verify a certificate when
 	// one is sent) or require.
@@ -68,13 +72,27 @@ type TLS struct {
 type Database struct {
 	// URL is a connection string without a password (peer auth, a
 	// passfile, PGPASSWORD); use URLEnv when it must carry one.
-	URL      string `json:"url"`
-	URLEnv   string `json:"url_env"`
-	MaxConns int    `json:"max_conns"`
+	URL    string `json:"url"`
+	URLEnv string `json:"url_env"`
+	// MaxConns bounds the pool of connections per replica; defaults to 10.
+	MaxConns int `json:"max_conns"`
+	// Migrations is what serve does with the schema at start-up: apply
+	// (the default) migrates under the advisory lock, which needs a role
+	// that may create tables; verify only checks that every migration the
+	// binary knows is applied and refuses to start otherwise, so serve can
+	// run as a role that may only read and write rows while "broker
+	// migrate" runs as the schema's owner.
+	Migrations string `json:"migrations"`
 
 	// ConnString is URL or the value of URLEnv.
 	ConnString Secret `json:"-"`
 }
+
+// What serve does with the schema, as written in database.migrations.
+const (
+	MigrationsApply  = "apply"
+	MigrationsVerify = "verify"
+)
 
 // Log configures the process logger.
 type Log struct {
@@ -94,7 +112,11 @@ func (l Log) SlogLevel() slog.Level {
 
 // Workers tunes the background workers.
 type Workers struct {
-	RevokeBatchSize   int           `json:"revoke_batch_size"`
+	// RevokeBatchSize is how many leases the revoker claims per pass.
+	RevokeBatchSize int `json:"revoke_batch_size"`
+	// RevokeMaxAttempts is how many times a revocation is tried, with
+	// backoff from RevokeBackoffBase doubling up to RevokeBackoffMax,
+	// before the lease becomes revoke_failed.
 	RevokeMaxAttempts int           `json:"revoke_max_attempts"`
 	RevokeBackoffBase time.Duration `json:"revoke_backoff_base"`
 	RevokeBackoffMax  time.Duration `json:"revoke_backoff_max"`
@@ -102,7 +124,9 @@ type Workers struct {
 	RevokeFailedRetryInterval time.Duration `json:"revoke_failed_retry_interval"`
 	// PendingTimeout is how old a pending lease must be before the
 	// sweeper treats its mint as crashed.
-	PendingTimeout    time.Duration `json:"pending_timeout"`
+	PendingTimeout time.Duration `json:"pending_timeout"`
+	// ReconcileInterval is how often the reconciler lists upstream tokens
+	// and deletes broker-named ones without a live lease.
 	ReconcileInterval time.Duration `json:"reconcile_interval"`
 	// ClaimTimeout is how long a worker's claim on a lease lasts.
 	ClaimTimeout time.Duration `json:"claim_timeout"`
@@ -129,8 +153,10 @@ type Idempotency struct {
 	// SealKeyEnv or SealKeyFile hold a base64 32-byte AES key. With
 	// neither, a retried request with the same idempotency key gets the
 	// lease but not the token again.
-	SealKeyEnv   string        `json:"seal_key_env"`
-	SealKeyFile  string        `json:"seal_key_file"`
+	SealKeyEnv  string `json:"seal_key_env"`
+	SealKeyFile string `json:"seal_key_file"`
+	// ReplayWindow is how long a sealed token is kept for replay before
+	// it is erased; at most 24h.
 	ReplayWindow time.Duration `json:"replay_window"`
 
 	// SealKey is the key as written (package seal decodes it), unset when

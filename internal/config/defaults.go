@@ -82,6 +82,7 @@ func (c *Config) applyDefaults() {
 		orDefault(&t.ClientAuth, ClientAuthNone)
 	}
 	orDefault(&c.Database.MaxConns, DefaultMaxConns)
+	orDefault(&c.Database.Migrations, MigrationsApply)
 	orDefault(&c.Log.Format, "json")
 	orDefault(&c.Log.Level, "info")
 

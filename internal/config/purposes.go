@@ -11,7 +11,8 @@ const (
 // Purpose is a named kind of token callers may ask for.
 type Purpose struct {
 	// Name is [a-z0-9-], unique; it is part of every upstream token name.
-	Name        string `json:"name"`
+	Name string `json:"name"`
+	// Description is shown to callers by ListPurposes.
 	Description string `json:"description"`
 	// DefaultTTL defaults to 15m; MaxTTL defaults to 1h, or DefaultTTL
 	// when that is longer.
@@ -45,6 +46,8 @@ func (p *Purpose) IsProxy() bool { return p.Delivery == DeliveryProxy }
 // Scope is a proxy purpose's allowlists, rules and share of the upstream
 // rate limit; see package scope.
 type Scope struct {
+	// Networks and Members list the network and member ids the
+	// scope's rules may touch; empty means any.
 	Networks []string    `json:"networks"`
 	Members  []string    `json:"members"`
 	Rules    []ScopeRule `json:"rules"`
@@ -58,10 +61,16 @@ type Scope struct {
 
 // ScopeRule allows operations, optionally under a CEL condition.
 type ScopeRule struct {
-	Name       string   `json:"name"`
+	// Name identifies the rule in proxy audit events and denials.
+	Name string `json:"name"`
+	// Operations are "METHOD /path" patterns from the catalogue of
+	// Central operations ({network}, {member} stand for ids).
 	Operations []string `json:"operations"`
-	When       string   `json:"when"`
-	Query      []string `json:"query"`
+	// When is a CEL condition on the call (its body, the lease's labels)
+	// that must also hold; empty means always.
+	When string `json:"when"`
+	// Query lists the query parameters the operations may carry.
+	Query []string `json:"query"`
 }
 
 // PurposeUpstream says which upstream, and which account on it, mints
@@ -92,14 +101,20 @@ func (p *Purpose) Account(c *Config) string {
 
 // Allow lists who may issue for the purpose; see package policy.
 type Allow struct {
-	APIKeys  []string `json:"api_keys"`
+	// APIKeys are names from auth.api_keys admitted as they are.
+	APIKeys []string `json:"api_keys"`
+	// Subjects are owners, "<kind>:<subject>", admitted as they are.
 	Subjects []string `json:"subjects"`
 	Rules    []Rule   `json:"rules"`
 }
 
 // Rule is one CEL admission rule.
 type Rule struct {
+	// Name identifies the rule in decisions, audit events and leases'
+	// admitted_by.
 	Name string `json:"name"`
+	// Expr is the CEL expression over the caller's kind, subject and
+	// kept claims; true admits.
 	Expr string `json:"expr"`
 	// MaxTTL caps leases this rule admits; zero means the purpose's.
 	MaxTTL time.Duration `json:"max_ttl"`
@@ -107,8 +122,11 @@ type Rule struct {
 
 // Quota limits a purpose. Zero means unlimited.
 type Quota struct {
-	MaxActive          int `json:"max_active"`
+	// MaxActive bounds the purpose's live leases across all callers.
+	MaxActive int `json:"max_active"`
+	// MaxActivePerCaller bounds one owner's live leases of the purpose.
 	MaxActivePerCaller int `json:"max_active_per_caller"`
+	// MaxIssuesPerMinute bounds issues of the purpose per minute.
 	MaxIssuesPerMinute int `json:"max_issues_per_minute"`
 }
 

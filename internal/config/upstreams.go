@@ -15,9 +15,13 @@ type Upstream struct {
 	// still has live leases leaves them unrevocable until it is restored.
 	Name string `json:"name"`
 	// Kind is new_central or legacy.
-	Kind       string      `json:"kind"`
-	NewCentral *NewCentral `json:"-"`
-	Legacy     *Legacy     `json:"-"`
+	Kind string `json:"kind"`
+	// NewCentral holds the settings of a new_central upstream, written
+	// beside name and kind.
+	NewCentral *NewCentral `json:"-" refkind:"new_central"`
+	// Legacy holds the settings of a legacy upstream, written beside name
+	// and kind.
+	Legacy *Legacy `json:"-" refkind:"legacy"`
 	// Path is where the upstream was written, for errors:
 	// "upstreams[0]", or "upstreams.new_central" in the older form.
 	Path string `json:"-"`
@@ -63,7 +67,9 @@ type NewCentral struct {
 	// AllowHTTP permits a plain-http BaseURL on a non-loopback host, for
 	// an emulator on a private network (docker-compose). Never for
 	// ZeroTier itself: the admin credential would cross the wire in clear.
-	AllowHTTP    bool   `json:"allow_http"`
+	AllowHTTP bool `json:"allow_http"`
+	// AdminKeyEnv or AdminKeyFile holds the admin API key the broker mints
+	// with (an environment variable, or a file); one is required.
 	AdminKeyEnv  string `json:"admin_key_env"`
 	AdminKeyFile string `json:"admin_key_file"`
 	// RateLimit is requests per second; defaults to 100.
@@ -132,8 +138,12 @@ const (
 // NewCentralPaths are path templates relative to BaseURL; {id} is the
 // service account or key id. Empty means the client's default.
 type NewCentralPaths struct {
-	CreateKey         string `json:"create_key"`
-	DeleteKey         string `json:"delete_key"`
+	// CreateKey is POSTed to create an API key on a service account.
+	CreateKey string `json:"create_key"`
+	// DeleteKey is DELETEd to remove an API key.
+	DeleteKey string `json:"delete_key"`
+	// GetServiceAccount is read to list the account's keys (the
+	// reconciler, and the cleanup after an ambiguous mint).
 	GetServiceAccount string `json:"get_service_account"`
 }
 
@@ -143,6 +153,8 @@ type Legacy struct {
 	// AllowHTTP is as for NewCentral.
 	AllowHTTP bool   `json:"allow_http"`
 	BaseURL   string `json:"base_url"`
+	// TokenEnv or TokenFile holds the user's API token the broker mints
+	// with (an environment variable, or a file); one is required.
 	TokenEnv  string `json:"token_env"`
 	TokenFile string `json:"token_file"`
 	// UserID is the user whose tokens are managed; empty means discover
@@ -153,9 +165,10 @@ type Legacy struct {
 	AuthScheme string `json:"auth_scheme"`
 	// RateLimit is requests per second; defaults to 20, the free plan's
 	// limit, since a paid account's 100 cannot be assumed.
-	RateLimit float64       `json:"rate_limit"`
-	Timeout   time.Duration `json:"timeout"`
-	Paths     LegacyPaths   `json:"paths"`
+	RateLimit float64 `json:"rate_limit"`
+	// Timeout bounds each call; defaults to 10s.
+	Timeout time.Duration `json:"timeout"`
+	Paths   LegacyPaths   `json:"paths"`
 
 	// AdminTokenName is the admin token's name on the user; empty means
 	// the user's only token that is not the broker's. Required with
@@ -172,8 +185,13 @@ type Legacy struct {
 // LegacyPaths are path templates relative to BaseURL; {id} is the user id
 // and {name} the token name. Empty means the client's default.
 type LegacyPaths struct {
-	Status      string `json:"status"`
-	User        string `json:"user"`
+	// Status is read to discover the user id when user_id is empty.
+	Status string `json:"status"`
+	// User is read to list the user's tokens (the reconciler, and the
+	// cleanup after an ambiguous mint).
+	User string `json:"user"`
+	// CreateToken is POSTed to add a token to the user.
 	CreateToken string `json:"create_token"`
+	// DeleteToken is DELETEd to remove a token by name.
 	DeleteToken string `json:"delete_token"`
 }

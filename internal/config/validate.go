@@ -157,6 +157,9 @@ func (v *validator) database() {
 	default:
 		v.add("database.url", "is required (or url_env)")
 	}
+	if d.Migrations != MigrationsApply && d.Migrations != MigrationsVerify {
+		v.add("database.migrations", "must be %s or %s, got %q", MigrationsApply, MigrationsVerify, d.Migrations)
+	}
 	if d.MaxConns < 1 || d.MaxConns > 1000 {
 		v.add("database.max_conns", "must be between 1 and 1000, got %d", d.MaxConns)
 	}

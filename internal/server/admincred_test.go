@@ -300,3 +300,27 @@ func TestProxyFollowsTheRotatedKey(t *testing.T) {
 		t.Errorf("proxied GET after the old key was deleted = %d %s", status, body)
 	}
 }
+
+// TestReadyzFailsOnceTheAdminKeyExpired runs the server and the emulator
+// on the test's clock with an admin key three days from expiry: start-up
+// logs the warning and /readyz stays ready with it; once the clock passes
+// the key's expiry, /readyz answers 503 naming the upstream.
+func TestReadyzFailsOnceTheAdminKeyExpired(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	h := setup(t, withNow(clk.Now), withEmulator(emulator.WithClock(clk.Now), emulator.WithAdminKeyLifetime(72*time.Hour)))
+	ctx := testContext(t)
+	want := `"level":"WARN","msg":"the admin key expires soon; replace it or set rotate","worker":"adminkey","upstream":"new_central","key_id":"` + h.emu.AdminKeyID() + `"`
+	if !strings.Contains(h.logs.String(), want) {
+		t.Errorf("start-up log lacks %s:\n%s", want, h.logs.String())
+	}
+	if status, _, body, err := h.raw(ctx, http.MethodGet, "/readyz", "", nil); err != nil || status != http.StatusOK {
+		t.Fatalf("/readyz three days before expiry = %d %q, %v; want ready", status, body, err)
+	}
+	clk.Advance(72*time.Hour + time.Minute)
+	status, _, body, err := h.raw(ctx, http.MethodGet, "/readyz", "", nil)
+	if err != nil || status != http.StatusServiceUnavailable || !strings.Contains(string(body), "upstream new_central:") {
+		t.Errorf("/readyz after the admin key expired = %d %q, %v; want 503 naming new_central", status, body, err)
+	}
+	t.Logf("/readyz after expiry: %s", body)
+}

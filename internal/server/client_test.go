@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"testing"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -25,6 +26,9 @@ type apiError struct {
 	HTTP       int
 	Msg        string
 	RetryAfter string
+	// Reason and Metadata are the google.rpc.ErrorInfo detail, if any.
+	Reason   string
+	Metadata map[string]string
 }
 
 func (e *apiError) Error() string { return fmt.Sprintf("%s (http %d): %s", e.Code, e.HTTP, e.Msg) }
@@ -50,7 +54,13 @@ func grpcErr(err error) error {
 		return nil
 	}
 	st := status.Convert(err)
-	return &apiError{Code: st.Code(), Msg: st.Message()}
+	ae := &apiError{Code: st.Code(), Msg: st.Message()}
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok {
+			ae.Reason, ae.Metadata = info.GetReason(), info.GetMetadata()
+		}
+	}
+	return ae
 }
 
 func (g grpcAPI) issue(ctx context.Context, key string, req *ztbrokerv1.IssueTokenRequest) (*ztbrokerv1.IssueTokenResponse, error) {
@@ -138,11 +148,22 @@ func (h *harness) call(ctx context.Context, method, path, key string, body []byt
 		var e struct {
 			Code    codes.Code `json:"code"`
 			Message string     `json:"message"`
+			Details []struct {
+				Type     string            `json:"@type"`
+				Reason   string            `json:"reason"`
+				Metadata map[string]string `json:"metadata"`
+			} `json:"details"`
 		}
 		if jerr := json.Unmarshal(raw, &e); jerr != nil {
 			return &apiError{HTTP: status, Code: codes.Unknown, Msg: string(raw)}
 		}
-		return &apiError{Code: e.Code, HTTP: status, Msg: e.Message, RetryAfter: hdr.Get("Retry-After")}
+		ae := &apiError{Code: e.Code, HTTP: status, Msg: e.Message, RetryAfter: hdr.Get("Retry-After")}
+		for _, d := range e.Details {
+			if d.Type == "type.googleapis.com/google.rpc.ErrorInfo" {
+				ae.Reason, ae.Metadata = d.Reason, d.Metadata
+			}
+		}
+		return ae
 	}
 	return protojson.UnmarshalOptions{DiscardUnknown: true}.Unmarshal(raw, out)
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -11,6 +12,8 @@ import (
 	"github.com/ztbroker/ztbroker/internal/config"
 	"github.com/ztbroker/ztbroker/internal/policy"
 	"github.com/ztbroker/ztbroker/internal/seal"
+	"github.com/ztbroker/ztbroker/internal/upstream/legacy"
+	"github.com/ztbroker/ztbroker/internal/upstream/newcentral"
 )
 
 // LoadConfig reads a configuration file and judges it by the domain's
@@ -30,7 +33,7 @@ func ParseConfig(name string, data []byte, o config.Options) (*config.Config, er
 // that own them: identity formats, OIDC issuers, policy expressions, the
 // seal key's encoding, and secrets in the database URL (pgx's parser).
 func ConfigChecks() []config.Check {
-	return []config.Check{checkOwners, checkOIDC, checkPolicies, checkScopes, checkSealKey, checkDatabaseURL}
+	return []config.Check{checkOwners, checkOIDC, checkPolicies, checkScopes, checkSealKey, checkDatabaseURL, defaultUpstreamPaths}
 }
 
 func checkOwners(c *config.Config, report config.Report) {
@@ -129,6 +132,29 @@ func checkSealKey(c *config.Config, report config.Report) {
 	if i := c.Idempotency; i.SealKey.IsSet() {
 		if _, err := seal.ParseKey(i.SealKey.Reveal()); err != nil {
 			report(i.SealKeyPath, "%v", err)
+		}
+	}
+}
+
+// defaultUpstreamPaths writes the clients' own default paths into the
+// paths the file left empty, so that the configuration logged at start-up
+// and printed by `broker config check` shows the paths in use rather than
+// blanks. The defaults belong to the clients; the config package cannot
+// import them.
+func defaultUpstreamPaths(c *config.Config, _ config.Report) {
+	for i := range c.Upstreams {
+		if nc := c.Upstreams[i].NewCentral; nc != nil {
+			p := &nc.Paths
+			p.CreateKey = cmp.Or(p.CreateKey, newcentral.DefaultCreateKeyPath)
+			p.DeleteKey = cmp.Or(p.DeleteKey, newcentral.DefaultDeleteKeyPath)
+			p.GetServiceAccount = cmp.Or(p.GetServiceAccount, newcentral.DefaultGetServiceAccountPath)
+		}
+		if lg := c.Upstreams[i].Legacy; lg != nil {
+			p := &lg.Paths
+			p.Status = cmp.Or(p.Status, legacy.DefaultStatusPath)
+			p.User = cmp.Or(p.User, legacy.DefaultUserPath)
+			p.CreateToken = cmp.Or(p.CreateToken, legacy.DefaultCreateTokenPath)
+			p.DeleteToken = cmp.Or(p.DeleteToken, legacy.DefaultDeleteTokenPath)
 		}
 	}
 }

@@ -133,6 +133,18 @@ type params struct {
 	sighup chan os.Signal
 	// ncKeyFile, when set, holds the New Central admin key.
 	ncKeyFile string
+	// legacyTokenFile, when set, holds the Legacy admin token.
+	legacyTokenFile string
+	// dsn and emu, when set, are another harness's database and
+	// emulator, for a server that takes over from it.
+	dsn string
+	emu *emulatortest.Emulator
+}
+
+// takingOver runs the new server on prev's database and emulator, as a
+// restart with a new configuration would.
+func takingOver(prev *harness) option {
+	return func(p *params) { p.dsn, p.emu = prev.dsn, prev.emu }
 }
 
 // withNewCentralYAML adds lines (indented four spaces) under
@@ -148,6 +160,18 @@ func withSIGHUP(ch chan os.Signal) option { return func(p *params) { p.sighup = 
 // withKeyFile reads the New Central admin key from path, which setup
 // writes with the emulator's admin token.
 func withKeyFile(path string) option { return func(p *params) { p.ncKeyFile = path } }
+
+// padded is a secret file's content for s, padded with newlines (which
+// the reader trims) to a fixed size, so that replacing one secret by
+// another leaves the file's size as it was.
+func padded(s string) string {
+	const size = 128
+	return s + strings.Repeat("\n", max(1, size-len(s)))
+}
+
+// withLegacyTokenFile reads the Legacy admin token from path, which setup
+// writes with the emulator's admin token.
+func withLegacyTokenFile(path string) option { return func(p *params) { p.legacyTokenFile = path } }
 
 type option func(*params)
 
@@ -201,6 +225,7 @@ type harness struct {
 	srv   *server.Server
 	cfg   *config.Config
 	db    *pgxpool.Pool
+	dsn   string
 	logs  *syncBuffer
 	spans *tracetest.SpanRecorder
 
@@ -232,8 +257,15 @@ func setup(t testing.TB, opts ...option) *harness {
 		logs:    &syncBuffer{},
 		spans:   tracetest.NewSpanRecorder(),
 	}
-	dsn := pgtest.NewDatabase(t)
-	h.emu = emulatortest.Start(t, p.emuOpts...)
+	dsn := p.dsn
+	if dsn == "" {
+		dsn = pgtest.NewDatabase(t)
+	}
+	h.dsn = dsn
+	h.emu = p.emu
+	if h.emu == nil {
+		h.emu = emulatortest.Start(t, p.emuOpts...)
+	}
 	h.ncAdminKey = h.emu.AdminToken
 
 	secrets := map[string]string{"NC_ADMIN_KEY": h.emu.AdminToken, "LEGACY_TOKEN": h.emu.AdminToken}
@@ -255,6 +287,12 @@ func setup(t testing.TB, opts ...option) *harness {
 			t.Fatal(err)
 		}
 		text = strings.Replace(text, "admin_key_env: NC_ADMIN_KEY", "admin_key_file: "+p.ncKeyFile, 1)
+	}
+	if p.legacyTokenFile != "" {
+		if err := os.WriteFile(p.legacyTokenFile, []byte(padded(h.emu.AdminToken)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		text = strings.Replace(text, "token_env: LEGACY_TOKEN", "token_file: "+p.legacyTokenFile, 1)
 	}
 	cfg, err := config.ParseWith("test", []byte(text), config.Options{
 		LookupEnv: func(k string) (string, bool) { v, ok := secrets[k]; return v, ok },

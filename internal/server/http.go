@@ -16,7 +16,6 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/encoding/protojson"
 
 	ztbrokerv1 "github.com/ztbroker/ztbroker/gen/ztbroker/v1"
 	"github.com/ztbroker/ztbroker/internal/apidocs"
@@ -25,6 +24,7 @@ import (
 	"github.com/ztbroker/ztbroker/internal/httperr"
 	"github.com/ztbroker/ztbroker/internal/panics"
 	"github.com/ztbroker/ztbroker/internal/proxy"
+	"github.com/ztbroker/ztbroker/internal/restjson"
 )
 
 type httpDeps struct {
@@ -50,11 +50,9 @@ type httpDeps struct {
 // the gRPC port: it saves a network hop on every request, and the HTTP
 // middleware does the authentication the gRPC interceptor would.
 func newHTTPHandler(ctx context.Context, d httpDeps) (http.Handler, error) {
+	restjson.UseQueryParser()
 	gw := runtime.NewServeMux(
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
-			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: false},
-			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-		}),
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, restjson.New()),
 		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
 		runtime.WithRoutingErrorHandler(routingError),
 		runtime.WithErrorHandler(httpError),

@@ -144,3 +144,44 @@ func TestRefusalsPerAddress(t *testing.T) {
 		})
 	}
 }
+
+// TestQuotaRejectFlood: quota rejections through the API are recorded up
+// to the owner's budget of refusal events; the rest are counted into the
+// summary that stopping writes.
+func TestQuotaRejectFlood(t *testing.T) {
+	t.Parallel()
+	limits := `audit:
+  refusal_events: {per_second: 0.001, burst: 2}
+  summary_interval: 1h
+`
+	h := setup(t, withYAML("", "", limits))
+	ctx := testContext(t)
+	for i := range quotaActive {
+		if _, err := (grpcAPI{h}).issue(ctx, h.keyA, &ztbrokerv1.IssueTokenRequest{Purpose: purposeQuota}); err != nil {
+			t.Fatalf("issue %d within the quota: %v", i+1, err)
+		}
+	}
+	for _, a := range h.apis() {
+		for range 3 {
+			_, err := a.issue(ctx, h.keyA, &ztbrokerv1.IssueTokenRequest{Purpose: purposeQuota})
+			wantErr(t, err, codes.ResourceExhausted, http.StatusTooManyRequests)
+		}
+	}
+	if err := h.stop(); err != nil {
+		t.Fatal(err)
+	}
+	var rejects int
+	if err := h.db.QueryRow(ctx, `SELECT count(*) FROM audit_events WHERE action = 'quota_reject' AND actor_kind = 'api_key' AND actor_subject = 'alice'`).Scan(&rejects); err != nil {
+		t.Fatal(err)
+	}
+	if rejects != 2 {
+		t.Errorf("%d quota_reject events recorded for 6 rejections, want the budget of 2", rejects)
+	}
+	var reason string
+	if err := h.db.QueryRow(ctx, `SELECT reason FROM audit_events WHERE action = 'refusals_summary' AND actor_kind = 'api_key' AND actor_subject = 'alice'`).Scan(&reason); err != nil {
+		t.Fatalf("no summary event: %v", err)
+	}
+	if !strings.HasPrefix(reason, "4 quota_reject events not recorded between ") {
+		t.Errorf("summary says %q", reason)
+	}
+}

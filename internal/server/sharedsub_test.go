@@ -142,6 +142,11 @@ func TestSharedOwnerRechecksAdmission(t *testing.T) {
 					if !containsWord(ae.Msg, field) {
 						t.Errorf("refused replay says %q, which does not name %q", ae.Msg, field)
 					}
+					// The terms differ as a whole: the detail calls them admission.
+					if field == "terms" {
+						field = "admission"
+					}
+					wantReused(t, ae, field)
 				}
 				long, err := api.issue(ctx, a, &ztbrokerv1.IssueTokenRequest{Purpose: purposeShared, Ttl: durationpb.New(90 * time.Minute), IdempotencyKey: "long-" + api.name()})
 				if err != nil {
@@ -241,4 +246,13 @@ func (h *harness) createdAt(t *testing.T, id string) time.Time {
 		t.Fatal(err)
 	}
 	return at
+}
+
+// wantReused checks the ErrorInfo a refused replay carries: reason
+// IDEMPOTENCY_KEY_REUSED and the differing field in its metadata.
+func wantReused(t *testing.T, ae *apiError, field string) {
+	t.Helper()
+	if ae.Reason != "IDEMPOTENCY_KEY_REUSED" || ae.Metadata["field"] != field {
+		t.Errorf("refused replay carries ErrorInfo reason %q metadata %v; want IDEMPOTENCY_KEY_REUSED with field %q", ae.Reason, ae.Metadata, field)
+	}
 }

@@ -43,6 +43,18 @@ func openStore(ctx context.Context, f *config.Config, log *slog.Logger) (store.S
 	}
 	mctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
+	if f.Database.Migrations == config.MigrationsVerify {
+		pending, err := migrate.Pending(mctx, pool)
+		if err == nil && len(pending) > 0 {
+			err = fmt.Errorf("the database lacks migrations %v (database.migrations is verify); run \"broker migrate\" as the schema's owner", pending)
+		}
+		if err != nil {
+			pool.Close()
+			return nil, nil, err
+		}
+		log.Info("database ready", "migrations_applied", 0)
+		return pgstore.New(pool), pool.Close, nil
+	}
 	n, err := migrate.Up(mctx, pool)
 	if err != nil {
 		pool.Close()

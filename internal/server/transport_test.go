@@ -208,34 +208,39 @@ func TestSilentConnectionsClosed(t *testing.T) {
 	}
 }
 
-// TestConnectionsBeyondTheLimitClosed holds the HTTP port's connections
+// TestConnectionsBeyondTheLimitClosed holds each API port's connections
 // to the bound: the next is closed at once and counted, while the ops
 // listener, a port of its own, still answers.
 func TestConnectionsBeyondTheLimitClosed(t *testing.T) {
 	t.Parallel()
 	h := setup(t, withYAML("  ops_addr: 127.0.0.1:0\n", "", ""), limitsYAML("max_connections: 3", "handshake_timeout: 1m"))
 	ctx := testContext(t)
-	for range 3 {
-		c, err := net.Dial("tcp", h.srv.HTTPAddr())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = c.Close() })
+	for name, addr := range map[string]string{"grpc": h.srv.GRPCAddr(), "http": h.srv.HTTPAddr()} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			for range 3 {
+				c, err := net.Dial("tcp", addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = c.Close() })
+			}
+			// The three must be accepted before the fourth is judged.
+			waitMetric(t, ctx, h, `ztbroker_connections_open{listener="`+name+`"} 3`)
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if err := c.SetReadDeadline(time.Now().Add(30 * time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Read(make([]byte, 1)); err == nil {
+				t.Fatal("the connection beyond the limit was served")
+			}
+			waitMetric(t, ctx, h, `ztbroker_connections_rejected_total{listener="`+name+`"} 1`)
+		})
 	}
-	// The three must be accepted before the fourth is judged.
-	waitMetric(t, ctx, h, `ztbroker_connections_open{listener="http"} 3`)
-	c, err := net.Dial("tcp", h.srv.HTTPAddr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.SetReadDeadline(time.Now().Add(30 * time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Read(make([]byte, 1)); err == nil {
-		t.Fatal("the connection beyond the limit was served")
-	}
-	waitMetric(t, ctx, h, `ztbroker_connections_rejected_total{listener="http"} 1`)
 }
 
 // waitMetric polls the ops listener's /metrics until it shows line.

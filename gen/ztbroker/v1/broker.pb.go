@@ -25,7 +25,9 @@ const (
 type IssueTokenRequest struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Purpose string                 `protobuf:"bytes,1,opt,name=purpose,proto3" json:"purpose,omitempty"`
-	// Optional; the purpose's default TTL applies when unset.
+	// Optional; the purpose's default TTL applies when unset. On REST a
+	// string in protobuf's seconds ("900s") or as a Go duration ("15m",
+	// "1h30m"), the way the CLI and the configuration write it.
 	Ttl    *durationpb.Duration `protobuf:"bytes,2,opt,name=ttl,proto3" json:"ttl,omitempty"`
 	Labels map[string]string    `protobuf:"bytes,3,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// Optional. A retried request with the same key, caller and purpose
@@ -401,7 +403,8 @@ type RenewLeaseRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// How long from now the lease should last; the purpose's default TTL when
-	// unset. Capped by the lease's max expire time.
+	// unset. Capped by the lease's max expire time. On REST a string in
+	// protobuf's seconds ("900s") or as a Go duration ("15m", "1h30m").
 	Ttl           *durationpb.Duration `protobuf:"bytes,2,opt,name=ttl,proto3" json:"ttl,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -5,32 +5,32 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	ztbrokerv1 "github.com/ztbroker/ztbroker/gen/ztbroker/v1"
 )
 
-const adminUsage = `  broker admin revoke --purpose P | --owner O | --label k=v | --all [--dry-run] [--reason R] [--batch-size N]
-  broker admin forget --id ID --reason R
-  broker admin audit  [--purpose P] [--lease ID] [--actor A] [--action X] [--limit N] [--format table|json]
-  broker admin upstreams [--format table|json]
-  broker admin rotate-upstream-key --upstream NAME [--reason R] [--format table|json]`
-
-// Admin runs `broker admin <revoke|forget|audit|upstreams|rotate-upstream-key> ...` and returns the
-// process exit code. The broker only admits admin identities.
-func Admin(ctx context.Context, args []string, env Env) int {
-	ctx, cancel := env.cancelOnSignal(ctx)
-	defer cancel()
-	return dispatch("admin", args, env, map[string]func([]string) int{
-		"revoke": func(a []string) int { return adminRevoke(ctx, a, env) },
-		"forget": func(a []string) int { return adminForget(ctx, a, env) },
-		"audit":  func(a []string) int { return adminAudit(ctx, a, env) },
-
-		"upstreams":           func(a []string) int { return adminUpstreams(ctx, a, env) },
-		"rotate-upstream-key": func(a []string) int { return adminRotate(ctx, a, env) },
-	}, adminUsage)
+// adminCmd is `broker admin <revoke|forget|audit|upstreams|rotate-upstream-key> ...`. The broker only
+// admits admin identities.
+func adminCmd(newEnv EnvFunc) *cobra.Command {
+	return group("admin", "Revoke anyone's leases, read the audit log, look after the upstream admin keys",
+		`Commands for the broker's operators: the broker admits them only for the
+identities listed under auth.admins in its configuration.`,
+		`  broker admin revoke --purpose deploy --dry-run
+  broker admin audit --limit 20
+  broker admin upstreams`,
+		adminRevoke(newEnv), adminForget(newEnv), adminAudit(newEnv), adminUpstreams(newEnv), adminRotate(newEnv))
 }
 
-func adminRevoke(ctx context.Context, args []string, env Env) int {
-	c := newCommand("admin revoke", "admin revoke --purpose P | --owner O | --label k=v | --all [flags]")
+func adminRevoke(newEnv EnvFunc) *cobra.Command {
+	c := newCommand(newEnv, "revoke --purpose P | --owner O | --label k=v | --all [flags]",
+		"Revoke every live lease matching a filter",
+		`Revokes every live lease of a purpose, of an owner, with a label, or all of
+them, in batches, printing progress after each; --dry-run shows what the first
+batch would revoke and changes nothing.`,
+		`  broker admin revoke --purpose deploy --dry-run
+  broker admin revoke --owner oidc:github/repo:acme/infra:ref:refs/heads/main --reason "leaked runner"
+  broker admin revoke --all --reason "rotating the upstream credential"`)
 	var filter ztbrokerv1.LeaseFilter
 	c.fs.StringVar(&filter.Purpose, "purpose", "", "revoke the live leases of this purpose")
 	c.fs.StringVar(&filter.Owner, "owner", "", "revoke the live leases of this owner, `kind:subject`")
@@ -39,19 +39,17 @@ func adminRevoke(ctx context.Context, args []string, env Env) int {
 	dryRun := c.fs.Bool("dry-run", false, "report what would be revoked and change nothing")
 	reason := c.fs.String("reason", "", "reason recorded on each lease")
 	batch := c.fs.Int("batch-size", 0, "leases per call (the broker's default when 0)")
-	cfg, code, done := c.parse(args, env)
-	if done {
-		return code
-	}
-	if filter.Purpose == "" && filter.Owner == "" && filter.Label == "" && !filter.All {
-		return fail(env, usagef("admin revoke: give --purpose, --owner, --label or --all"))
-	}
-	if filter.All && (filter.Purpose != "" || filter.Owner != "" || filter.Label != "") {
-		return fail(env, usagef("admin revoke: --all cannot be combined with a filter"))
-	}
-	req := &ztbrokerv1.RevokeLeasesRequest{Filter: &filter, Reason: *reason, DryRun: *dryRun, BatchSize: int32(*batch)}
-	return withSession(ctx, cfg, env, func(ctx context.Context, s *session) error {
-		return s.revokeLeases(ctx, env, req)
+	return c.run(func(ctx context.Context, env Env, cfg connConfig, args []string) int {
+		if filter.Purpose == "" && filter.Owner == "" && filter.Label == "" && !filter.All {
+			return fail(env, usagef("admin revoke: give --purpose, --owner, --label or --all"))
+		}
+		if filter.All && (filter.Purpose != "" || filter.Owner != "" || filter.Label != "") {
+			return fail(env, usagef("admin revoke: --all cannot be combined with a filter"))
+		}
+		req := &ztbrokerv1.RevokeLeasesRequest{Filter: &filter, Reason: *reason, DryRun: *dryRun, BatchSize: int32(*batch)}
+		return withSession(ctx, cfg, env, func(ctx context.Context, s *session) error {
+			return s.revokeLeases(ctx, env, req)
+		})
 	})
 }
 
@@ -101,23 +99,25 @@ func describeFilter(f *ztbrokerv1.LeaseFilter) string {
 	return strings.Join(parts, " ")
 }
 
-func adminForget(ctx context.Context, args []string, env Env) int {
-	c := newCommand("admin forget", "admin forget --id ID --reason R [flags]")
+func adminForget(newEnv EnvFunc) *cobra.Command {
+	c := newCommand(newEnv, "forget --id ID --reason R [flags]", "Close a lease whose revocation keeps failing",
+		`Marks a lease in revoke_failed as forgotten, once an operator has made sure its
+token is gone upstream (deleted by hand, or expired), so that the revoker stops
+retrying. The reason is recorded in the audit log.`,
+		`  broker admin forget --id 0193b5c2-7d1e-7c4a-9f0e-2f4b8d6a1c33 --reason "deleted by hand in Central"`)
 	id := c.fs.String("id", "", "lease id (required); its upstream token must already be gone")
 	reason := c.fs.String("reason", "", "why the lease may be forgotten (required)")
-	cfg, code, done := c.parse(args, env)
-	if done {
-		return code
-	}
-	if *id == "" || *reason == "" {
-		return fail(env, usagef("admin forget: --id and --reason are required"))
-	}
-	return withSession(ctx, cfg, env, func(ctx context.Context, s *session) error {
-		resp, err := s.admin.ForgetLease(ctx, &ztbrokerv1.ForgetLeaseRequest{Id: *id, Reason: *reason})
-		if err != nil {
-			return fmt.Errorf("forget lease %s: %w", *id, err)
+	return c.run(func(ctx context.Context, env Env, cfg connConfig, args []string) int {
+		if *id == "" || *reason == "" {
+			return fail(env, usagef("admin forget: --id and --reason are required"))
 		}
-		_, err = fmt.Fprintf(env.Stdout, "forgot lease %s (now %s)\n", *id, stateName(resp.GetLease().GetState()))
-		return err
+		return withSession(ctx, cfg, env, func(ctx context.Context, s *session) error {
+			resp, err := s.admin.ForgetLease(ctx, &ztbrokerv1.ForgetLeaseRequest{Id: *id, Reason: *reason})
+			if err != nil {
+				return fmt.Errorf("forget lease %s: %w", *id, err)
+			}
+			_, err = fmt.Fprintf(env.Stdout, "forgot lease %s (now %s)\n", *id, stateName(resp.GetLease().GetState()))
+			return err
+		})
 	})
 }

@@ -7,53 +7,57 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/ztbroker/ztbroker/client"
 	"github.com/ztbroker/ztbroker/internal/cli/sink"
 )
 
-// Agent runs `broker agent --purpose P --sink file:PATH [flags]`: a
+// agentCmd is `broker agent --purpose P --sink file:PATH [flags]`: a
 // sidecar that keeps a valid token for services in any language. It holds
 // one lease through the Go client's TokenSource, writes the token to every
 // sink whenever it changes, optionally runs a command and signals or
 // restarts it when the token changes, serves a health endpoint, and on
 // SIGTERM or SIGINT stops the command, revokes the lease and removes the
 // sinks.
-func Agent(ctx context.Context, args []string, env Env) int {
-	c := newCommand("agent", "agent --purpose P --sink file:PATH [--sink env-file:PATH] [--template SRC:OUT] [flags]")
-	c.about = `Keeps a valid token for the purpose in the sinks, for services in any language:
-file:PATH holds the token alone, env-file:PATH the lines ` + sink.EnvToken + `=...,
-` + sink.EnvURL + `, ` + sink.EnvAuthScheme + ` and ` + sink.EnvLeaseID + `, and --template SRC:OUT renders
+func agentCmd(newEnv EnvFunc) *cobra.Command {
+	c := newCommand(newEnv, "agent --purpose P --sink file:PATH [--sink env-file:PATH] [--template SRC:OUT] [flags]",
+		"Keep a valid token in files for a service, renewed and replaced in the background", `Keeps a valid token for the purpose in the sinks, for services in any language:
+file:PATH holds the token alone, env-file:PATH the lines `+sink.EnvToken+`=...,
+`+sink.EnvURL+`, `+sink.EnvAuthScheme+` and `+sink.EnvLeaseID+`, and --template SRC:OUT renders
 the text/template SRC with .Token, .APIBaseURL, .AuthScheme, .LeaseID, .Purpose
 and .Expires. Files are replaced atomically with mode 0600. The lease is renewed
 in the background and replaced when it reaches its maximum lifetime; on SIGTERM
 or SIGINT the agent stops --exec's command, revokes the lease, removes the sinks
 and exits 0. If --exec's command exits by itself, the agent does the same and
-exits with its status. The token never goes into the command's environment.`
+exits with its status. The token never goes into the command's environment.`,
+		`  broker agent --purpose deploy --sink file:/run/zt/token --health-addr 127.0.0.1:8099
+  broker agent --purpose deploy --sink env-file:/run/zt/env --exec 'my-service --token-file /run/zt/token' --exec-reload SIGHUP
+  broker agent --purpose deploy --template /etc/zt/netrc.tmpl:/run/zt/netrc --sink-owner app:app`)
+	c.cancelOnSignal = false
 	var a agentFlags
 	a.register(c)
-	cfg, code, done := c.parse(args, env)
-	if done {
-		return code
-	}
-	plan, err := a.plan()
-	if err != nil {
-		return fail(env, fmt.Errorf("agent: %w", err))
-	}
-	s, err := open(cfg, env)
-	if err != nil {
-		return fail(env, err)
-	}
-	defer s.Close()
-	ag := &agent{
-		plan:    plan,
-		env:     env,
-		clock:   env.clock(),
-		stderr:  &syncWriter{w: env.Stderr},
-		timeout: cfg.timeout,
-		ts: s.client.TokenSource(plan.purpose,
-			client.TTL(plan.ttl), client.Labels(plan.labels), client.MinValidity(plan.minValidity)),
-	}
-	return ag.run(ctx)
+	return c.run(func(ctx context.Context, env Env, cfg connConfig, args []string) int {
+		plan, err := a.plan()
+		if err != nil {
+			return fail(env, fmt.Errorf("agent: %w", err))
+		}
+		s, err := open(cfg, env)
+		if err != nil {
+			return fail(env, err)
+		}
+		defer s.Close()
+		ag := &agent{
+			plan:    plan,
+			env:     env,
+			clock:   env.clock(),
+			stderr:  &syncWriter{w: env.Stderr},
+			timeout: cfg.timeout,
+			ts: s.client.TokenSource(plan.purpose,
+				client.TTL(plan.ttl), client.Labels(plan.labels), client.MinValidity(plan.minValidity)),
+		}
+		return ag.run(ctx)
+	})
 }
 
 // agentFlags are agent's own flags.
@@ -150,3 +154,5 @@ type listFlag []string
 
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
+
+func (l *listFlag) Type() string { return "string" }

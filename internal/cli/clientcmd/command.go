@@ -1,65 +1,131 @@
 package clientcmd
 
 import (
-	"errors"
-	"flag"
+	"context"
 	"fmt"
-	"io"
 	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/ztbroker/ztbroker/internal/cli/cmdtree"
 )
 
-// command is one subcommand's flag set plus the text its --help shows.
-type command struct {
-	name     string
-	synopsis string
-	fs       *flag.FlagSet
-	conn     connFlags
-	// takesArgs admits positional arguments after the flags.
-	takesArgs bool
-	// about is a paragraph --help shows before the flags.
-	about string
+// EnvFunc gives a command its Env when it starts to run, and what to call
+// when it ends. Signals are subscribed only then, so that commands of the
+// same binary that do not forward them keep the default handling.
+type EnvFunc func() (env Env, stop func())
+
+// FixedEnv is an EnvFunc for tests and embedding: env as it is.
+func FixedEnv(env Env) EnvFunc { return func() (Env, func()) { return env, func() {} } }
+
+// Commands returns the client commands: token, exec, agent and admin.
+func Commands(newEnv EnvFunc) []*cobra.Command {
+	return []*cobra.Command{tokenCmd(newEnv), execCmd(newEnv), agentCmd(newEnv), adminCmd(newEnv)}
 }
 
-func newCommand(name, synopsis string) *command {
-	c := &command{name: name, synopsis: synopsis, fs: flag.NewFlagSet(name, flag.ContinueOnError)}
-	// The flag package's own reporting prints several lines; parse reports
-	// instead, in one.
-	c.fs.SetOutput(io.Discard)
+// command is one subcommand: its cobra command, the connection flags
+// every client command takes, and how it runs.
+type command struct {
+	cmd    *cobra.Command
+	fs     *pflag.FlagSet
+	conn   connFlags
+	newEnv EnvFunc
+	// takesArgs admits positional arguments after the flags.
+	takesArgs bool
+	// cancelOnSignal makes the first signal cancel the command; exec and
+	// agent handle signals themselves.
+	cancelOnSignal bool
+}
+
+// connHelp ends every client command's description.
+const connHelp = `Without --tls-* flags, a loopback or unix: address is reached in plaintext and
+any other address over TLS with the system roots (--insecure forces plaintext).
+
+` + exitCodeHelp
+
+func newCommand(newEnv EnvFunc, use, short, about, example string) *command {
+	long := short + "."
+	if about != "" {
+		long = about
+	}
+	c := &command{
+		cmd: &cobra.Command{
+			Use:     use,
+			Short:   short,
+			Long:    long + "\n\n" + connHelp,
+			Example: example,
+		},
+		newEnv:         newEnv,
+		cancelOnSignal: true,
+	}
+	c.fs = c.cmd.Flags()
+	c.fs.SortFlags = false
 	c.conn.register(c.fs)
 	return c
 }
 
-// parse reads args. When it returns done, the command is over and code is
-// its exit code: --help was shown, or the command line was wrong.
-func (c *command) parse(args []string, env Env) (cfg connConfig, code int, done bool) {
-	if err := c.fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			c.help(env.Stdout)
-			return cfg, ExitOK, true
+// run sets what the command does once cobra has parsed its flags: the
+// connection settings are merged with the environment and checked, then
+// fn runs and its result is the exit code.
+func (c *command) run(fn func(ctx context.Context, env Env, cfg connConfig, args []string) int) *cobra.Command {
+	c.cmd.Args = cobra.ArbitraryArgs
+	c.cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		env, stop := c.newEnv()
+		defer stop()
+		name := cmdtree.Path(cmd)
+		if !c.takesArgs && len(args) > 0 {
+			return cmdtree.Exit(fail(env, usagef("%s: unexpected argument %q (see --help)", name, args[0])))
 		}
-		return cfg, fail(env, usagef("%s: %v (see --help)", c.name, err)), true
+		cfg, err := c.conn.resolve(c.fs, env)
+		if err != nil {
+			return cmdtree.Exit(fail(env, fmt.Errorf("%s: %w", name, err)))
+		}
+		ctx := cmd.Context()
+		if c.cancelOnSignal {
+			var cancel context.CancelFunc
+			ctx, cancel = env.cancelOnSignal(ctx)
+			defer cancel()
+		}
+		return cmdtree.Exit(fn(ctx, env, cfg, args))
 	}
-	if !c.takesArgs && c.fs.NArg() > 0 {
-		return cfg, fail(env, usagef("%s: unexpected argument %q (see --help)", c.name, c.fs.Arg(0))), true
-	}
-	cfg, err := c.conn.resolve(c.fs, env)
-	if err != nil {
-		return cfg, fail(env, fmt.Errorf("%s: %w", c.name, err)), true
-	}
-	return cfg, ExitOK, false
+	return c.cmd
 }
 
-func (c *command) help(w io.Writer) {
-	fmt.Fprintf(w, "Usage: broker %s\n\n", c.synopsis)
-	if c.about != "" {
-		fmt.Fprintf(w, "%s\n\n", c.about)
-	}
-	fmt.Fprintf(w, "Flags:\n")
-	c.fs.SetOutput(w)
-	c.fs.PrintDefaults()
-	c.fs.SetOutput(io.Discard)
-	fmt.Fprintf(w, "\nWithout --tls-* flags, a loopback or unix: address is reached in plaintext and\n"+
-		"any other address over TLS with the system roots (--insecure forces plaintext).\n\n%s\n", exitCodeHelp)
+// group is a command that holds subcommands only.
+func group(use, short, long, example string, subs ...*cobra.Command) *cobra.Command {
+	g := cmdtree.Group(&cobra.Command{Use: use, Short: short, Long: long, Example: example})
+	g.AddCommand(subs...)
+	return g
+}
+
+// runAs runs one of the client commands, named by name, with args, the
+// way the broker binary would: for tests and for callers that hold an Env.
+func runAs(ctx context.Context, cmd *cobra.Command, args []string, env Env) int {
+	root := &cobra.Command{Use: "broker"}
+	root.AddCommand(cmd)
+	return cmdtree.Run(ctx, root, append([]string{cmd.Name()}, args...), env.Stdout, env.Stderr)
+}
+
+// Token runs `broker token <issue|get|list|renew|revoke> ...` with env
+// and returns the process exit code.
+func Token(ctx context.Context, args []string, env Env) int {
+	return runAs(ctx, tokenCmd(FixedEnv(env)), args, env)
+}
+
+// Exec runs `broker exec ...` with env; see execCmd.
+func Exec(ctx context.Context, args []string, env Env) int {
+	return runAs(ctx, execCmd(FixedEnv(env)), args, env)
+}
+
+// Agent runs `broker agent ...` with env; see agentCmd.
+func Agent(ctx context.Context, args []string, env Env) int {
+	return runAs(ctx, agentCmd(FixedEnv(env)), args, env)
+}
+
+// Admin runs `broker admin <revoke|forget|audit> ...` with env.
+func Admin(ctx context.Context, args []string, env Env) int {
+	return runAs(ctx, adminCmd(FixedEnv(env)), args, env)
 }
 
 // labelFlag collects repeated --label key=value flags.
@@ -67,6 +133,8 @@ type labelFlag struct {
 	keys   []string
 	values map[string]string
 }
+
+func (l *labelFlag) Type() string { return "key=value" }
 
 func (l *labelFlag) String() string {
 	parts := make([]string, len(l.keys))
@@ -89,20 +157,4 @@ func (l *labelFlag) Set(s string) error {
 	}
 	l.values[k] = v
 	return nil
-}
-
-// dispatch runs the subcommand args[0] names.
-func dispatch(group string, args []string, env Env, subs map[string]func([]string) int, usage string) int {
-	if len(args) == 0 {
-		return fail(env, usagef("%s: missing command (see broker %s --help)", group, group))
-	}
-	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintf(env.Stdout, "Usage:\n%s\nRun \"broker %s <command> --help\" for a command's flags.\n", usage, group)
-		return ExitOK
-	}
-	run, ok := subs[args[0]]
-	if !ok {
-		return fail(env, usagef("%s: unknown command %q (see broker %s --help)", group, args[0], group))
-	}
-	return run(args[1:])
 }

@@ -2,13 +2,14 @@ package clientcmd
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/spf13/pflag"
 )
 
 // connFlags are the connection options every command takes. Each falls
@@ -26,7 +27,7 @@ type connVar struct {
 	dst            *string
 }
 
-func (c *connFlags) register(fs *flag.FlagSet) {
+func (c *connFlags) register(fs *pflag.FlagSet) {
 	c.vars = []connVar{
 		{"addr", "BROKER_ADDR", "127.0.0.1:9090", &c.addr},
 		{"api-key", "BROKER_API_KEY", "", &c.apiKey},
@@ -78,9 +79,9 @@ type connConfig struct {
 // maxAPIKeyFileBytes bounds what --api-key-file reads.
 const maxAPIKeyFileBytes = 4096
 
-func (c *connFlags) resolve(fs *flag.FlagSet, env Env) (connConfig, error) {
+func (c *connFlags) resolve(fs *pflag.FlagSet, env Env) (connConfig, error) {
 	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	fs.Visit(func(f *pflag.Flag) { set[f.Name] = true })
 	for _, v := range c.vars {
 		if set[v.flag] {
 			continue

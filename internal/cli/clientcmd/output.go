@@ -36,8 +36,10 @@ func writeRaw(w io.Writer, resp *ztbrokerv1.IssueTokenResponse) error {
 	return err
 }
 
+// writeJSON prints m with the proto field names, snake_case, as the
+// REST gateway answers, so one script reads both.
 func writeJSON(w io.Writer, m proto.Message) error {
-	b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(m)
+	b, err := protojson.MarshalOptions{Multiline: true, Indent: "  ", UseProtoNames: true}.Marshal(m)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package clientcmd
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -21,6 +22,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	ztbrokerv1 "github.com/ztbroker/ztbroker/gen/ztbroker/v1"
+	"github.com/ztbroker/ztbroker/internal/restjson"
 )
 
 // issuingBroker issues one token for any request.
@@ -414,5 +416,34 @@ func TestIssueRefusesASpentIdempotencyKey(t *testing.T) {
 				t.Errorf("stdout = %q, want nothing", h.stdout)
 			}
 		})
+	}
+}
+
+// TestJSONIsWhatRESTAnswers holds the CLI's JSON to the REST door's own
+// encoding of the same response: the same snake_case names, the same
+// values, so one script reads both.
+func TestJSONIsWhatRESTAnswers(t *testing.T) {
+	t.Parallel()
+	var h *harness
+	h = newHarness(t, issuingBroker(func() time.Time { return h.clock.Now() }))
+	if code := Token(context.Background(), []string{"issue", "--purpose", "deploy", "--format", "json"}, h.env); code != ExitOK {
+		t.Fatalf("exit %d, stderr %q", code, h.stderr)
+	}
+	rest, err := restjson.New().Marshal(issued(activeLease(h.clock.Now(), "lease-1")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got, want map[string]any
+	if err := json.Unmarshal([]byte(h.stdout.String()), &got); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(rest, &want); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("CLI JSON differs from REST's (-rest +cli):\n%s", diff)
+	}
+	if _, ok := got["api_base_url"]; !ok {
+		t.Errorf("no api_base_url in %s", h.stdout)
 	}
 }

@@ -5,32 +5,36 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/spf13/cobra"
+
 	ztbrokerv1 "github.com/ztbroker/ztbroker/gen/ztbroker/v1"
 )
 
-func tokenRevoke(ctx context.Context, args []string, env Env) int {
-	c := newCommand("token revoke", "token revoke --id ID | --label k=v [--label k=v]... [--purpose P] [flags]")
+func tokenRevoke(newEnv EnvFunc) *cobra.Command {
+	c := newCommand(newEnv, "revoke --id ID | --label k=v [--label k=v]... [--purpose P] [flags]",
+		"Revoke one of your leases, or all of them with a label",
+		"Revokes a lease by id, or every live lease of yours that carries all the given\nlabels; the token is deleted upstream at once.",
+		`  broker token revoke --id "$ZTBROKER_LEASE_ID" --reason "deploy finished"
+  broker token revoke --label run_id=$GITHUB_RUN_ID`)
 	id := c.fs.String("id", "", "lease id to revoke")
 	var labels labelFlag
 	c.fs.Var(&labels, "label", "revoke every live lease of yours with this label `key=value` (repeat to require several),\n"+
 		"e.g. run_id=$GITHUB_RUN_ID at the end of a CI job")
 	purpose := c.fs.String("purpose", "", "with --label, only leases of this purpose")
 	reason := c.fs.String("reason", "", "reason recorded on the lease")
-	cfg, code, done := c.parse(args, env)
-	if done {
-		return code
-	}
-	switch {
-	case (*id == "") == (len(labels.keys) == 0):
-		return fail(env, usagef("token revoke: give exactly one of --id or --label"))
-	case *id != "" && *purpose != "":
-		return fail(env, usagef("token revoke: --purpose only narrows --label"))
-	}
-	return withSession(ctx, cfg, env, func(ctx context.Context, s *session) error {
-		if *id != "" {
-			return s.revokeOne(ctx, env.Stdout, *id, *reason)
+	return c.run(func(ctx context.Context, env Env, cfg connConfig, args []string) int {
+		switch {
+		case (*id == "") == (len(labels.keys) == 0):
+			return fail(env, usagef("token revoke: give exactly one of --id or --label"))
+		case *id != "" && *purpose != "":
+			return fail(env, usagef("token revoke: --purpose only narrows --label"))
 		}
-		return s.revokeLabelled(ctx, env.Stdout, labels, *purpose, *reason)
+		return withSession(ctx, cfg, env, func(ctx context.Context, s *session) error {
+			if *id != "" {
+				return s.revokeOne(ctx, env.Stdout, *id, *reason)
+			}
+			return s.revokeLabelled(ctx, env.Stdout, labels, *purpose, *reason)
+		})
 	})
 }
 

@@ -3,7 +3,6 @@ package emulatorcmd
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -12,65 +11,96 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
+	"github.com/ztbroker/ztbroker/internal/cli/cmdtree"
+
 	"github.com/ztbroker/ztbroker/internal/upstream/emulator"
 )
 
 // shutdownGrace bounds how long Run waits for requests in flight.
 const shutdownGrace = 5 * time.Second
 
-type repeated []string
-
-func (r *repeated) String() string     { return strings.Join(*r, ",") }
-func (r *repeated) Set(v string) error { *r = append(*r, v); return nil }
-
-// Run is the "broker emulator" command. It serves until ctx is cancelled,
-// then shuts down gracefully, and returns the process exit code: 0 on a
-// clean stop, 2 on bad flags, 1 when it cannot serve.
+// Run runs "broker emulator" with args, as the broker binary would: for
+// tests. See Command.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("emulator", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	addr := fs.String("addr", "127.0.0.1:8089", "listen address HOST:PORT (port 0 picks one)")
-	adminToken := fs.String("admin-token", "", "admin credential (default $"+emulator.AdminTokenEnv+")")
-	var accounts, faults, networks repeated
-	fs.Var(&accounts, "service-account", "New Central service account id to seed (repeatable)")
-	legacyUser := fs.String("legacy-user", emulator.DefaultLegacyUser, "Legacy user id to seed")
-	rateLimit := fs.Float64("rate-limit", 0, "global requests per second before 429 (0: none)")
-	fs.Var(&faults, "fault", "route=spec fault to inject, e.g. v2.apiKey.delete=status=503,rate=0.5 (repeatable)")
-	fs.Var(&networks, "network", "network to seed, ID[:NAME][,MEMBER[+]]... (+ authorises the member; repeatable)")
-	deleteMissing := fs.Int("delete-missing-status", 404, "status for a missing New Central key: 404 or 403")
-	removeExpired := fs.Bool("remove-expired", false, "drop expired New Central keys from listings")
-	adminAccount := fs.String("admin-service-account", "", "service account holding the admin key (default: the first --service-account)")
-	adminLifetime := fs.Duration("admin-key-lifetime", emulator.DefaultAdminKeyLifetime, "how long after start the admin key expires")
-	unknownRoute := fs.Int("unknown-route-status", 404, "status for a request no route matches: 404 (as Central) or 501")
-	retryAfter := fs.Bool("retry-after", false, "send Retry-After on 429s, which no source shows Central doing")
-	clockOffset := fs.Duration("clock-offset", 0, "run the emulator's clock (Date header, key expiry) this far ahead of the host's")
-	lastUsed := fs.Bool("last-used", true, "stamp a key's lastUsed on every request (false: never)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	root := &cobra.Command{Use: "broker"}
+	root.AddCommand(Command(os.Getenv))
+	return cmdtree.Run(ctx, root, append([]string{"emulator"}, args...), stdout, stderr)
+}
+
+// flags are the emulator's settings from the command line.
+type flags struct {
+	addr, adminToken, legacyUser, adminAccount string
+	accounts, faults, networks                 []string
+	rateLimit                                  float64
+	deleteMissing, unknownRoute                int
+	removeExpired, retryAfter, lastUsed        bool
+	adminLifetime, clockOffset                 time.Duration
+}
+
+// Command is "broker emulator". It serves until its context is cancelled,
+// then shuts down gracefully; it exits 0 on a clean stop, 2 on bad flags,
+// 1 when it cannot serve. getenv reads the admin token's variable.
+func Command(getenv func(string) string) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "emulator [flags]",
+		Short: "Run the ZeroTier Central emulator alone (New Central and Legacy)",
+		Long: `Serves a fake ZeroTier Central: New Central under /api/v2 (service accounts and
+their API keys, networks, members) and Legacy Central under /api/v1 (user
+tokens), with the admin credential --admin-token. Point a broker's upstreams at
+it to try serve without a ZeroTier account, or inject faults and choose how it
+behaves where Central's behaviour is unknown, to see how the broker copes. It
+prints "emulator listening on http://ADDR" once it serves.`,
+		Example: `  ` + emulator.AdminTokenEnv + `=$(openssl rand -hex 24) broker emulator --addr 127.0.0.1:8089 --service-account sa-local
+  broker emulator --admin-token secret --network 8056c2e21c000001:lab,deadbeef00+
+  broker emulator --admin-token secret --fault v2.apiKey.delete=status=503,rate=0.5 --delete-missing-status 403`,
+		Args: cmdtree.NoArgs,
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "emulator: unexpected arguments %q\n", fs.Args())
-		return 2
+	var f flags
+	fs := c.Flags()
+	fs.SortFlags = false
+	fs.StringVar(&f.addr, "addr", "127.0.0.1:8089", "listen address `host:port` (port 0 picks one)")
+	fs.StringVar(&f.adminToken, "admin-token", "", "admin credential that the broker's admin key or token must equal (env "+emulator.AdminTokenEnv+")")
+	fs.StringArrayVar(&f.accounts, "service-account", nil, "New Central service account `id` to seed, repeatable (default "+emulator.DefaultServiceAccount+")")
+	fs.StringVar(&f.legacyUser, "legacy-user", emulator.DefaultLegacyUser, "Legacy user `id` to seed")
+	fs.Float64Var(&f.rateLimit, "rate-limit", 0, "global requests per second before 429 (0: none)")
+	fs.StringArrayVar(&f.faults, "fault", nil, "`route=spec` fault to inject, e.g. v2.apiKey.delete=status=503,rate=0.5; repeatable")
+	fs.StringArrayVar(&f.networks, "network", nil, "network to seed, `ID[:NAME][,MEMBER[+]]...` (+ authorises the member); repeatable")
+	fs.IntVar(&f.deleteMissing, "delete-missing-status", 404, "status for a missing New Central key: 404 or 403")
+	fs.BoolVar(&f.removeExpired, "remove-expired", false, "drop expired New Central keys from listings")
+	fs.StringVar(&f.adminAccount, "admin-service-account", "", "service account holding the admin key (default: the first --service-account)")
+	fs.DurationVar(&f.adminLifetime, "admin-key-lifetime", emulator.DefaultAdminKeyLifetime, "how long after start the admin key expires")
+	fs.IntVar(&f.unknownRoute, "unknown-route-status", 404, "status for a request no route matches: 404 (as Central) or 501")
+	fs.BoolVar(&f.retryAfter, "retry-after", false, "send Retry-After on 429s, which no source shows Central doing")
+	fs.DurationVar(&f.clockOffset, "clock-offset", 0, "run the emulator's clock (Date header, key expiry) this far ahead of the host's")
+	fs.BoolVar(&f.lastUsed, "last-used", true, "stamp a key's lastUsed on every request (false: never)")
+	c.RunE = func(c *cobra.Command, _ []string) error {
+		if f.adminToken == "" {
+			f.adminToken = getenv(emulator.AdminTokenEnv)
+		}
+		return cmdtree.Exit(run(c.Context(), f, c.OutOrStdout(), c.ErrOrStderr()))
 	}
-	if *adminToken == "" {
-		*adminToken = os.Getenv(emulator.AdminTokenEnv)
-	}
-	if len(accounts) == 0 {
-		accounts = repeated{emulator.DefaultServiceAccount}
+	return c
+}
+
+func run(ctx context.Context, f flags, stdout, stderr io.Writer) int {
+	if len(f.accounts) == 0 {
+		f.accounts = []string{emulator.DefaultServiceAccount}
 	}
 	opts := []emulator.Option{
-		emulator.WithAdminToken(*adminToken), emulator.WithServiceAccounts(accounts...), emulator.WithLegacyUsers(*legacyUser),
-		emulator.WithRateLimit(*rateLimit), emulator.WithDeleteMissingStatus(*deleteMissing), emulator.WithRemoveExpiredKeys(*removeExpired),
-		emulator.WithAdminKeyLifetime(*adminLifetime), emulator.WithUnknownRouteStatus(*unknownRoute),
-		emulator.WithClockOffset(*clockOffset), emulator.WithLastUsed(*lastUsed),
+		emulator.WithAdminToken(f.adminToken), emulator.WithServiceAccounts(f.accounts...), emulator.WithLegacyUsers(f.legacyUser),
+		emulator.WithRateLimit(f.rateLimit), emulator.WithDeleteMissingStatus(f.deleteMissing), emulator.WithRemoveExpiredKeys(f.removeExpired),
+		emulator.WithAdminKeyLifetime(f.adminLifetime), emulator.WithUnknownRouteStatus(f.unknownRoute),
+		emulator.WithClockOffset(f.clockOffset), emulator.WithLastUsed(f.lastUsed),
 	}
-	if *adminAccount != "" {
-		opts = append(opts, emulator.WithAdminServiceAccount(*adminAccount))
+	if f.adminAccount != "" {
+		opts = append(opts, emulator.WithAdminServiceAccount(f.adminAccount))
 	}
-	if *retryAfter {
+	if f.retryAfter {
 		opts = append(opts, emulator.WithThrottleHeaders(emulator.ThrottleBoth))
 	}
-	for _, n := range networks {
+	for _, n := range f.networks {
 		seed, err := emulator.ParseNetworkSeed(n)
 		if err != nil {
 			fmt.Fprintf(stderr, "emulator: --network %q: %v\n", n, err)
@@ -78,13 +108,13 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		opts = append(opts, emulator.WithNetworks(seed))
 	}
-	for _, f := range faults {
-		route, spec, ok := strings.Cut(f, "=")
+	for _, spec := range f.faults {
+		route, rule, ok := strings.Cut(spec, "=")
 		if !ok {
-			fmt.Fprintf(stderr, "emulator: --fault %q: want route=spec\n", f)
+			fmt.Fprintf(stderr, "emulator: --fault %q: want route=spec\n", spec)
 			return 2
 		}
-		fault, err := emulator.ParseFault(spec)
+		fault, err := emulator.ParseFault(rule)
 		if err != nil {
 			fmt.Fprintf(stderr, "emulator: --fault: %v\n", err)
 			return 2
@@ -96,7 +126,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%v\n", err)
 		return 2
 	}
-	return serve(ctx, s, *addr, stdout, stderr)
+	return serve(ctx, s, f.addr, stdout, stderr)
 }
 
 func serve(ctx context.Context, s *emulator.Server, addr string, stdout, stderr io.Writer) int {

@@ -1,10 +1,15 @@
 package policycmd
 
 import (
-	"flag"
+	"context"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ztbroker/ztbroker/internal/cli/cmdtree"
 
 	"github.com/ztbroker/ztbroker/internal/config"
 	"github.com/ztbroker/ztbroker/internal/policy"
@@ -40,44 +45,77 @@ Secrets named in the config are not read.
 Exit status: 0 admitted (and allowed), 1 denied, 2 usage or config error.
 `
 
-// Run executes "policy <args>" and returns the exit code.
+// Run executes "policy <args>" as the broker binary would and returns the
+// exit code: for tests. See Command.
 func Run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "test" {
-		fmt.Fprint(stderr, usage)
-		return ExitUsage
+	root := &cobra.Command{Use: "broker"}
+	root.AddCommand(Command())
+	return cmdtree.Run(context.Background(), root, append([]string{"policy"}, args...), stdout, stderr)
+}
+
+// Command is "broker policy", which holds "policy test".
+func Command() *cobra.Command {
+	g := &cobra.Command{
+		Use:   "policy",
+		Short: "Dry-run purposes' admission policies and proxy scopes",
+		Long: `Evaluates a configuration's admission rules and proxy scopes offline, against
+an identity or a request you describe, without a running broker.`,
+		Example: `  broker policy test --config broker.yaml --purpose deploy --identity id.json`,
+		Args:    cobra.ArbitraryArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			fmt.Fprint(c.ErrOrStderr(), usage)
+			return cmdtree.Exit(ExitUsage)
+		},
 	}
-	fs := flag.NewFlagSet("broker policy test", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, usage) }
-	cfgPath := fs.String("config", "", "broker config file")
-	purpose := fs.String("purpose", "", "purpose name")
-	idPath := fs.String("identity", "", "identity JSON file")
+	g.AddCommand(testCommand())
+	return g
+}
+
+func testCommand() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "test --config FILE --purpose NAME (--identity FILE.json | --request 'METHOD /path') [flags]",
+		Short: "Show whether an identity is admitted, and whether a proxied call is allowed",
+		Long:  strings.TrimPrefix(usage[strings.Index(usage, "\n\n"):], "\n\n"),
+		Example: `  broker policy test --config broker.yaml --purpose deploy --identity id.json
+  broker policy test --config broker.yaml --purpose members --request 'POST /api/v2/network/8056c2e21c000001/member/deadbeef00/authorize' --body body.json --label team=net`,
+		Args: cobra.ArbitraryArgs,
+	}
+	fs := c.Flags()
+	fs.SortFlags = false
+	cfgPath := fs.String("config", "", "broker configuration `file`")
+	purpose := fs.String("purpose", "", "purpose `name`")
+	idPath := fs.String("identity", "", "identity JSON `file`")
 	request := fs.String("request", "", "a proxied call, 'METHOD /path?query'")
-	bodyPath := fs.String("body", "", "the call's JSON body")
+	bodyPath := fs.String("body", "", "the call's JSON body, a `file`")
 	var labels labelFlags
-	fs.Var(&labels, "label", "a label of the lease making the call, k=v (repeatable)")
-	if err := fs.Parse(args[1:]); err != nil {
-		return ExitUsage
+	fs.Var(&labels, "label", "a label of the lease making the call, `k=v` (repeatable)")
+	c.RunE = func(c *cobra.Command, args []string) error {
+		stdout, stderr := c.OutOrStdout(), c.ErrOrStderr()
+		if *cfgPath == "" || *purpose == "" || (*idPath == "" && *request == "") || len(args) > 0 ||
+			(*request == "" && (*bodyPath != "" || len(labels) > 0)) {
+			fmt.Fprint(stderr, usage)
+			return cmdtree.Exit(ExitUsage)
+		}
+		return cmdtree.Exit(test(stdout, stderr, *cfgPath, *purpose, *idPath, *request, *bodyPath, labels))
 	}
-	if *cfgPath == "" || *purpose == "" || (*idPath == "" && *request == "") || fs.NArg() > 0 ||
-		(*request == "" && (*bodyPath != "" || len(labels) > 0)) {
-		fmt.Fprint(stderr, usage)
-		return ExitUsage
-	}
-	cfg, err := server.LoadConfig(*cfgPath, config.Options{SkipSecrets: true})
+	return c
+}
+
+func test(stdout, stderr io.Writer, cfgPath, purpose, idPath, request, bodyPath string, labels labelFlags) int {
+	cfg, err := server.LoadConfig(cfgPath, config.Options{SkipSecrets: true})
 	if err != nil {
 		printErrors(stderr, err)
 		return ExitUsage
 	}
-	p := findPurpose(cfg, *purpose)
+	p := findPurpose(cfg, purpose)
 	if p == nil {
-		fmt.Fprintf(stderr, "%s: no purpose named %q\n", *cfgPath, *purpose)
+		fmt.Fprintf(stderr, "%s: no purpose named %q\n", cfgPath, purpose)
 		return ExitUsage
 	}
 	code := ExitAdmitted
 	owner := ""
-	if *idPath != "" {
-		id, err := readIdentity(*idPath)
+	if idPath != "" {
+		id, err := readIdentity(idPath)
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return ExitUsage
@@ -90,14 +128,14 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		owner = id.Owner()
 		code = report(stdout, p, owner, pol.Decide(id), pol.Explain(id))
 	}
-	if *request != "" {
-		req, err := readRequest(*request, *bodyPath, labels, owner)
+	if request != "" {
+		req, err := readRequest(request, bodyPath, labels, owner)
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return ExitUsage
 		}
 		if !p.IsProxy() {
-			fmt.Fprintf(stderr, "%s: purpose %q has delivery %s: it hands out ZeroTier tokens and has no scope to test\n", *cfgPath, p.Name, p.Delivery)
+			fmt.Fprintf(stderr, "%s: purpose %q has delivery %s: it hands out ZeroTier tokens and has no scope to test\n", cfgPath, p.Name, p.Delivery)
 			return ExitUsage
 		}
 		sc, err := server.CompileScope(*p, cfg.Proxy)
@@ -105,7 +143,7 @@ func Run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, err)
 			return ExitUsage
 		}
-		if rc := reportScope(stdout, p.Name, *request, sc, req); rc != ExitAdmitted {
+		if rc := reportScope(stdout, p.Name, request, sc, req); rc != ExitAdmitted {
 			code = rc
 		}
 	}

@@ -14,6 +14,8 @@ import (
 // labelFlags collects --label k=v.
 type labelFlags map[string]string
 
+func (l *labelFlags) Type() string { return "k=v" }
+
 func (l *labelFlags) String() string { return fmt.Sprint(map[string]string(*l)) }
 
 func (l *labelFlags) Set(v string) error {

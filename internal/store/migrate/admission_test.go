@@ -11,10 +11,11 @@ import (
 	"github.com/ztbroker/ztbroker/internal/store/migrate"
 )
 
-// admissionVersion is the migration that records admission on leases.
-const admissionVersion = 4
+// admissionVersion is the migration that records admission on leases
+// (0005_lease_admission).
+const admissionVersion = 5
 
-// TestLeaseAdmissionMigration applies migration 4 over leases written by
+// TestLeaseAdmissionMigration applies migration 5 over leases written by
 // the schema before it: they keep their rows with "not recorded"
 // defaults, an owner's key reused across purposes stays on the newest
 // lease only, and down then up again succeeds with the rows intact.
@@ -29,7 +30,7 @@ func TestLeaseAdmissionMigration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Back to the schema before migration 4.
+	// Back to the schema just before migration 5.
 	before := len(migs) - (admissionVersion - 1)
 	if err := migrate.Down(ctx, pool, before); err != nil {
 		t.Fatal(err)
@@ -52,8 +53,10 @@ func TestLeaseAdmissionMigration(t *testing.T) {
 	insert("e-no-key", "api_key:ci", "audit", "", t0)
 
 	if _, err := migrate.Up(ctx, pool); err != nil {
-		t.Fatalf("migration 4 over existing leases: %v", err)
+		t.Fatalf("migration 5 over existing leases: %v", err)
 	}
+	// The marker is the migration's own text, written when it was still
+	// numbered 4; rows already carry it, so it stays.
 	want := map[string]string{
 		"a-old":         "k [deploy, before migration 4]",
 		"b-new":         "k",
@@ -62,7 +65,7 @@ func TestLeaseAdmissionMigration(t *testing.T) {
 		"e-no-key":      "",
 	}
 	if d := cmp.Diff(want, keys(t, pool)); d != "" {
-		t.Errorf("idempotency keys after migration 4 (-want +got):\n%s", d)
+		t.Errorf("idempotency keys after migration 5 (-want +got):\n%s", d)
 	}
 	var admitted string
 	var granted, requested time.Duration
@@ -81,13 +84,13 @@ func TestLeaseAdmissionMigration(t *testing.T) {
 	}
 
 	if err := migrate.Down(ctx, pool, before); err != nil {
-		t.Fatalf("down migration 4: %v", err)
+		t.Fatalf("down migration 5: %v", err)
 	}
 	if d := cmp.Diff(want, keys(t, pool)); d != "" {
 		t.Errorf("idempotency keys after down (-want +got):\n%s", d)
 	}
 	if _, err := migrate.Up(ctx, pool); err != nil {
-		t.Fatalf("migration 4 again: %v", err)
+		t.Fatalf("migration 5 again: %v", err)
 	}
 }
 

@@ -24,6 +24,7 @@ const (
 	applied_at timestamptz NOT NULL DEFAULT now()
 )`
 	sqlApplied       = `SELECT version FROM schema_migrations ORDER BY version`
+	sqlTrackerExists = `SELECT to_regclass('schema_migrations') IS NOT NULL`
 	sqlRecordApplied = `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`
 	sqlRecordUndone  = `DELETE FROM schema_migrations WHERE version = $1`
 )
@@ -141,4 +142,36 @@ func step(ctx context.Context, conn *pgx.Conn, body, record string, args ...any)
 		_, err := tx.Exec(ctx, record, args...)
 		return err
 	})
+}
+
+// Pending returns the versions of the embedded migrations the database
+// lacks, oldest first, reading schema_migrations only: it needs no right
+// beyond SELECT, for a server that runs as a role that may not migrate.
+func Pending(ctx context.Context, pool *pgxpool.Pool) ([]int, error) {
+	migs, err := Load()
+	if err != nil {
+		return nil, err
+	}
+	var exists bool
+	if err := pool.QueryRow(ctx, sqlTrackerExists).Scan(&exists); err != nil {
+		return nil, fmt.Errorf("migrate: look for schema_migrations: %w", err)
+	}
+	done := map[int]bool{}
+	if exists {
+		pc, err := pool.Acquire(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("migrate: acquire connection: %w", err)
+		}
+		defer pc.Release()
+		if done, err = appliedVersions(ctx, pc.Conn()); err != nil {
+			return nil, err
+		}
+	}
+	var pending []int
+	for _, m := range migs {
+		if !done[m.Version] {
+			pending = append(pending, m.Version)
+		}
+	}
+	return pending, nil
 }

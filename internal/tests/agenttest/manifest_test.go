@@ -59,7 +59,7 @@ func TestKubernetesExampleUsesTheAgentsFlags(t *testing.T) {
 	}
 	for _, a := range args[1:] {
 		name, _, _ := strings.Cut(strings.TrimPrefix(a, "--"), "=")
-		if !strings.HasPrefix(a, "--") || !strings.Contains(help.String(), "  -"+name+" ") {
+		if !strings.HasPrefix(a, "--") || !strings.Contains(help.String(), " --"+name+" ") {
 			t.Errorf("the example passes %q, which agent does not take", a)
 		}
 	}

@@ -74,7 +74,7 @@ func TestChartAgentExample(t *testing.T) {
 			}
 			for _, a := range ics[0].Args[1:] {
 				name, _, _ := strings.Cut(strings.TrimPrefix(a, "--"), "=")
-				if !strings.Contains(help.String(), "  -"+name+" ") && !strings.Contains(help.String(), "  -"+name+"\n") {
+				if !strings.Contains(help.String(), " --"+name+" ") && !strings.Contains(help.String(), " --"+name+"\n") {
 					t.Errorf("the chart passes %q, which agent does not take", a)
 				}
 			}

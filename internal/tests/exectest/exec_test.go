@@ -42,6 +42,17 @@ read _ < "$d/gate"; exit 0`,
 			wantSignal: "TERM",
 			wantReason: "exec: command exited with status 143",
 		},
+		{
+			// The README once said only SIGINT and SIGTERM; exec --help
+			// says SIGHUP too, and this holds it to that.
+			name: "SIGHUP forwarded to a command that traps it",
+			body: `trap 'echo HUP > "$d/signal"; exit 129' HUP
+read _ < "$d/gate"; exit 0`,
+			end:        func(_ *testing.T, _ *child, r *execRun) { r.signals <- syscall.SIGHUP },
+			wantCode:   129,
+			wantSignal: "HUP",
+			wantReason: "exec: command exited with status 129",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

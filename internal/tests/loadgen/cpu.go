@@ -89,13 +89,35 @@ func (c pgCPU) sub(o pgCPU) pgCPU {
 // treeCPU reads the CPU time of the postmaster root and its children. A
 // child that exited and was reaped has its time in root's cutime and
 // cstime, so a backend or autovacuum worker that comes and goes between
-// two readings is still counted, once, as reaped.
+// two readings is still counted, once, as reaped. A child reaped while
+// the children are being listed would be missed by both, so the listing
+// is repeated until root's reaped time is the same before and after it.
 func treeCPU(root int) (pgCPU, error) {
-	r, err := readStat(root)
-	if err != nil {
-		return pgCPU{}, err
+	var c pgCPU
+	for range 20 {
+		r, err := readStat(root)
+		if err != nil {
+			return pgCPU{}, err
+		}
+		if c, err = childrenCPU(root); err != nil {
+			return pgCPU{}, err
+		}
+		after, err := readStat(root)
+		if err != nil {
+			return pgCPU{}, err
+		}
+		c.postmaster, c.reaped = r.utime+r.stime, r.cutime+r.cstime
+		if after.cutime+after.cstime == c.reaped {
+			break
+		}
 	}
-	c := pgCPU{postmaster: r.utime + r.stime, reaped: r.cutime + r.cstime}
+	return c, nil
+}
+
+// childrenCPU sums the CPU time of root's living (or not yet reaped)
+// children by kind.
+func childrenCPU(root int) (pgCPU, error) {
+	var c pgCPU
 	dirs, err := filepath.Glob("/proc/[0-9]*/stat")
 	if err != nil {
 		return pgCPU{}, err

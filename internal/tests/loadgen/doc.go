@@ -7,7 +7,9 @@
 //	go run ./internal/tests/loadgen scale  --pg-url URL [flags]
 //
 // cycles runs every selected scenario at every client count, one after
-// the other, after a pgbench single-row INSERT on the same cluster. For
+// the other, after two pgbench baselines on the same cluster: a
+// single-row INSERT, and the floor, a script with a cycle's round trips
+// and durable commits but none of its work (see baselineFloor). For
 // each run it reports throughput and latency (which depend on what else
 // the machine is doing, so the load average is printed beside them) and
 // the measures that hold up under contention: CPU milliseconds per cycle

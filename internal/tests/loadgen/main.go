@@ -107,6 +107,21 @@ func parseInts(s string) ([]int, error) {
 	return out, nil
 }
 
+// parseEnv splits "K=V,K2=V2" into environment entries.
+func parseEnv(s string) ([]string, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var out []string
+	for kv := range strings.SplitSeq(s, ",") {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			return nil, fmt.Errorf("bad environment entry %q: want KEY=VALUE", kv)
+		}
+		out = append(out, kv)
+	}
+	return out, nil
+}
+
 func findPgbench() string {
 	if p, err := exec.LookPath("pgbench"); err == nil {
 		return p
@@ -132,7 +147,12 @@ func cyclesCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	stmts := fs.Bool("statements", false, "print each run's statements from pg_stat_statements")
 	profile := fs.String("cpuprofile", "", "write the broker's CPU profile over its whole life to this file")
 	jsonOut := fs.String("json", "", "also write the runs as JSON to this file")
+	brokerEnv := fs.String("broker-env", "", "extra environment for broker serve, comma-separated KEY=VALUE (e.g. GOMAXPROCS=1)")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	extraEnv, err := parseEnv(*brokerEnv)
+	if err != nil {
 		return err
 	}
 	scs, err := pickScenarios(*names)
@@ -174,7 +194,7 @@ func cyclesCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 	}
-	setup := brokerSetup{dir: dir, dbURL: dbURL, cpuProfile: *profile}
+	setup := brokerSetup{dir: dir, dbURL: dbURL, cpuProfile: *profile, env: extraEnv}
 	broker, startup, err := startBroker(ctx, bin, setup, target, "broker.log")
 	if err != nil {
 		return err
@@ -195,11 +215,13 @@ func cyclesCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	for round := range *rounds {
 		for _, n := range ns {
 			if *pgbench != "" {
-				r, err := runPgbench(ctx, sys, *pgbench, dir, benchURL, benchDB, n, *window)
-				if err != nil {
-					return err
+				for _, b := range []baseline{baselineInsert, baselineFloor} {
+					r, err := runPgbench(ctx, sys, b, *pgbench, dir, benchURL, benchDB, n, *window)
+					if err != nil {
+						return err
+					}
+					runs = append(runs, r)
 				}
-				runs = append(runs, r)
 			}
 			for _, sc := range scs {
 				fmt.Fprintf(stderr, "loadgen: round %d: %s with %d clients\n", round+1, sc.Name, n)

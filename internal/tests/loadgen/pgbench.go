@@ -13,16 +13,35 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// pgbenchInsert is the baseline: a single-row INSERT into a table shaped
-// like a small lease row, one transaction per statement, as the broker's
-// statements are.
-const pgbenchInsert = `INSERT INTO bench_insert (purpose, owner) VALUES ('netops', 'api_key:ci');`
+// A baseline is a pgbench script run on the same cluster as the broker.
+type baseline struct {
+	name   string
+	script string
+}
+
+var (
+	// baselineInsert: a single-row INSERT into a table shaped like a
+	// small lease row, one transaction per statement, as the broker's
+	// statements are. Its tps is what the ratio column compares with.
+	baselineInsert = baseline{"pgbench-insert",
+		`INSERT INTO bench_insert (purpose, owner) VALUES ('netops', 'api_key:ci');`}
+	// baselineFloor has a lease cycle's shape and none of its work: three
+	// single-row INSERTs, each its own durable commit (pending, active,
+	// revoked), and one read by primary key (the revoke's), so its cycle
+	// is what four round trips and three commits cost PostgreSQL on this
+	// machine whatever the schema.
+	baselineFloor = baseline{"pgbench-floor", `INSERT INTO bench_insert (purpose, owner) VALUES ('netops', 'api_key:ci');
+INSERT INTO bench_insert (purpose, owner) VALUES ('netops', 'api_key:ci');
+SELECT purpose, owner FROM bench_insert WHERE id = 1;
+INSERT INTO bench_insert (purpose, owner) VALUES ('netops', 'api_key:ci');`}
+)
 
 var tpsLine = regexp.MustCompile(`(?m)^tps = ([0-9.]+)`)
 
-// runPgbench runs pgbench with n clients for window on database dbURL
-// (named db) and measures the cluster's CPU and WAL as for a scenario.
-func runPgbench(ctx context.Context, s *system, pgbench, dir, dbURL, db string, n int, window time.Duration) (*runResult, error) {
+// runPgbench runs baseline b with pgbench, n clients for window on
+// database dbURL (named db), and measures the cluster's CPU and WAL as for
+// a scenario; a "cycle" is one run of b's script.
+func runPgbench(ctx context.Context, s *system, b baseline, pgbench, dir, dbURL, db string, n int, window time.Duration) (*runResult, error) {
 	conn, err := pgx.Connect(ctx, dbURL)
 	if err != nil {
 		return nil, err
@@ -33,11 +52,11 @@ func runPgbench(ctx context.Context, s *system, pgbench, dir, dbURL, db string, 
 	if err != nil {
 		return nil, err
 	}
-	script := filepath.Join(dir, "insert.sql")
-	if err := os.WriteFile(script, []byte(pgbenchInsert+"\n"), 0o600); err != nil {
+	script := filepath.Join(dir, b.name+".sql")
+	if err := os.WriteFile(script, []byte(b.script+"\n"), 0o600); err != nil {
 		return nil, err
 	}
-	res := &runResult{Kind: "pgbench", Name: "pgbench-insert", Clients: n, LoadStart: loadAvg()}
+	res := &runResult{Kind: "pgbench", Name: b.name, Clients: n, LoadStart: loadAvg()}
 	if err := s.cluster.resetStatements(ctx); err != nil {
 		return nil, err
 	}

@@ -174,7 +174,8 @@ type brokerSetup struct {
 	dbURL      string
 	defaultTTL time.Duration
 	maxConns   int
-	cpuProfile string // passed as --cpuprofile when set
+	cpuProfile string   // passed as --cpuprofile when set
+	env        []string // added to the broker's environment
 }
 
 // writeConfig writes the broker's config into dir and fills in the
@@ -198,7 +199,7 @@ func writeConfig(s brokerSetup, t *Target) (string, []string, error) {
 	}
 	t.APIKey, t.Purpose = key, benchPurpose
 	env := []string{"LOADGEN_DATABASE_URL=" + s.dbURL, "LOADGEN_UPSTREAM_KEY=" + t.EmulatorAdminToken}
-	return path, env, nil
+	return path, append(env, s.env...), nil
 }
 
 // startBroker runs `broker serve` and returns once /readyz answers 200,

@@ -42,7 +42,7 @@ func describeMachine() string {
 func printRuns(w io.Writer, runs []*runResult) {
 	tps := map[int]float64{}
 	for _, r := range runs {
-		if r.Kind == "pgbench" {
+		if r.Name == baselineInsert.name {
 			tps[r.Clients] = r.rate()
 		}
 	}

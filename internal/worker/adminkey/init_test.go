@@ -1,6 +1,8 @@
 package adminkey_test
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,5 +84,59 @@ func TestExpiryWarning(t *testing.T) {
 	b.clock.Advance(7 * 24 * time.Hour)
 	if st := b.k.Status()[0]; !st.Expired {
 		t.Errorf("after expiry: %+v", st)
+	}
+}
+
+// TestExpiryWarningLogged: a key inside its warning margin is logged as a
+// warning naming the upstream, the key and the time left, at most once an
+// hour however often the keeper passes, and never with the secret.
+func TestExpiryWarningLogged(t *testing.T) {
+	t.Parallel()
+	b := setup(t, emulator.WithAdminKeyLifetime(10*24*time.Hour))
+	r := b.newReplica(t, b.emu.AdminToken, func(u *adminkey.Upstream) { u.Rotate = nil })
+	ctx := t.Context()
+	if err := r.k.Init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	const line = `"level":"WARN","msg":"the admin key expires soon; replace it or set rotate"`
+	warnings := func() []string {
+		var out []string
+		for _, l := range strings.Split(b.logs.String(), "\n") {
+			if strings.Contains(l, line) {
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+	if err := r.k.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if w := warnings(); len(w) != 0 {
+		t.Fatalf("10 days before expiry, outside the 7-day margin: %q", w)
+	}
+	b.clock.Advance(4 * 24 * time.Hour)
+	for range 3 {
+		if err := r.k.RunOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w := warnings()
+	if len(w) != 1 {
+		t.Fatalf("%d warnings over three passes inside the margin, want 1: %q", len(w), w)
+	}
+	for _, want := range []string{`"upstream":"new_central"`, `"key_id":"` + b.emu.AdminKeyID() + `"`, fmt.Sprintf(`"left":%d,`, int64(144*time.Hour)), fmt.Sprintf(`"warning_margin":%d}`, int64(168*time.Hour))} {
+		if !strings.Contains(w[0], want) {
+			t.Errorf("warning %s lacks %s", w[0], want)
+		}
+	}
+	b.clock.Advance(time.Hour)
+	if err := r.k.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(warnings()); n != 2 {
+		t.Errorf("%d warnings an hour later, want 2", n)
+	}
+	if strings.Contains(b.logs.String(), b.emu.AdminToken) {
+		t.Error("the admin key's secret is in the log")
 	}
 }
