@@ -45,9 +45,12 @@ type Lease struct {
 	RevokeAttempts int
 	LastError      string
 
-	// Upstream is "new_central" or "legacy"; UpstreamTokenID the token's
-	// id there.
+	// Upstream is the configured name of the upstream (ZeroTier
+	// organisation or account) the token lives on, e.g. "prod"; its API,
+	// UpstreamKind, is "new_central" or "legacy". UpstreamTokenID is the
+	// token's id there.
 	Upstream        string
+	UpstreamKind    string
 	UpstreamTokenID string
 	TokenSHA256     string
 }
@@ -75,6 +78,7 @@ func leaseFromProto(p *ztbrokerv1.Lease) *Lease {
 		RevokeAttempts:  int(p.GetRevokeAttempts()),
 		LastError:       p.GetLastError(),
 		Upstream:        p.GetUpstream(),
+		UpstreamKind:    p.GetUpstreamKind(),
 		UpstreamTokenID: p.GetUpstreamTokenId(),
 		TokenSHA256:     p.GetTokenSha256(),
 	}

@@ -102,6 +102,7 @@ func TestIssueAdmitted(t *testing.T) {
 				Time: now, Action: ActionIssue, ActorKind: tt.id.Kind, ActorSubject: tt.id.Subject,
 				ActorClaims: claimStrings(tt.id), Purpose: tt.purpose, LeaseID: l.GetId(),
 				Result: "ok", Reason: "admitted by " + tt.rule, TokenSHA256: l.GetTokenSha256(),
+				Upstream: issuer.Issuer.Upstream(),
 			}}
 			if diff := cmp.Diff(wantAudit, b.audit(t), ignoreAuditID); diff != "" {
 				t.Errorf("audit (-want +got):\n%s", diff)
@@ -151,7 +152,7 @@ func TestIssueRefused(t *testing.T) {
 			code: codes.PermissionDenied, msg: `no rule of purpose "netops" admits caller "api_key:bob"`,
 			audit: []*store.AuditEvent{{
 				Action: ActionDeny, ActorKind: auth.KindAPIKey, ActorSubject: "bob", Purpose: purposeNC,
-				Result: "denied", Reason: "no rule admitted the caller to issue",
+				Result: "denied", Reason: "no rule admitted the caller to issue", Upstream: lease.UpstreamNewCentral,
 			}},
 		},
 		{
@@ -163,7 +164,7 @@ func TestIssueRefused(t *testing.T) {
 			audit: []*store.AuditEvent{{
 				Action: ActionDeny, ActorKind: auth.KindOIDC, ActorSubject: "repo:acme/other",
 				ActorClaims: map[string]string{"repo": "acme/other"}, Purpose: purposeNC,
-				Result: "denied", Reason: "no rule admitted the caller to issue",
+				Result: "denied", Reason: "no rule admitted the caller to issue", Upstream: lease.UpstreamNewCentral,
 			}},
 		},
 		{
@@ -171,7 +172,7 @@ func TestIssueRefused(t *testing.T) {
 			code: codes.PermissionDenied, msg: `no rule of purpose "netops" admits caller "api_key:root"`,
 			audit: []*store.AuditEvent{{
 				Action: ActionDeny, ActorKind: auth.KindAPIKey, ActorSubject: "root", Purpose: purposeNC,
-				Result: "denied", Reason: "no rule admitted the caller to issue",
+				Result: "denied", Reason: "no rule admitted the caller to issue", Upstream: lease.UpstreamNewCentral,
 			}},
 		},
 		{
@@ -179,7 +180,7 @@ func TestIssueRefused(t *testing.T) {
 			code: codes.PermissionDenied, msg: `no rule of purpose "legacy-ops" admits caller "oidc:carol"`,
 			audit: []*store.AuditEvent{{
 				Action: ActionDeny, ActorKind: auth.KindOIDC, ActorSubject: "carol", Purpose: purposeLegacy,
-				Result: "denied", Reason: "no rule admitted the caller to issue",
+				Result: "denied", Reason: "no rule admitted the caller to issue", Upstream: lease.UpstreamLegacy,
 			}},
 		},
 		{

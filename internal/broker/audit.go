@@ -37,6 +37,12 @@ func (s *Service) event(id *auth.Identity, action, purpose, leaseID, result, rea
 		Result:  result,
 		Reason:  auditText(reason, 0),
 	}
+	// An event about a lease is stamped with the lease's own upstream by
+	// the store (a purpose may have moved since); one about a purpose
+	// alone (a refusal) names the purpose's.
+	if p, ok := s.cfg.Purposes.Get(purpose); ok && leaseID == "" && p.Issuer != nil {
+		e.Upstream = p.Issuer.Upstream()
+	}
 	if id != nil {
 		e.ActorKind, e.ActorSubject = id.Kind, auditText(id.Subject, 0)
 		if len(id.Claims) > 0 {

@@ -53,6 +53,7 @@ func leaseToProto(l *lease.Lease) *ztbrokerv1.Lease {
 		RevokeTime:      ts(l.RevokeTime),
 		RevokedBy:       l.RevokedBy,
 		Upstream:        l.Upstream,
+		UpstreamKind:    l.UpstreamKind,
 		UpstreamTokenId: l.UpstreamTokenID,
 		TokenSha256:     l.TokenSHA256,
 		RevokeAttempts:  int32(l.RevokeAttempts),
@@ -84,5 +85,6 @@ func auditToProto(e *store.AuditEvent) *ztbrokerv1.AuditEvent {
 		Result:       e.Result,
 		Reason:       e.Reason,
 		TokenSha256:  e.TokenSHA256,
+		Upstream:     e.Upstream,
 	}
 }

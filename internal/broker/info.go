@@ -21,12 +21,13 @@ func (s *Service) ListPurposes(ctx context.Context, _ *ztbrokerv1.ListPurposesRe
 			continue
 		}
 		out.Purposes = append(out.Purposes, &ztbrokerv1.Purpose{
-			Name:        p.Name,
-			Description: p.Description,
-			DefaultTtl:  durationpb.New(p.DefaultTTL),
-			MaxTtl:      durationpb.New(p.MaxTTL),
-			Upstream:    p.Issuer.Kind(),
-			Delivery:    p.delivery(),
+			Name:         p.Name,
+			Description:  p.Description,
+			DefaultTtl:   durationpb.New(p.DefaultTTL),
+			MaxTtl:       durationpb.New(p.MaxTTL),
+			Upstream:     p.Issuer.Upstream(),
+			UpstreamKind: p.Issuer.Kind(),
+			Delivery:     p.delivery(),
 		})
 	}
 	return out, nil

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -68,7 +69,8 @@ func (s *Service) issue(ctx context.Context, req *ztbrokerv1.IssueTokenRequest) 
 		Owner:           id.Owner(),
 		Labels:          req.GetLabels(),
 		Delivery:        p.delivery(),
-		Upstream:        p.Issuer.Kind(),
+		Upstream:        p.Issuer.Upstream(),
+		UpstreamKind:    p.Issuer.Kind(),
 		UpstreamAccount: p.Issuer.Account(),
 		UpstreamName:    upstreamName,
 		Now:             now,
@@ -162,7 +164,7 @@ func (s *Service) mint(ctx context.Context, id *auth.Identity, p *Purpose, pendi
 	} else {
 		var upstreamExpiry time.Time
 		if p.Issuer.Kind() == lease.UpstreamNewCentral {
-			upstreamExpiry = pending.MaxExpireTime.Add(s.cfg.ExpirySkew)
+			upstreamExpiry = pending.MaxExpireTime.Add(cmp.Or(p.ExpirySkew, s.cfg.ExpirySkew))
 		}
 		var err error
 		minted, err = p.Issuer.Mint(ctx, pending.UpstreamName, upstreamExpiry)

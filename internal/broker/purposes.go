@@ -27,6 +27,9 @@ type Purpose struct {
 	MinTTL time.Duration
 	Issuer upstream.Issuer
 	Policy Policy
+	// ExpirySkew is added to a New Central lease's max expiry to get its
+	// key's upstream expiry; zero means the service's.
+	ExpirySkew time.Duration
 	// Quota is nil when the purpose has no limits.
 	Quota *store.Quota
 	// Delivery is lease.DeliveryToken (the default when empty) or

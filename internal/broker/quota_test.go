@@ -79,7 +79,7 @@ func TestQuotaRejection(t *testing.T) {
 			}
 			want := append(before, &store.AuditEvent{
 				Time: now, Action: ActionQuota, ActorKind: tt.rejected.id.Kind, ActorSubject: tt.rejected.id.Subject,
-				Purpose: tt.purpose, Result: "rejected", Reason: tt.limit,
+				Purpose: tt.purpose, Result: "rejected", Reason: tt.limit, Upstream: "new_central",
 			})
 			if diff := cmp.Diff(want, b.audit(t), ignoreAuditID); diff != "" {
 				t.Errorf("audit (-want +got):\n%s", diff)

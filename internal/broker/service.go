@@ -169,11 +169,11 @@ func ownerScope(id *auth.Identity) string {
 
 func (s *Service) issuerOf(l *lease.Lease) (upstream.Issuer, error) {
 	p, ok := s.cfg.Purposes.Get(l.Purpose)
-	if ok && p.Issuer.Kind() == l.Upstream && p.Issuer.Account() == l.UpstreamAccount {
+	if ok && p.Issuer.Upstream() == l.Upstream && p.Issuer.Account() == l.UpstreamAccount {
 		return p.Issuer, nil
 	}
 	if is, ok := s.cfg.Purposes.Registry().Issuer(l.Upstream, l.UpstreamAccount); ok {
 		return is, nil
 	}
-	return nil, fmt.Errorf("no issuer for %s account %q: %w", l.Upstream, l.UpstreamAccount, errs.Unavailable)
+	return nil, fmt.Errorf("no issuer for upstream %s account %q: %w", l.Upstream, l.UpstreamAccount, errs.Unavailable)
 }

@@ -482,7 +482,7 @@ func (b *bench) pending(t *testing.T, id *auth.Identity, purpose, idemKey string
 	leaseID := uuid.Must(uuid.NewV7()).String()
 	if _, err := b.mem.CreatePending(context.Background(), store.CreatePendingParams{
 		ID: leaseID, Purpose: purpose, Owner: id.Owner(),
-		Upstream: p.Issuer.Kind(), UpstreamAccount: p.Issuer.Account(),
+		Upstream: p.Issuer.Upstream(), UpstreamKind: p.Issuer.Kind(), UpstreamAccount: p.Issuer.Account(),
 		UpstreamName: lease.UpstreamNameFor(namePrefix, purpose, leaseID),
 		Now:          now, ExpireTime: now.Add(p.DefaultTTL), MaxExpireTime: now.Add(p.MaxTTL),
 		IdempotencyKey: idemKey,

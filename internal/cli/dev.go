@@ -32,6 +32,8 @@ const (
 	devNetwork      = "8056c2e21c000001"
 	devOtherNetwork = "8056c2e21c000002"
 	devMember       = "deadbeef00"
+	// devStagingOrg is the path the second organisation is served under.
+	devStagingOrg = "staging"
 )
 
 // devConfig is a real configuration file, parsed and validated like any
@@ -45,32 +47,46 @@ log:
   format: text
   level: %s
 upstreams:
-  new_central:
+  - name: dev
+    kind: new_central
     base_url: %q
     admin_key_env: DEV_NC_ADMIN_KEY
-  legacy:
-    base_url: %q
+    service_account_id: %[7]q
+  - name: staging
+    kind: new_central
+    base_url: %[10]q
+    admin_key_env: DEV_STAGING_ADMIN_KEY
+    service_account_id: %[7]q
+  - name: legacy
+    kind: legacy
+    base_url: %[5]q
     token_env: DEV_LEGACY_TOKEN
-    user_id: %q
+    user_id: %[6]q
 purposes:
   - name: dev
     description: Development purpose on the emulator's New Central service account.
     default_ttl: 15m
     max_ttl: 1h
-    upstream: {kind: new_central, service_account_id: %q}
+    upstream: dev
+    allow: {api_keys: [dev]}
+  - name: dev-staging
+    description: The same on a second organisation, the emulator's staging.
+    default_ttl: 15m
+    max_ttl: 1h
+    upstream: staging
     allow: {api_keys: [dev]}
   - name: dev-legacy
     description: Development purpose on the emulator's Legacy Central user.
     default_ttl: 15m
     max_ttl: 1h
-    upstream: {kind: legacy}
+    upstream: legacy
     allow: {api_keys: [dev]}
   - name: dev-scoped
     description: Scoped access through the broker's proxy; may read network %[9]s and authorise its members.
     delivery: proxy
     default_ttl: 15m
     max_ttl: 1h
-    upstream: {kind: new_central, service_account_id: %[7]q}
+    upstream: dev
     allow: {api_keys: [dev]}
     scope:
       networks: [%[9]q]
@@ -125,7 +141,14 @@ or configure; not for production.`,
 }
 
 func dev(ctx context.Context, io IO, grpcAddr, httpAddr, emuAddr, apiKey, level string) int {
-	adminToken := rand.Text() + rand.Text()
+	adminToken, stagingToken := rand.Text()+rand.Text(), rand.Text()+rand.Text()
+	// A second organisation, served under /staging: its own keys and
+	// admin credential.
+	staging, err := emulator.New(emulator.WithAdminToken(stagingToken), emulator.WithServiceAccounts(devServiceAccount))
+	if err != nil {
+		fmt.Fprintf(io.Stderr, "broker dev: %v\n", err)
+		return 1
+	}
 	emu, err := emulator.New(
 		emulator.WithAdminToken(adminToken),
 		emulator.WithServiceAccounts(devServiceAccount),
@@ -145,13 +168,19 @@ func dev(ctx context.Context, io IO, grpcAddr, httpAddr, emuAddr, apiKey, level 
 		return 1
 	}
 	emuURL := "http://" + emuLis.Addr().String()
-	emuSrv := &http.Server{Handler: emu, ReadHeaderTimeout: 10 * time.Second}
+	orgs, err := emulator.Organisations(emu, map[string]*emulator.Server{devStagingOrg: staging})
+	if err != nil {
+		fmt.Fprintf(io.Stderr, "broker dev: %v\n", err)
+		return 1
+	}
+	emuSrv := &http.Server{Handler: orgs, ReadHeaderTimeout: 10 * time.Second}
 	emuDone := make(chan error, 1)
 	go func() { emuDone <- emuSrv.Serve(emuLis) }()
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		emu.Close() // releases hung fault-injected requests before draining
+		staging.Close()
 		_ = emuSrv.Shutdown(sctx)
 		if err := <-emuDone; err != nil && !errors.Is(err, http.ErrServerClosed) {
 			fmt.Fprintf(io.Stderr, "broker dev: emulator: %v\n", err)
@@ -160,11 +189,12 @@ func dev(ctx context.Context, io IO, grpcAddr, httpAddr, emuAddr, apiKey, level 
 
 	sum := sha256.Sum256([]byte(apiKey))
 	text := fmt.Sprintf(devConfig, grpcAddr, httpAddr, level, emuURL, emuURL+"/api/v1", devLegacyUser,
-		devServiceAccount, hex.EncodeToString(sum[:]), devNetwork)
+		devServiceAccount, hex.EncodeToString(sum[:]), devNetwork, emuURL+"/"+devStagingOrg)
 	secrets := map[string]string{
-		"DEV_NC_ADMIN_KEY": adminToken,
-		"DEV_LEGACY_TOKEN": adminToken,
-		"DEV_SEAL_KEY":     base64.StdEncoding.EncodeToString(randomBytes(32)),
+		"DEV_NC_ADMIN_KEY":      adminToken,
+		"DEV_STAGING_ADMIN_KEY": stagingToken,
+		"DEV_LEGACY_TOKEN":      adminToken,
+		"DEV_SEAL_KEY":          base64.StdEncoding.EncodeToString(randomBytes(32)),
 	}
 	cfg, err := server.ParseConfig("broker dev", []byte(text), config.Options{
 		LookupEnv:  func(k string) (string, bool) { v, ok := secrets[k]; return v, ok },
@@ -201,9 +231,11 @@ ztbroker dev is ready (in-memory store; nothing persists).
 
   gRPC      %[1]s
   REST      http://%[2]s/v1/   (OpenAPI: http://%[2]s/openapi.json, metrics: /metrics)
-  emulator  %[3]s   (fake ZeroTier Central: New Central under /api/v2, Legacy under /api/v1)
+  emulator  %[3]s   (fake ZeroTier Central: New Central under /api/v2, Legacy under /api/v1;
+            a second organisation, upstream staging, under %[3]s/staging)
   API key   %[4]s
-  purposes  dev (New Central), dev-legacy (Legacy), dev-scoped (proxy: network %[5]s only)
+  purposes  dev (New Central), dev-staging (New Central, the staging organisation),
+            dev-legacy (Legacy), dev-scoped (proxy: network %[5]s only)
 
 Try it:
 

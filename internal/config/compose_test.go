@@ -18,6 +18,7 @@ func TestComposeConfigLoads(t *testing.T) {
 		"BROKER_DATABASE_URL":  "postgres://ztbroker:ztbroker@postgres:5432/ztbroker?sslmode=disable",
 		"ZT_CENTRAL_ADMIN_KEY": "emulator-admin-token-for-local-use-only",
 		"ZT_LEGACY_TOKEN":      "emulator-admin-token-for-local-use-only",
+		"ZT_STAGING_ADMIN_KEY": "emulator-staging-admin-token-for-local-use-only",
 		"BROKER_CI_API_KEY":    "ci-api-key-for-local-use-only",
 		"BROKER_SEAL_KEY":      sealKeyB64,
 	}
@@ -25,8 +26,17 @@ func TestComposeConfigLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := len(c.Purposes); got != 2 {
-		t.Errorf("purposes = %d, want 2", got)
+	var got []string
+	for _, p := range c.Purposes {
+		got = append(got, p.Name+"@"+p.Upstream.Name+"/"+p.Upstream.ServiceAccountID)
+	}
+	if want := "netops@new_central/sa-dev netops-staging@staging/sa-staging legacy-readonly@legacy/"; strings.Join(got, " ") != want {
+		t.Errorf("purposes = %q, want %q", got, want)
+	}
+	for _, w := range c.Warnings() {
+		if strings.Contains(w, "deprecated") {
+			t.Errorf("the compose file uses a deprecated form: %s", w)
+		}
 	}
 }
 

@@ -17,7 +17,17 @@ import (
 // ourselves reports every problem with its full path.
 type decoder struct {
 	errs *fieldErrors
+	// notices are things that loaded but should be written differently,
+	// logged at start-up.
+	notices []string
 }
+
+// selfDecoder is a config type whose YAML has more than one shape.
+type selfDecoder interface {
+	decodeYAML(d *decoder, path string, in any)
+}
+
+var selfDecoderType = reflect.TypeFor[selfDecoder]()
 
 var durationType = reflect.TypeFor[time.Duration]()
 
@@ -28,6 +38,10 @@ func (d *decoder) decode(path string, in any, out reflect.Value) {
 	}
 	if out.Type() == durationType {
 		d.duration(path, in, out)
+		return
+	}
+	if out.CanAddr() && out.Addr().Type().Implements(selfDecoderType) {
+		out.Addr().Interface().(selfDecoder).decodeYAML(d, path, in)
 		return
 	}
 	switch out.Kind() {

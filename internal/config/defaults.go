@@ -86,28 +86,10 @@ func (c *Config) applyDefaults() {
 	orDefault(&c.Log.Format, "json")
 	orDefault(&c.Log.Level, "info")
 
-	if nc := c.Upstreams.NewCentral; nc != nil {
-		orDefault(&nc.BaseURL, DefaultNewCentralBaseURL)
-		orDefault(&nc.RateLimit, DefaultNewCentralRateLimit)
-		orDefault(&nc.Timeout, DefaultUpstreamTimeout)
-		orDefault(&nc.ExpirySkew, DefaultExpirySkew)
-		orDefault(&nc.ExpiryWarning, DefaultExpiryWarning)
-		orDefault(&nc.ExpiryMinimum, DefaultExpiryMinimum)
-		orDefault(&nc.CredentialPollInterval, DefaultCredentialPoll)
-		orDefault(&nc.ForeignKeys, ForeignKeysAlarm)
-		orDefault(&nc.MaxResponseBytes, DefaultMaxResponseBytes)
-		if r := nc.Rotate; r != nil {
-			orDefault(&r.Grace, DefaultRotateGrace)
-		}
+	for i := range c.Upstreams {
+		c.Upstreams[i].applyDefaults()
 	}
-	if l := c.Upstreams.Legacy; l != nil {
-		orDefault(&l.BaseURL, DefaultLegacyBaseURL)
-		orDefault(&l.AuthScheme, "token")
-		orDefault(&l.RateLimit, DefaultLegacyRateLimit)
-		orDefault(&l.Timeout, DefaultUpstreamTimeout)
-		orDefault(&l.ForeignKeys, ForeignKeysAlarm)
-		orDefault(&l.MaxResponseBytes, DefaultMaxResponseBytes)
-	}
+	c.purposeUpstreams()
 
 	for i := range c.Purposes {
 		p := &c.Purposes[i]
@@ -130,7 +112,6 @@ func (c *Config) applyDefaults() {
 			orDefault(&o.Issuers[i].Name, o.Issuers[i].Preset)
 		}
 	}
-
 	w := &c.Workers
 	orDefault(&w.RevokeBatchSize, DefaultRevokeBatchSize)
 	orDefault(&w.RevokeMaxAttempts, DefaultRevokeMaxAttempts)
@@ -155,21 +136,81 @@ func (c *Config) applyDefaults() {
 	c.applyAbuseDefaults()
 }
 
+func (u *Upstream) applyDefaults() {
+	if nc := u.NewCentral; nc != nil {
+		orDefault(&nc.BaseURL, DefaultNewCentralBaseURL)
+		orDefault(&nc.RateLimit, DefaultNewCentralRateLimit)
+		orDefault(&nc.Timeout, DefaultUpstreamTimeout)
+		orDefault(&nc.ExpirySkew, DefaultExpirySkew)
+		orDefault(&nc.ExpiryWarning, DefaultExpiryWarning)
+		orDefault(&nc.ExpiryMinimum, DefaultExpiryMinimum)
+		orDefault(&nc.CredentialPollInterval, DefaultCredentialPoll)
+		orDefault(&nc.ForeignKeys, ForeignKeysAlarm)
+		orDefault(&nc.MaxResponseBytes, DefaultMaxResponseBytes)
+		if r := nc.Rotate; r != nil {
+			orDefault(&r.Grace, DefaultRotateGrace)
+		}
+	}
+	if l := u.Legacy; l != nil {
+		orDefault(&l.BaseURL, DefaultLegacyBaseURL)
+		orDefault(&l.AuthScheme, "token")
+		orDefault(&l.RateLimit, DefaultLegacyRateLimit)
+		orDefault(&l.Timeout, DefaultUpstreamTimeout)
+		orDefault(&l.ForeignKeys, ForeignKeysAlarm)
+		orDefault(&l.MaxResponseBytes, DefaultMaxResponseBytes)
+	}
+}
+
+// purposeUpstreams fills in what a purpose's upstream leaves out when
+// the configuration makes it unambiguous: the name when exactly one
+// upstream (of the kind given, if one is) exists, the kind from the named
+// upstream, and a New Central upstream's default service account. What
+// stays ambiguous is left empty for validation to report.
+func (c *Config) purposeUpstreams() {
+	for i := range c.Purposes {
+		pu := &c.Purposes[i].Upstream
+		if pu.Name == "" {
+			if m := c.upstreamsOfKind(pu.Kind); len(m) == 1 {
+				pu.Name = m[0].Name
+			}
+		}
+		u := c.Upstream(pu.Name)
+		if u == nil {
+			continue
+		}
+		orDefault(&pu.Kind, u.Kind)
+		if u.NewCentral != nil && pu.Kind == u.Kind {
+			orDefault(&pu.ServiceAccountID, u.NewCentral.ServiceAccountID)
+		}
+	}
+}
+
+// upstreamsOfKind returns the upstreams of kind, or all when kind is empty.
+func (c *Config) upstreamsOfKind(kind string) []*Upstream {
+	var out []*Upstream
+	for i := range c.Upstreams {
+		if kind == "" || c.Upstreams[i].Kind == kind {
+			out = append(out, &c.Upstreams[i])
+		}
+	}
+	return out
+}
+
 // proxyShares gives each proxy purpose without an explicit rate_limit an
 // equal share of what its upstream's rate limit leaves after the explicit
 // ones, keeping one share back for the broker's own minting and revoking.
 // A purpose's share never exceeds what is left; validation reports a
 // configuration whose explicit shares take everything.
 func (c *Config) proxyShares() {
-	for _, kind := range []string{UpstreamNewCentral, UpstreamLegacy} {
-		limit := c.upstreamRate(kind)
+	for _, u := range c.Upstreams {
+		limit := u.RateLimit()
 		if limit <= 0 {
 			continue
 		}
 		explicit, unset := 0.0, 0
 		for i := range c.Purposes {
 			p := &c.Purposes[i]
-			if !p.IsProxy() || p.Scope == nil || p.Upstream.Kind != kind {
+			if !p.IsProxy() || p.Scope == nil || p.Upstream.Name != u.Name {
 				continue
 			}
 			if p.Scope.RateLimit > 0 {
@@ -181,7 +222,7 @@ func (c *Config) proxyShares() {
 		share := (limit - explicit) / float64(unset+1)
 		for i := range c.Purposes {
 			p := &c.Purposes[i]
-			if !p.IsProxy() || p.Scope == nil || p.Upstream.Kind != kind {
+			if !p.IsProxy() || p.Scope == nil || p.Upstream.Name != u.Name {
 				continue
 			}
 			if p.Scope.RateLimit == 0 && share > 0 {
@@ -192,20 +233,4 @@ func (c *Config) proxyShares() {
 			}
 		}
 	}
-}
-
-// upstreamRate is the configured rate limit of an upstream kind, zero when
-// it is not configured.
-func (c *Config) upstreamRate(kind string) float64 {
-	switch kind {
-	case UpstreamNewCentral:
-		if nc := c.Upstreams.NewCentral; nc != nil {
-			return nc.RateLimit
-		}
-	case UpstreamLegacy:
-		if l := c.Upstreams.Legacy; l != nil {
-			return l.RateLimit
-		}
-	}
-	return 0
 }

@@ -125,16 +125,102 @@ purposes:
 				"b.yaml: auth.api_keys[0].key_env: environment variable CI_KEY is not set",
 				`b.yaml: purposes[0].name: must be 1-63 of [a-z0-9-], not starting or ending with -, got "Deploy_1"`,
 				"b.yaml: purposes[0].allow.rules[0].max_ttl: must be at most the purpose's max_ttl (1h0m0s)",
-				"b.yaml: purposes[0].upstream.kind: is legacy but upstreams.legacy is not configured",
-				"b.yaml: purposes[0].upstream.service_account_id: applies only to new_central; legacy mints on upstreams.legacy.user_id",
+				"b.yaml: purposes[0].upstream.kind: is legacy but no legacy upstream is configured: add one under upstreams",
 				`b.yaml: purposes[0].allow.api_keys[1]: api key "nobody" is not configured in auth.api_keys`,
 				"b.yaml: purposes[0].quota.max_issues_per_minute: must not be negative (0 means unlimited), got -1",
 				"b.yaml: purposes[0].quota.max_active_per_caller: must not exceed max_active (2)",
-				"b.yaml: purposes[1].upstream.kind: is new_central but upstreams.new_central is not configured",
-				"b.yaml: purposes[1].upstream.service_account_id: is required for new_central",
+				"b.yaml: purposes[1].upstream.kind: is new_central but no new_central upstream is configured: add one under upstreams",
 				"b.yaml: purposes[1].allow: admits no one: list api_keys, subjects or rules",
 				`b.yaml: purposes[2].name: duplicate purpose "deploy-2"`,
 				`b.yaml: purposes[2].upstream.kind: must be new_central or legacy, got "v3"`,
+			},
+		},
+		{
+			name: "named upstreams",
+			doc: `
+database: {url_env: DB}
+auth:
+  api_keys: [{name: ci, key_env: CI_KEY}]
+upstreams:
+  - {name: prod, kind: new_central, admin_key_env: PROD_KEY}
+  - {name: prod, kind: legacy, token_env: OLD_TOKEN}
+  - {name: Staging!, kind: new_central, admin_key_env: STAGING_KEY, service_account_id: sa-s}
+  - {name: x, kind: v2, admin_key_env: X}
+  - {name: why, admin_key_env: Y}
+  - {kind: legacy, token_env: OLD_TOKEN, service_account_id: sa-1}
+  - just-a-name
+purposes:
+  - {name: a, upstream: nowhere, allow: {api_keys: [ci]}}
+  - {name: b, upstream: {name: prod, kind: legacy}, allow: {api_keys: [ci]}}
+  - {name: c, upstream: {kind: new_central}, allow: {api_keys: [ci]}}
+  - {name: d, upstream: prod, allow: {api_keys: [ci]}}
+  - {name: e, allow: {api_keys: [ci]}}
+`,
+			want: []string{
+				"b.yaml: upstreams[3].kind: must be new_central or legacy, got \"v2\"",
+				"b.yaml: upstreams[4].kind: is required (new_central or legacy)",
+				"b.yaml: upstreams[5].service_account_id: unknown field",
+				"b.yaml: upstreams[6]: must be a mapping, got a string",
+			},
+		},
+		{
+			name: "named upstreams and the purposes on them",
+			doc: `
+database: {url_env: DB}
+auth:
+  api_keys: [{name: ci, key_env: CI_KEY}]
+upstreams:
+  - {name: prod, kind: new_central, admin_key_env: PROD_KEY}
+  - {name: prod, kind: legacy, token_env: OLD_TOKEN}
+  - {name: Staging!, kind: new_central, admin_key_env: STAGING_KEY, service_account_id: sa-s}
+  - {kind: legacy, token_env: OLD_TOKEN}
+purposes:
+  - {name: a, upstream: nowhere, allow: {api_keys: [ci]}}
+  - {name: b, upstream: {name: prod, kind: legacy}, allow: {api_keys: [ci]}}
+  - {name: c, upstream: {kind: new_central}, allow: {api_keys: [ci]}}
+  - {name: d, upstream: prod, allow: {api_keys: [ci]}}
+  - {name: e, allow: {api_keys: [ci]}}
+  - {name: f, upstream: {name: prod, kind: new_central, service_account_id: sa-1}, allow: {api_keys: [ci]}}
+`,
+			want: []string{
+				"b.yaml: database.url_env: environment variable DB is not set",
+				"b.yaml: upstreams[0].admin_key_env: environment variable PROD_KEY is not set",
+				`b.yaml: upstreams[1].name: duplicate upstream name "prod" (also upstreams[0])`,
+				"b.yaml: upstreams[1].token_env: environment variable OLD_TOKEN is not set",
+				`b.yaml: upstreams[2].name: must be 1-63 of [a-z0-9_-], not starting or ending with - or _, got "Staging!"`,
+				"b.yaml: upstreams[2].admin_key_env: environment variable STAGING_KEY is not set",
+				"b.yaml: upstreams[3].name: is required",
+				"b.yaml: upstreams[3].token_env: environment variable OLD_TOKEN is not set",
+				"b.yaml: auth.api_keys[0].key_env: environment variable CI_KEY is not set",
+				`b.yaml: purposes[0].upstream.name: upstream "nowhere" is not configured (upstreams: prod, prod, Staging!, )`,
+				`b.yaml: purposes[1].upstream.kind: is "legacy" but upstream prod is new_central`,
+				"b.yaml: purposes[2].upstream.name: is required when several upstreams are configured: name one of prod, Staging!",
+				"b.yaml: purposes[3].upstream.service_account_id: is required: upstream prod sets no service_account_id for its purposes",
+				"b.yaml: purposes[4].upstream.name: is required when several upstreams are configured: name one of prod, prod, Staging!, ",
+			},
+		},
+		{
+			name: "the older upstreams form",
+			doc: `
+upstreams:
+  new_central: {admin_key_env: K}
+  v3: {admin_key_env: K}
+purposes:
+  - {name: a, upstream: {kind: new_central, service_account_id: sa-1}, allow: {api_keys: [ci]}}
+`,
+			want: []string{
+				"b.yaml: upstreams.v3: unknown field; upstreams is a list of named upstreams, e.g. upstreams: [{name: prod, kind: new_central, admin_key_env: ZT_PROD_KEY}, {name: old, kind: legacy, token_env: ZT_LEGACY_TOKEN}]",
+			},
+		},
+		{
+			name: "upstreams neither list nor mapping",
+			doc: `
+upstreams: prod
+purposes:
+  - {name: a, upstream: prod, allow: {api_keys: [ci]}}
+`,
+			want: []string{
+				"b.yaml: upstreams: must be a list, got a string; upstreams is a list of named upstreams, e.g. upstreams: [{name: prod, kind: new_central, admin_key_env: ZT_PROD_KEY}, {name: old, kind: legacy, token_env: ZT_LEGACY_TOKEN}]",
 			},
 		},
 		{

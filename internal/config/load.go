@@ -81,7 +81,8 @@ func ParseWith(name string, data []byte, o Options) (*Config, error) {
 		return nil, fe.err()
 	}
 	c := &Config{Source: name}
-	(&decoder{errs: fe}).decode("", tree, reflect.ValueOf(c).Elem())
+	dec := &decoder{errs: fe}
+	dec.decode("", tree, reflect.ValueOf(c).Elem())
 	if len(fe.list) > 0 {
 		// Validating a half-decoded file would pile "required" errors on
 		// top of the type errors that caused them.
@@ -96,6 +97,9 @@ func ParseWith(name string, data []byte, o Options) (*Config, error) {
 	if len(fe.list) > 0 {
 		return nil, fe.err()
 	}
+	// A deprecated form is a warning too: the file works, and should be
+	// written another way.
+	c.warnings = append(c.warnings, dec.notices...)
 	v.warnings()
 	return c, nil
 }

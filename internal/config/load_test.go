@@ -45,8 +45,8 @@ func TestExampleLoads(t *testing.T) {
 	}
 	got := summary{
 		ClientCA: c.Listen.TLS.ClientCAFile,
-		Legacy:   c.Upstreams.Legacy.Token.Reveal(),
-		AdminKey: c.Upstreams.NewCentral.AdminKey.Reveal(),
+		Legacy:   c.Upstream("old").Legacy.Token.Reveal(),
+		AdminKey: c.Upstream("prod").NewCentral.AdminKey.Reveal(),
 		DB:       c.Database.ConnString.Reveal(),
 		SealKey:  c.Idempotency.SealKey.Reveal(),
 		OpsHash:  c.Auth.APIKeys[1].Hash,
@@ -112,8 +112,8 @@ func TestDefaults(t *testing.T) {
 	got := defaults{
 		GRPC: c.Listen.GRPCAddr, HTTP: c.Listen.HTTPAddr, Body: c.Listen.MaxBodyBytes,
 		Conns: c.Database.MaxConns, Format: c.Log.Format, Level: c.Log.Level,
-		NCBase: c.Upstreams.NewCentral.BaseURL, NCRate: c.Upstreams.NewCentral.RateLimit,
-		NCTimeout: c.Upstreams.NewCentral.Timeout, Skew: c.Upstreams.NewCentral.ExpirySkew,
+		NCBase: c.Upstream("new_central").NewCentral.BaseURL, NCRate: c.Upstream("new_central").NewCentral.RateLimit,
+		NCTimeout: c.Upstream("new_central").NewCentral.Timeout, Skew: c.Upstream("new_central").NewCentral.ExpirySkew,
 		DefaultTTL: c.Purposes[0].DefaultTTL, Max: c.Purposes[0].MaxTTL, Min: c.Purposes[0].MinTTL,
 		Limits: c.Listen.Limits, Audit: c.Audit, Refusals: c.Refusals,
 		Workers: c.Workers, Replay: c.Idempotency.ReplayWindow, Prefix: c.Tokens.NamePrefix,
@@ -177,8 +177,8 @@ func TestSkipSecrets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Upstreams.NewCentral.AdminKey.IsSet() || len(c.Purposes) != 3 {
-		t.Errorf("admin key set = %v, purposes = %d", c.Upstreams.NewCentral.AdminKey.IsSet(), len(c.Purposes))
+	if c.Upstream("prod").NewCentral.AdminKey.IsSet() || len(c.Purposes) != 3 {
+		t.Errorf("admin key set = %v, purposes = %d", c.Upstream("prod").NewCentral.AdminKey.IsSet(), len(c.Purposes))
 	}
 }
 
@@ -256,7 +256,7 @@ func TestAdminCredentialSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nc := c.Upstreams.NewCentral
+	nc := c.Upstream("new_central").NewCentral
 	want := config.Rotate{Before: 72 * time.Hour, Lifetime: 30 * 24 * time.Hour, Grace: config.DefaultRotateGrace}
 	if nc.Rotate == nil || *nc.Rotate != want {
 		t.Errorf("rotate = %+v, want %+v", nc.Rotate, want)

@@ -73,11 +73,19 @@ type ScopeRule struct {
 	Query []string `json:"query"`
 }
 
-// PurposeUpstream says which account mints this purpose's tokens.
+// PurposeUpstream says which upstream, and which account on it, mints
+// this purpose's tokens. In YAML it is either the upstream's name alone
+// (`upstream: prod`) or a mapping.
 type PurposeUpstream struct {
-	// Kind is new_central or legacy.
+	// Name is the upstream's name. It may be left out when exactly one
+	// upstream is configured, or when Kind picks exactly one; validation
+	// fills it in.
+	Name string `json:"name"`
+	// Kind is new_central or legacy: optional, and when given it must be
+	// the named upstream's kind. Validation fills it in.
 	Kind string `json:"kind"`
-	// ServiceAccountID is required for new_central.
+	// ServiceAccountID is the New Central service account; it defaults
+	// to the upstream's service_account_id.
 	ServiceAccountID string `json:"service_account_id"`
 }
 
@@ -85,8 +93,8 @@ type PurposeUpstream struct {
 // account id, or the configured legacy user id (empty when discovered at
 // start-up).
 func (p *Purpose) Account(c *Config) string {
-	if p.Upstream.Kind == UpstreamLegacy && c.Upstreams.Legacy != nil {
-		return c.Upstreams.Legacy.UserID
+	if u := c.Upstream(p.Upstream.Name); u != nil && u.Legacy != nil {
+		return u.Legacy.UserID
 	}
 	return p.Upstream.ServiceAccountID
 }

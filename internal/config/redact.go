@@ -14,6 +14,24 @@ import (
 // describes what the broker will run with, defaults included.
 func (c *Config) Redacted() map[string]any {
 	m, _ := redactValue(reflect.ValueOf(c).Elem()).(map[string]any)
+	ups := make([]any, 0, len(c.Upstreams))
+	upSecrets := map[string]any{}
+	for _, u := range c.Upstreams {
+		// Flattened, as the file writes it: name, kind and the kind's
+		// settings side by side.
+		e := map[string]any{}
+		switch {
+		case u.NewCentral != nil:
+			e, _ = redactValue(reflect.ValueOf(u.NewCentral).Elem()).(map[string]any)
+			upSecrets[u.Name] = u.NewCentral.AdminKey.IsSet()
+		case u.Legacy != nil:
+			e, _ = redactValue(reflect.ValueOf(u.Legacy).Elem()).(map[string]any)
+			upSecrets[u.Name] = u.Legacy.Token.IsSet()
+		}
+		e["name"], e["kind"] = u.Name, u.Kind
+		ups = append(ups, e)
+	}
+	m["upstreams"] = ups
 	// A database URL may hold a password in forms no URL parser spots
 	// ("password = x" keyword pairs), so it is never shown at all.
 	if db, ok := m["database"].(map[string]any); ok && c.Database.URL != "" {
@@ -21,8 +39,7 @@ func (c *Config) Redacted() map[string]any {
 	}
 	m["secrets"] = map[string]any{
 		"database":            setOrNot(c.Database.ConnString),
-		"new_central":         c.Upstreams.NewCentral != nil && c.Upstreams.NewCentral.AdminKey.IsSet(),
-		"legacy":              c.Upstreams.Legacy != nil && c.Upstreams.Legacy.Token.IsSet(),
+		"upstreams":           upSecrets,
 		"idempotency_sealing": c.Idempotency.SealKey.IsSet(),
 	}
 	return m

@@ -21,7 +21,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 	}
 	var logs bytes.Buffer
 	slog.New(slog.NewJSONHandler(&logs, nil)).Info("config", "config", c)
-	slog.New(slog.NewTextHandler(&logs, nil)).Info("config", "config", c, "nc", *c.Upstreams.NewCentral)
+	slog.New(slog.NewTextHandler(&logs, nil)).Info("config", "config", c, "nc", *c.Upstream("prod").NewCentral)
 	redacted, err := json.Marshal(c.Redacted())
 	if err != nil {
 		t.Fatal(err)
@@ -67,16 +67,18 @@ func TestRedactedShape(t *testing.T) {
 		"rule_ttl":   purpose["allow"].(map[string]any)["rules"].([]any)[0].(map[string]any)["max_ttl"],
 		"grpc":       m["listen"].(map[string]any)["grpc_addr"],
 		"secrets":    m["secrets"],
-		"legacy_key": m["upstreams"].(map[string]any)["legacy"].(map[string]any)["token_file"],
+		"legacy_key": m["upstreams"].([]any)[1].(map[string]any)["token_file"],
+		"legacy":     []any{m["upstreams"].([]any)[1].(map[string]any)["name"], m["upstreams"].([]any)[1].(map[string]any)["kind"]},
 	}
 	want := map[string]any{
 		"max_ttl":  "1h0m0s",
 		"rule_ttl": "30m0s",
 		"grpc":     "127.0.0.1:9090",
 		"secrets": map[string]any{
-			"database": true, "new_central": true, "legacy": true, "idempotency_sealing": true,
+			"database": true, "upstreams": map[string]any{"prod": true, "old": true}, "idempotency_sealing": true,
 		},
 		"legacy_key": "testdata/secrets/legacy-token",
+		"legacy":     []any{"old", "legacy"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("redacted (-want +got):\n%s", diff)

@@ -2,11 +2,61 @@ package config
 
 import "time"
 
-// Upstreams are the ZeroTier APIs the broker mints on. Either may be
-// absent; purposes may only use configured ones.
-type Upstreams struct {
-	NewCentral *NewCentral `json:"new_central"`
-	Legacy     *Legacy     `json:"legacy"`
+// Upstreams are the ZeroTier APIs the broker mints on, each named: any
+// number of each kind, so that one broker serves several organisations.
+// Purposes may only use configured ones.
+type Upstreams []Upstream
+
+// Upstream is one named ZeroTier API account: its kind says which of
+// NewCentral and Legacy holds its settings.
+type Upstream struct {
+	// Name is what purposes, leases, metrics and audit events call it:
+	// 1-63 of [a-z0-9_-]. Leases record it, so renaming an upstream that
+	// still has live leases leaves them unrevocable until it is restored.
+	Name string `json:"name"`
+	// Kind is new_central or legacy.
+	Kind string `json:"kind"`
+	// NewCentral holds the settings of a new_central upstream, written
+	// beside name and kind.
+	NewCentral *NewCentral `json:"-" refkind:"new_central"`
+	// Legacy holds the settings of a legacy upstream, written beside name
+	// and kind.
+	Legacy *Legacy `json:"-" refkind:"legacy"`
+	// Path is where the upstream was written, for errors:
+	// "upstreams[0]", or "upstreams.new_central" in the older form.
+	Path string `json:"-"`
+}
+
+// Upstream returns the upstream called name, nil when there is none.
+func (c *Config) Upstream(name string) *Upstream {
+	for i := range c.Upstreams {
+		if name != "" && c.Upstreams[i].Name == name {
+			return &c.Upstreams[i]
+		}
+	}
+	return nil
+}
+
+// RateLimit is the upstream's requests per second.
+func (u *Upstream) RateLimit() float64 {
+	switch {
+	case u.NewCentral != nil:
+		return u.NewCentral.RateLimit
+	case u.Legacy != nil:
+		return u.Legacy.RateLimit
+	}
+	return 0
+}
+
+// BaseURL is the upstream's API base URL.
+func (u *Upstream) BaseURL() string {
+	switch {
+	case u.NewCentral != nil:
+		return u.NewCentral.BaseURL
+	case u.Legacy != nil:
+		return u.Legacy.BaseURL
+	}
+	return ""
 }
 
 // NewCentral is the New Central (v2) API, minting API keys on service
@@ -30,6 +80,10 @@ type NewCentral struct {
 	// upstream expiry; defaults to 5m.
 	ExpirySkew time.Duration   `json:"expiry_skew"`
 	Paths      NewCentralPaths `json:"paths"`
+
+	// ServiceAccountID is where the purposes on this upstream that name
+	// no service account of their own mint.
+	ServiceAccountID string `json:"service_account_id"`
 
 	// AdminKeyID is the admin key's id; empty means find it at start-up
 	// among the keys of AdminServiceAccountID (or the purposes' service

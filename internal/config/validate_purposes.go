@@ -57,17 +57,17 @@ func (v *validator) delivery(path string, p *Purpose) {
 // proxyBudget checks that the proxy purposes' shares of each upstream's
 // rate limit fit in it, with room left for the broker's own calls.
 func (v *validator) proxyBudget() {
-	for _, kind := range []string{UpstreamNewCentral, UpstreamLegacy} {
-		limit := v.c.upstreamRate(kind)
+	for _, u := range v.c.Upstreams {
+		limit := u.RateLimit()
 		sum, found := 0.0, false
 		for _, p := range v.c.Purposes {
-			if p.IsProxy() && p.Scope != nil && p.Upstream.Kind == kind {
+			if p.IsProxy() && p.Scope != nil && p.Upstream.Name == u.Name {
 				sum += p.Scope.RateLimit
 				found = true
 			}
 		}
 		if found && limit > 0 && sum >= limit {
-			v.add("upstreams."+kind+".rate_limit", "is %g requests/s, but the proxy purposes on it take %g: their scope.rate_limit shares must leave room for minting and revoking", limit, sum)
+			v.add(u.Path+".rate_limit", "is %g requests/s, but the proxy purposes on it take %g: their scope.rate_limit shares must leave room for minting and revoking", limit, sum)
 		}
 	}
 }
@@ -98,27 +98,49 @@ func (v *validator) ttls(path string, p *Purpose) {
 	}
 }
 
-func (v *validator) purposeUpstream(path string, u *PurposeUpstream) {
+func (v *validator) purposeUpstream(path string, pu *PurposeUpstream) {
+	if pu.Kind != "" && pu.Kind != UpstreamNewCentral && pu.Kind != UpstreamLegacy {
+		v.add(path+".kind", "must be new_central or legacy, got %q", pu.Kind)
+		return
+	}
+	if pu.Name == "" {
+		switch m := v.c.upstreamsOfKind(pu.Kind); {
+		case pu.Kind != "" && len(m) == 0:
+			v.add(path+".kind", "is %s but no %s upstream is configured: add one under upstreams", pu.Kind, pu.Kind)
+		case len(m) == 0:
+			v.add(path, "no upstream is configured: add one under upstreams")
+		default:
+			v.add(path+".name", "is required when several upstreams are configured: name one of %s", upstreamNames(upstreamsOf(m)))
+		}
+		return
+	}
+	u := v.c.Upstream(pu.Name)
+	if u == nil {
+		v.add(path+".name", "upstream %q is not configured (upstreams: %s)", pu.Name, upstreamNames(v.c.Upstreams))
+		return
+	}
+	if pu.Kind != u.Kind {
+		v.add(path+".kind", "is %q but upstream %s is %s", pu.Kind, u.Name, u.Kind)
+		return
+	}
 	switch u.Kind {
 	case UpstreamNewCentral:
-		if v.c.Upstreams.NewCentral == nil {
-			v.add(path+".kind", "is new_central but upstreams.new_central is not configured")
-		}
-		if u.ServiceAccountID == "" {
-			v.add(path+".service_account_id", "is required for new_central")
+		if pu.ServiceAccountID == "" {
+			v.add(path+".service_account_id", "is required: upstream %s sets no service_account_id for its purposes", u.Name)
 		}
 	case UpstreamLegacy:
-		if v.c.Upstreams.Legacy == nil {
-			v.add(path+".kind", "is legacy but upstreams.legacy is not configured")
+		if pu.ServiceAccountID != "" {
+			v.add(path+".service_account_id", "applies only to new_central; legacy upstream %s mints on its user_id", u.Name)
 		}
-		if u.ServiceAccountID != "" {
-			v.add(path+".service_account_id", "applies only to new_central; legacy mints on upstreams.legacy.user_id")
-		}
-	case "":
-		v.add(path+".kind", "is required (new_central or legacy)")
-	default:
-		v.add(path+".kind", "must be new_central or legacy, got %q", u.Kind)
 	}
+}
+
+func upstreamsOf(ps []*Upstream) Upstreams {
+	out := make(Upstreams, 0, len(ps))
+	for _, u := range ps {
+		out = append(out, *u)
+	}
+	return out
 }
 
 func (v *validator) allow(path string, p *Purpose) {

@@ -11,9 +11,32 @@ import (
 
 var placeholder = regexp.MustCompile(`\{[^}]*\}`)
 
+// upstreamName is an upstream's name: it appears in metrics, audit events
+// and lease rows. Underscores are allowed for the names the older
+// configuration form gives (new_central).
+var upstreamName = regexp.MustCompile(`^[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?$`)
+
 func (v *validator) upstreams() {
-	if nc := v.c.Upstreams.NewCentral; nc != nil {
-		const p = "upstreams.new_central"
+	seen := map[string]string{}
+	for i := range v.c.Upstreams {
+		u := &v.c.Upstreams[i]
+		switch prev, dup := seen[u.Name]; {
+		case u.Name == "":
+			v.add(u.Path+".name", "is required")
+		case !upstreamName.MatchString(u.Name):
+			v.add(u.Path+".name", "must be 1-63 of [a-z0-9_-], not starting or ending with - or _, got %q", u.Name)
+		case dup:
+			v.add(u.Path+".name", "duplicate upstream name %q (also %s)", u.Name, prev)
+		default:
+			seen[u.Name] = u.Path
+		}
+		v.upstream(u)
+	}
+}
+
+func (v *validator) upstream(u *Upstream) {
+	if nc := u.NewCentral; nc != nil {
+		p := u.Path
 		v.baseURL(p+".base_url", nc.BaseURL, nc.AllowHTTP)
 		_, nc.AdminKey = v.secret(p+".admin_key", nc.AdminKeyEnv, &nc.AdminKeyFile)
 		v.positive(p+".rate_limit", nc.RateLimit)
@@ -28,8 +51,8 @@ func (v *validator) upstreams() {
 		v.template(p+".paths.get_service_account", nc.Paths.GetServiceAccount, "{id}")
 		v.adminCredential(p, nc)
 	}
-	if l := v.c.Upstreams.Legacy; l != nil {
-		const p = "upstreams.legacy"
+	if l := u.Legacy; l != nil {
+		p := u.Path
 		v.baseURL(p+".base_url", l.BaseURL, l.AllowHTTP)
 		_, l.Token = v.secret(p+".token", l.TokenEnv, &l.TokenFile)
 		l.AuthScheme = strings.ToLower(l.AuthScheme)

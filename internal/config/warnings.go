@@ -34,11 +34,13 @@ func (v *validator) warnings() {
 	if t := l.TLS; t != nil {
 		files = append(files, struct{ path, name string }{"listen.tls.key_file", t.KeyFile})
 	}
-	if nc := v.c.Upstreams.NewCentral; nc != nil {
-		files = append(files, struct{ path, name string }{"upstreams.new_central.admin_key_file", nc.AdminKeyFile})
-	}
-	if lg := v.c.Upstreams.Legacy; lg != nil {
-		files = append(files, struct{ path, name string }{"upstreams.legacy.token_file", lg.TokenFile})
+	for _, u := range v.c.Upstreams {
+		switch {
+		case u.NewCentral != nil:
+			files = append(files, struct{ path, name string }{u.Path + ".admin_key_file", u.NewCentral.AdminKeyFile})
+		case u.Legacy != nil:
+			files = append(files, struct{ path, name string }{u.Path + ".token_file", u.Legacy.TokenFile})
+		}
 	}
 	files = append(files, struct{ path, name string }{"idempotency.seal_key_file", v.c.Idempotency.SealKeyFile})
 	for _, f := range files {

@@ -32,7 +32,7 @@ func TestWarnings(t *testing.T) {
 		t.Helper()
 		d := doc(map[string]string{
 			"listen":    listen,
-			"upstreams": "\n  new_central:\n    admin_key_file: " + adminFile,
+			"upstreams": "\n  - {name: new_central, kind: new_central, admin_key_file: " + adminFile + "}",
 			"auth":      "\n  api_keys: [{name: ci, key_env: " + keyEnv + "}]",
 		})
 		c, err := config.ParseWith("b.yaml", []byte(d), config.Options{LookupEnv: fakeEnv(env)})
@@ -45,7 +45,7 @@ func TestWarnings(t *testing.T) {
 	want := []string{
 		"listen.grpc_addr: 0.0.0.0:9090 serves without TLS on an address other than loopback; bearer credentials and tokens cross the network in the clear (set listen.tls, or terminate TLS in front of the broker)",
 		"listen.http_addr: :8080 serves without TLS on an address other than loopback; bearer credentials and tokens cross the network in the clear (set listen.tls, or terminate TLS in front of the broker)",
-		"upstreams.new_central.admin_key_file: " + loose + " is readable by others (mode -rw-r--r--); make it 0600 or 0400, owned by the broker's user",
+		"upstreams[0].admin_key_file: " + loose + " is readable by others (mode -rw-r--r--); make it 0600 or 0400, owned by the broker's user",
 		`auth.api_keys[0]: key "ci" is 9 bytes; use at least 32 random bytes`,
 	}
 	if d := cmp.Diff(want, got); d != "" {

@@ -76,9 +76,15 @@ type Lease struct {
 	// UpstreamTokenID and UpstreamName are empty.
 	Delivery string
 
-	// Upstream says which API minted the token; UpstreamAccount is the
-	// New Central service account id or the Legacy user id.
+	// Upstream is the configured name of the upstream that minted the
+	// token (or, for a proxy lease, that its calls go to): revocation goes
+	// there, whatever the purpose says today. UpstreamKind is its API,
+	// UpstreamNewCentral or UpstreamLegacy; UpstreamAccount is the New
+	// Central service account id or the Legacy user id. Leases from before
+	// upstreams had names hold the kind as the name, which is the name the
+	// older configuration form gives each upstream.
 	Upstream        string
+	UpstreamKind    string
 	UpstreamAccount string
 	// UpstreamTokenID is the New Central key id or the Legacy token name.
 	UpstreamTokenID string

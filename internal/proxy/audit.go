@@ -188,7 +188,10 @@ func (s *sampler) pruneLocked(now time.Time) {
 // ids, the operation, the status and the latency; never a body, a query
 // value or a credential.
 type call struct {
-	lease     *store.ProxyLease
+	lease *store.ProxyLease
+	// upstream is the upstream the call goes to: its purpose's, which the
+	// audit trail names because the narrow lease read does not carry one.
+	upstream  string
 	method    string
 	route     string
 	resources []string
@@ -224,6 +227,6 @@ func (c call) event(action string, now time.Time, skipped int) *store.AuditEvent
 	return &store.AuditEvent{
 		Time: now, Action: action, ActorKind: kind, ActorSubject: subject,
 		Purpose: c.lease.Purpose, LeaseID: c.lease.ID, Result: c.result,
-		Reason: c.reason(skipped), TokenSHA256: c.lease.TokenSHA256,
+		Reason: c.reason(skipped), TokenSHA256: c.lease.TokenSHA256, Upstream: c.upstream,
 	}
 }

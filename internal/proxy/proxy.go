@@ -206,7 +206,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			Lease: scope.Lease{ID: l.ID, Owner: l.Owner, Labels: l.Labels},
 		})
 	}
-	c := call{lease: l, method: r.Method, route: "an unsupported route"}
+	c := call{lease: l, upstream: pp.Upstream.Name, method: r.Method, route: "an unsupported route"}
 	if d.Op != nil {
 		c.route, c.resources = d.Op.Template, d.Resources
 		if span.IsRecording() {

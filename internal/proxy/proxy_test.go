@@ -375,6 +375,9 @@ func TestAuditIsWrittenAfterTheAnswerAndDrainedOnStop(t *testing.T) {
 		if e.TokenSHA256 != b.lease.TokenSHA256 || e.ActorKind != "api_key" || e.ActorSubject != "ci" {
 			t.Errorf("event %+v", e)
 		}
+		if (e.Action == proxy.ActionCall || e.Action == proxy.ActionRead) && e.Upstream != "new_central" {
+			t.Errorf("%s event names upstream %q, want new_central", e.Action, e.Upstream)
+		}
 	}
 	if count[proxy.ActionCall] != 3 || count[proxy.ActionRead] != 1 {
 		t.Errorf("audit counts %v: want every change and one sampled read", count)

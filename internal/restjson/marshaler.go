@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -15,6 +16,7 @@ import (
 const (
 	msgUnreadable = "invalid request body: could not be read"
 	msgNotJSON    = "invalid request body: not valid JSON"
+	msgNotUTF8    = "invalid request body: not valid UTF-8"
 	msgTrailing   = "invalid request body: more than one JSON value"
 	msgMismatch   = "invalid request body: does not match the request"
 )
@@ -53,6 +55,11 @@ func (m *Marshaler) decode(r io.Reader, v any) error {
 	if len(bytes.TrimSpace(data)) == 0 {
 		// The gateway treats EOF as an empty request, as JSONPb does.
 		return io.EOF
+	}
+	// encoding/json would quietly turn invalid UTF-8 into U+FFFD, so a
+	// caller's bytes would be stored as something it never sent.
+	if !utf8.Valid(data) {
+		return errors.New(msgNotUTF8)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()

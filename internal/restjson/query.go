@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/utilities"
@@ -29,14 +31,33 @@ func (QueryParser) Parse(msg proto.Message, values url.Values, filter *utilities
 	slices.Sort(keys)
 	var p runtime.DefaultQueryParser
 	for _, k := range keys {
+		if !validUTF8(k, values[k]) {
+			return fmt.Errorf("invalid query parameter %q: not valid UTF-8", strings.ToValidUTF8(truncate(k), "?"))
+		}
 		if err := p.Parse(msg, url.Values{k: values[k]}, filter); err != nil {
-			if len(k) > maxNameBytes {
-				k = k[:maxNameBytes] + "..."
-			}
-			return fmt.Errorf("invalid query parameter %q", k)
+			return fmt.Errorf("invalid query parameter %q", truncate(k))
 		}
 	}
 	return nil
+}
+
+func validUTF8(k string, vs []string) bool {
+	if !utf8.ValidString(k) {
+		return false
+	}
+	for _, v := range vs {
+		if !utf8.ValidString(v) {
+			return false
+		}
+	}
+	return true
+}
+
+func truncate(k string) string {
+	if len(k) > maxNameBytes {
+		return k[:maxNameBytes] + "..."
+	}
+	return k
 }
 
 var install sync.Once

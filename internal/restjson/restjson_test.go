@@ -65,6 +65,7 @@ func TestRefusalsAreFixedAndNameTheField(t *testing.T) {
 		{"malformed", &ztbrokerv1.IssueTokenRequest{}, `{bad`, "invalid request body: not valid JSON"},
 		{"truncated", &ztbrokerv1.IssueTokenRequest{}, `{"ttl": `, "invalid request body: not valid JSON"},
 		{"two values", &ztbrokerv1.IssueTokenRequest{}, `{} {}`, "invalid request body: more than one JSON value"},
+		{"invalid utf-8", &ztbrokerv1.IssueTokenRequest{}, "{\"labels\": {\"job\": \"\xff\xfe\"}}", "invalid request body: not valid UTF-8"},
 		{"not an object", &ztbrokerv1.IssueTokenRequest{}, `[1]`, `invalid request body: field "(body)" must be a JSON object`},
 		{"unknown field", &ztbrokerv1.IssueTokenRequest{}, `{"nope": 1}`, `invalid request body: unknown field "nope"`},
 		{"long unknown field", &ztbrokerv1.IssueTokenRequest{}, `{"` + strings.Repeat("x", 100) + `": 1}`,
@@ -130,6 +131,11 @@ func TestQueryParameters(t *testing.T) {
 	err := restjson.QueryParser{}.Parse(&req, url.Values{"page_size": {"abc"}, "purpose": {"p"}}, utilities.NewDoubleArray(nil))
 	if err == nil || err.Error() != `invalid query parameter "page_size"` {
 		t.Errorf("err = %v, want the fixed refusal naming page_size", err)
+	}
+	req = ztbrokerv1.ListLeasesRequest{}
+	err = restjson.QueryParser{}.Parse(&req, url.Values{"label": {"job=\xff"}}, utilities.NewDoubleArray(nil))
+	if err == nil || err.Error() != `invalid query parameter "label": not valid UTF-8` {
+		t.Errorf("err = %v, want the fixed refusal naming label", err)
 	}
 	req = ztbrokerv1.ListLeasesRequest{}
 	if err := (restjson.QueryParser{}).Parse(&req, url.Values{"page_size": {"5"}, "state": {"STATE_ACTIVE"}, "utm_source": {"x"}}, utilities.NewDoubleArray(nil)); err != nil {

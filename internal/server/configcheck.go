@@ -142,17 +142,19 @@ func checkSealKey(c *config.Config, report config.Report) {
 // blanks. The defaults belong to the clients; the config package cannot
 // import them.
 func defaultUpstreamPaths(c *config.Config, _ config.Report) {
-	if nc := c.Upstreams.NewCentral; nc != nil {
-		p := &nc.Paths
-		p.CreateKey = cmp.Or(p.CreateKey, newcentral.DefaultCreateKeyPath)
-		p.DeleteKey = cmp.Or(p.DeleteKey, newcentral.DefaultDeleteKeyPath)
-		p.GetServiceAccount = cmp.Or(p.GetServiceAccount, newcentral.DefaultGetServiceAccountPath)
-	}
-	if lg := c.Upstreams.Legacy; lg != nil {
-		p := &lg.Paths
-		p.Status = cmp.Or(p.Status, legacy.DefaultStatusPath)
-		p.User = cmp.Or(p.User, legacy.DefaultUserPath)
-		p.CreateToken = cmp.Or(p.CreateToken, legacy.DefaultCreateTokenPath)
-		p.DeleteToken = cmp.Or(p.DeleteToken, legacy.DefaultDeleteTokenPath)
+	for i := range c.Upstreams {
+		if nc := c.Upstreams[i].NewCentral; nc != nil {
+			p := &nc.Paths
+			p.CreateKey = cmp.Or(p.CreateKey, newcentral.DefaultCreateKeyPath)
+			p.DeleteKey = cmp.Or(p.DeleteKey, newcentral.DefaultDeleteKeyPath)
+			p.GetServiceAccount = cmp.Or(p.GetServiceAccount, newcentral.DefaultGetServiceAccountPath)
+		}
+		if lg := c.Upstreams[i].Legacy; lg != nil {
+			p := &lg.Paths
+			p.Status = cmp.Or(p.Status, legacy.DefaultStatusPath)
+			p.User = cmp.Or(p.User, legacy.DefaultUserPath)
+			p.CreateToken = cmp.Or(p.CreateToken, legacy.DefaultCreateTokenPath)
+			p.DeleteToken = cmp.Or(p.DeleteToken, legacy.DefaultDeleteTokenPath)
+		}
 	}
 }

@@ -37,28 +37,19 @@ type proxyDeps struct {
 func buildProxy(d proxyDeps) (*proxy.Proxy, error) {
 	f := d.cfg
 	var ups = map[string]*proxy.Upstream{}
-	upstreamFor := func(kind string) (*proxy.Upstream, error) {
-		if u := ups[kind]; u != nil {
+	upstreamFor := func(name string) (*proxy.Upstream, error) {
+		if u := ups[name]; u != nil {
 			return u, nil
 		}
-		rt := d.upstreams.byKind(kind)
+		rt := d.upstreams.byName(name)
 		if rt == nil {
-			return nil, fmt.Errorf("no upstream of kind %q", kind)
+			return nil, fmt.Errorf("upstream %q is not configured", name)
 		}
-		var u *proxy.Upstream
-		var o upstream.Options
-		switch kind {
-		case config.UpstreamNewCentral:
-			nc := f.Upstreams.NewCentral
-			u = &proxy.Upstream{Name: kind, BaseURL: nc.BaseURL, Credential: rt.authorization}
-			o = upstream.Options{Name: kind, Limiter: rt.limiter, Timeout: nc.Timeout}
-		case config.UpstreamLegacy:
-			lg := f.Upstreams.Legacy
-			u = &proxy.Upstream{Name: kind, BaseURL: lg.BaseURL, StripPrefix: "/api/v1", Credential: rt.authorization}
-			o = upstream.Options{Name: kind, Limiter: rt.limiter, Timeout: lg.Timeout}
-		default:
-			return nil, fmt.Errorf("no upstream of kind %q", kind)
+		u := &proxy.Upstream{Name: name, BaseURL: rt.baseURL, Credential: rt.authorization}
+		if rt.kind == config.UpstreamLegacy {
+			u.StripPrefix = "/api/v1"
 		}
+		o := upstream.Options{Name: name, Limiter: rt.limiter, Timeout: rt.timeout}
 		o.Registerer, o.Logger, o.TracerProvider = d.reg, d.log, d.tracer
 		hc, err := upstream.NewHTTPClient(d.base, o)
 		if err != nil {
@@ -66,7 +57,7 @@ func buildProxy(d proxyDeps) (*proxy.Proxy, error) {
 		}
 		u.BaseURL = trimSlash(u.BaseURL)
 		u.Client = hc
-		ups[kind] = u
+		ups[name] = u
 		return u, nil
 	}
 	var ps []*proxy.Purpose
@@ -78,7 +69,7 @@ func buildProxy(d proxyDeps) (*proxy.Proxy, error) {
 		if err != nil {
 			return nil, fmt.Errorf("purpose %q: %w", p.Name, err)
 		}
-		u, err := upstreamFor(p.Upstream.Kind)
+		u, err := upstreamFor(p.Upstream.Name)
 		if err != nil {
 			return nil, fmt.Errorf("purpose %q: %w", p.Name, err)
 		}

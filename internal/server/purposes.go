@@ -32,7 +32,7 @@ func policySpec(a config.Allow) policy.Spec {
 func buildPurposes(cfg *config.Config, is *upstreams, publicURL string) (*broker.Purposes, error) {
 	var ps []*broker.Purpose
 	for _, p := range cfg.Purposes {
-		iss, err := is.forPurpose(p)
+		u, iss, err := is.forPurpose(p)
 		if err != nil {
 			return nil, err
 		}
@@ -48,11 +48,12 @@ func buildPurposes(cfg *config.Config, is *upstreams, publicURL string) (*broker
 			MinTTL:      p.MinTTL,
 			Issuer:      iss,
 			Policy:      pol,
+			ExpirySkew:  u.expirySkew,
 			Delivery:    p.Delivery,
 		}
 		if p.IsProxy() {
 			bp.ProxyBaseURL = proxy.BaseURL(publicURL, p.Name, ScopeAPI(p))
-			bp.ProxyAuthScheme = proxyAuthScheme(p.Upstream.Kind)
+			bp.ProxyAuthScheme = proxyAuthScheme(u.kind)
 		}
 		if !p.Quota.IsZero() {
 			bp.Quota = &store.Quota{

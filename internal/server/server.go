@@ -226,9 +226,6 @@ func (c Config) Complete(ctx context.Context) (_ *Server, err error) {
 	if sealer != nil {
 		bcfg.Sealer = sealer
 	}
-	if nc := f.Upstreams.NewCentral; nc != nil {
-		bcfg.ExpirySkew = nc.ExpirySkew
-	}
 	if s.service, err = broker.New(bcfg); err != nil {
 		return nil, err
 	}

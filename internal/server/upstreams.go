@@ -21,11 +21,10 @@ import (
 	"github.com/ztbroker/ztbroker/internal/worker/reconcile"
 )
 
-// upstreams is every configured upstream. Each keeps its own state — its
-// admin credential, clients, clock estimate, guard and rotation settings —
-// in its own upstreamRuntime, so that named upstreams, any number of each
-// kind, are more entries rather than a new design. Today the config holds
-// at most one of each kind, named after its kind.
+// upstreams is every configured upstream, any number of each kind. Each
+// keeps its own state — its admin credential, clients, rate limiter, clock
+// estimate, guard and rotation settings — in its own upstreamRuntime, so
+// that two organisations share nothing but the process.
 type upstreams struct {
 	list []*upstreamRuntime
 }
@@ -47,6 +46,11 @@ type upstreamRuntime struct {
 	limiter *upstream.Limiter
 	// authScheme is how the admin credential is presented.
 	authScheme string
+	// baseURL and timeout are the API's, for the proxy's forwarding.
+	baseURL string
+	timeout time.Duration
+	// expirySkew is added to a New Central lease's max expiry.
+	expirySkew time.Duration
 }
 
 // authorization is the admin credential as a header value, read afresh
@@ -56,14 +60,23 @@ func (u *upstreamRuntime) authorization() (header, secret string) {
 	return u.authScheme + " " + s, s
 }
 
-// byKind returns the upstream of a kind (one each today).
-func (us *upstreams) byKind(kind string) *upstreamRuntime {
+// byName returns the upstream called name, nil when none is.
+func (us *upstreams) byName(name string) *upstreamRuntime {
 	for _, u := range us.list {
-		if u.kind == kind {
+		if u.name == name {
 			return u
 		}
 	}
 	return nil
+}
+
+// names lists the configured upstreams' names.
+func (us *upstreams) names() []string {
+	out := make([]string, 0, len(us.list))
+	for _, u := range us.list {
+		out = append(out, u.name)
+	}
+	return out
 }
 
 func newHTTPBase() *http.Client {
@@ -85,15 +98,17 @@ type upstreamDeps struct {
 
 func buildUpstreams(ctx context.Context, cfg *config.Config, d upstreamDeps) (*upstreams, error) {
 	out := &upstreams{}
-	if nc := cfg.Upstreams.NewCentral; nc != nil {
-		u, err := buildNewCentral(cfg, nc, d)
-		if err != nil {
-			return nil, err
+	for _, cu := range cfg.Upstreams {
+		var u *upstreamRuntime
+		var err error
+		switch {
+		case cu.NewCentral != nil:
+			u, err = buildNewCentral(cfg, cu, d)
+		case cu.Legacy != nil:
+			u, err = buildLegacy(ctx, cfg, cu, d)
+		default:
+			err = fmt.Errorf("upstream %s: unknown kind %q", cu.Name, cu.Kind)
 		}
-		out.list = append(out.list, u)
-	}
-	if lg := cfg.Upstreams.Legacy; lg != nil {
-		u, err := buildLegacy(ctx, cfg, lg, d)
 		if err != nil {
 			return nil, err
 		}
@@ -105,13 +120,14 @@ func buildUpstreams(ctx context.Context, cfg *config.Config, d upstreamDeps) (*u
 // buildNewCentral makes one API for the upstream — one limiter (ZeroTier's
 // rate limit applies to the organisation), one credential, one clock
 // estimate — and a client per service account on it.
-func buildNewCentral(cfg *config.Config, nc *config.NewCentral, d upstreamDeps) (*upstreamRuntime, error) {
-	const name = config.UpstreamNewCentral
+func buildNewCentral(cfg *config.Config, cu config.Upstream, d upstreamDeps) (*upstreamRuntime, error) {
+	nc, name := cu.NewCentral, cu.Name
 	u := &upstreamRuntime{name: name, kind: lease.UpstreamNewCentral, accounts: map[string]upstream.Issuer{},
 		cred: upstream.NewAdminCredential(nc.AdminKey.Reveal()), limiter: upstream.NewLimiter(nc.RateLimit, 0, nil),
-		authScheme: "Bearer"}
+		authScheme: "Bearer", baseURL: nc.BaseURL, timeout: nc.Timeout, expirySkew: nc.ExpirySkew}
 	skew := upstream.NewClockSkew(d.now)
 	api, err := newcentral.NewAPI(newcentral.Config{
+		Name:                  name,
 		BaseURL:               nc.BaseURL,
 		HTTPClient:            d.base,
 		Credential:            u.cred,
@@ -132,9 +148,13 @@ func buildNewCentral(cfg *config.Config, nc *config.NewCentral, d upstreamDeps) 
 	u.nc = api
 	var purposeAccounts []string
 	for _, p := range cfg.Purposes {
-		if p.Upstream.Kind == config.UpstreamNewCentral && !slices.Contains(purposeAccounts, p.Upstream.ServiceAccountID) {
+		if p.Upstream.Name == name && !slices.Contains(purposeAccounts, p.Upstream.ServiceAccountID) {
 			purposeAccounts = append(purposeAccounts, p.Upstream.ServiceAccountID)
 		}
+	}
+	if nc.ServiceAccountID != "" && !slices.Contains(purposeAccounts, nc.ServiceAccountID) {
+		// Guarded (and its leases revocable) even while no purpose uses it.
+		purposeAccounts = append(purposeAccounts, nc.ServiceAccountID)
 	}
 	search := purposeAccounts
 	if nc.AdminServiceAccountID != "" {
@@ -158,23 +178,24 @@ func buildNewCentral(cfg *config.Config, nc *config.NewCentral, d upstreamDeps) 
 		u.keeper.Rotate = &adminkey.Rotate{Before: r.Before, Lifetime: r.Lifetime, Grace: r.Grace}
 	}
 	u.guard = reconcile.Guard{Upstream: name, Kind: u.kind, Accounts: mapKeys(u.accounts), ForeignKeys: nc.ForeignKeys,
-		Disabled: unknownAdmin(u.cred, "the admin key's id is unknown: set upstreams.new_central.admin_key_id")}
+		Disabled: unknownAdmin(u.cred, "the admin key's id is unknown: set "+cu.Path+".admin_key_id")}
 	if nc.OrgWatch {
 		u.guard.ServiceAccounts = orgWatch(api, nc.OrgID)
 	}
 	return u, nil
 }
 
-func buildLegacy(ctx context.Context, cfg *config.Config, lg *config.Legacy, d upstreamDeps) (*upstreamRuntime, error) {
-	const name = config.UpstreamLegacy
+func buildLegacy(ctx context.Context, cfg *config.Config, cu config.Upstream, d upstreamDeps) (*upstreamRuntime, error) {
+	lg, name := cu.Legacy, cu.Name
 	scheme := legacy.SchemeToken
 	if lg.AuthScheme == legacy.SchemeBearer {
 		scheme = legacy.SchemeBearer
 	}
 	u := &upstreamRuntime{name: name, kind: lease.UpstreamLegacy, accounts: map[string]upstream.Issuer{},
 		cred: upstream.NewAdminCredential(lg.Token.Reveal()), limiter: upstream.NewLimiter(lg.RateLimit, 0, nil),
-		authScheme: scheme}
+		authScheme: scheme, baseURL: lg.BaseURL, timeout: lg.Timeout}
 	c, err := legacy.New(legacy.Config{
+		Name:             name,
 		BaseURL:          lg.BaseURL,
 		HTTPClient:       d.base,
 		Credential:       u.cred,
@@ -199,9 +220,9 @@ func buildLegacy(ctx context.Context, cfg *config.Config, lg *config.Legacy, d u
 		id, err := c.DiscoverUserID(dctx)
 		cancel()
 		if err != nil {
-			return nil, fmt.Errorf("upstream %s: discover user id (set upstreams.legacy.user_id to skip): %w", name, err)
+			return nil, fmt.Errorf("upstream %s: discover user id (set %s.user_id to skip): %w", name, cu.Path, err)
 		}
-		d.log.Info("legacy user discovered", "user_id", id)
+		d.log.Info("legacy user discovered", "upstream", name, "user_id", id)
 	}
 	u.lg = c
 	u.accounts[c.Account()] = c
@@ -219,7 +240,7 @@ func buildLegacy(ctx context.Context, cfg *config.Config, lg *config.Legacy, d u
 		Poll:  adminkey.DefaultPoll,
 	}
 	u.guard = reconcile.Guard{Upstream: name, Kind: u.kind, Accounts: []string{c.Account()}, ForeignKeys: lg.ForeignKeys,
-		Disabled: unknownAdmin(u.cred, "the admin token's name is unknown: set upstreams.legacy.admin_token_name")}
+		Disabled: unknownAdmin(u.cred, "the admin token's name is unknown: set "+cu.Path+".admin_token_name")}
 	return u, nil
 }
 
@@ -282,22 +303,21 @@ func mapKeys(m map[string]upstream.Issuer) []string {
 	return out
 }
 
-// forPurpose finds the client a purpose mints with.
-func (us *upstreams) forPurpose(p config.Purpose) (upstream.Issuer, error) {
-	for _, u := range us.list {
-		if u.kind != p.Upstream.Kind {
-			continue
-		}
-		switch u.kind {
-		case lease.UpstreamNewCentral:
-			if is := u.accounts[p.Upstream.ServiceAccountID]; is != nil {
-				return is, nil
-			}
-		case lease.UpstreamLegacy:
-			return u.lg, nil
-		}
+// forPurpose finds the upstream and the client a purpose mints with.
+func (us *upstreams) forPurpose(p config.Purpose) (*upstreamRuntime, upstream.Issuer, error) {
+	u := us.byName(p.Upstream.Name)
+	if u == nil {
+		return nil, nil, fmt.Errorf("purpose %q: upstream %q is not configured", p.Name, p.Upstream.Name)
 	}
-	return nil, fmt.Errorf("purpose %q: upstream %s is not configured", p.Name, p.Upstream.Kind)
+	switch u.kind {
+	case lease.UpstreamNewCentral:
+		if is := u.accounts[p.Upstream.ServiceAccountID]; is != nil {
+			return u, is, nil
+		}
+	case lease.UpstreamLegacy:
+		return u, u.lg, nil
+	}
+	return nil, nil, fmt.Errorf("purpose %q: upstream %s has no client for account %q", p.Name, u.name, p.Upstream.ServiceAccountID)
 }
 
 // issuers is every client, for revocation and reconciliation.

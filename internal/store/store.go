@@ -198,8 +198,10 @@ type CreatePendingParams struct {
 	Labels  map[string]string
 	// Delivery is lease.DeliveryToken (the default when empty) or
 	// lease.DeliveryProxy.
-	Delivery        string
+	Delivery string
+	// Upstream is the upstream's configured name, UpstreamKind its API.
 	Upstream        string
+	UpstreamKind    string
 	UpstreamAccount string
 	UpstreamName    string
 	Now             time.Time
@@ -416,6 +418,7 @@ type RevokeMatchingResult struct {
 }
 
 type ListUpstreamTokensParams struct {
+	// Upstream is the upstream's name.
 	Upstream        string
 	UpstreamAccount string
 }
@@ -438,6 +441,10 @@ type AuditEvent struct {
 	Result       string
 	Reason       string
 	TokenSHA256  string
+	// Upstream names the upstream the event concerns: a lease's (filled
+	// in from the lease when left empty), or the one a rotation or guard
+	// event is about. Empty for events of no one upstream.
+	Upstream string
 }
 
 type ListAuditParams struct {

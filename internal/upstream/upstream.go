@@ -45,6 +45,9 @@ type Issuer interface {
 	// List returns every token on the account.
 	List(ctx context.Context) ([]Token, error)
 
+	// Upstream is the configured name of the upstream the account is on,
+	// which leases record.
+	Upstream() string
 	// Kind is lease.UpstreamNewCentral or lease.UpstreamLegacy.
 	Kind() string
 	// Account is the service account id or the Legacy user id.

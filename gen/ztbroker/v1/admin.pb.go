@@ -428,9 +428,13 @@ type AuditEvent struct {
 	Purpose      string                 `protobuf:"bytes,7,opt,name=purpose,proto3" json:"purpose,omitempty"`
 	LeaseId      string                 `protobuf:"bytes,8,opt,name=lease_id,json=leaseId,proto3" json:"lease_id,omitempty"`
 	// "ok", "denied", "error", ...
-	Result        string `protobuf:"bytes,9,opt,name=result,proto3" json:"result,omitempty"`
-	Reason        string `protobuf:"bytes,10,opt,name=reason,proto3" json:"reason,omitempty"`
-	TokenSha256   string `protobuf:"bytes,11,opt,name=token_sha256,json=tokenSha256,proto3" json:"token_sha256,omitempty"`
+	Result      string `protobuf:"bytes,9,opt,name=result,proto3" json:"result,omitempty"`
+	Reason      string `protobuf:"bytes,10,opt,name=reason,proto3" json:"reason,omitempty"`
+	TokenSha256 string `protobuf:"bytes,11,opt,name=token_sha256,json=tokenSha256,proto3" json:"token_sha256,omitempty"`
+	// The name of the upstream the event concerns: a lease's, or the one a
+	// rotation or guard alarm is about. Empty for events of no one
+	// upstream, and for events recorded before upstreams had names.
+	Upstream      string `protobuf:"bytes,12,opt,name=upstream,proto3" json:"upstream,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -542,6 +546,13 @@ func (x *AuditEvent) GetTokenSha256() string {
 	return ""
 }
 
+func (x *AuditEvent) GetUpstream() string {
+	if x != nil {
+		return x.Upstream
+	}
+	return ""
+}
+
 type ListAuditEventsResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Events        []*AuditEvent          `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
@@ -596,7 +607,8 @@ func (x *ListAuditEventsResponse) GetNextPageToken() string {
 
 type RotateUpstreamKeyRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The upstream's name, e.g. "new_central".
+	// The upstream's name, e.g. "prod" ("new_central" for an upstream
+	// configured in the older form).
 	Upstream string `protobuf:"bytes,1,opt,name=upstream,proto3" json:"upstream,omitempty"`
 	// Recorded in the audit trail.
 	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
@@ -1017,7 +1029,7 @@ const file_ztbroker_v1_admin_proto_rawDesc = "" +
 	"\blease_id\x18\x04 \x01(\tR\aleaseId\x12\x14\n" +
 	"\x05actor\x18\x05 \x01(\tR\x05actor\x12\x16\n" +
 	"\x06action\x18\x06 \x01(\tR\x06action\x120\n" +
-	"\x05since\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x05since\"\xbd\x03\n" +
+	"\x05since\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x05since\"\xd9\x03\n" +
 	"\n" +
 	"AuditEvent\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12.\n" +
@@ -1032,7 +1044,8 @@ const file_ztbroker_v1_admin_proto_rawDesc = "" +
 	"\x06result\x18\t \x01(\tR\x06result\x12\x16\n" +
 	"\x06reason\x18\n" +
 	" \x01(\tR\x06reason\x12!\n" +
-	"\ftoken_sha256\x18\v \x01(\tR\vtokenSha256\x1a>\n" +
+	"\ftoken_sha256\x18\v \x01(\tR\vtokenSha256\x12\x1a\n" +
+	"\bupstream\x18\f \x01(\tR\bupstream\x1a>\n" +
 	"\x10ActorClaimsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"r\n" +

@@ -645,10 +645,14 @@ type Purpose struct {
 	Description string                 `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
 	DefaultTtl  *durationpb.Duration   `protobuf:"bytes,3,opt,name=default_ttl,json=defaultTtl,proto3" json:"default_ttl,omitempty"`
 	MaxTtl      *durationpb.Duration   `protobuf:"bytes,4,opt,name=max_ttl,json=maxTtl,proto3" json:"max_ttl,omitempty"`
-	// "new_central" or "legacy".
+	// The configured name of the upstream the purpose mints on, e.g.
+	// "prod" ("new_central" or "legacy" for upstreams configured in the
+	// older form).
 	Upstream string `protobuf:"bytes,5,opt,name=upstream,proto3" json:"upstream,omitempty"`
 	// "token" or "proxy": what IssueToken hands out.
-	Delivery      string `protobuf:"bytes,6,opt,name=delivery,proto3" json:"delivery,omitempty"`
+	Delivery string `protobuf:"bytes,6,opt,name=delivery,proto3" json:"delivery,omitempty"`
+	// The upstream's API: "new_central" or "legacy".
+	UpstreamKind  string `protobuf:"bytes,7,opt,name=upstream_kind,json=upstreamKind,proto3" json:"upstream_kind,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -721,6 +725,13 @@ func (x *Purpose) GetUpstream() string {
 func (x *Purpose) GetDelivery() string {
 	if x != nil {
 		return x.Delivery
+	}
+	return ""
+}
+
+func (x *Purpose) GetUpstreamKind() string {
+	if x != nil {
+		return x.UpstreamKind
 	}
 	return ""
 }
@@ -930,7 +941,7 @@ const file_ztbroker_v1_broker_proto_rawDesc = "" +
 	"\x13RevokeLeaseResponse\x12(\n" +
 	"\x05lease\x18\x01 \x01(\v2\x12.ztbroker.v1.LeaseR\x05lease\x12'\n" +
 	"\x0falready_revoked\x18\x02 \x01(\bR\x0ealreadyRevoked\"\x15\n" +
-	"\x13ListPurposesRequest\"\xe7\x01\n" +
+	"\x13ListPurposesRequest\"\x8c\x02\n" +
 	"\aPurpose\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12:\n" +
@@ -938,7 +949,8 @@ const file_ztbroker_v1_broker_proto_rawDesc = "" +
 	"defaultTtl\x122\n" +
 	"\amax_ttl\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x06maxTtl\x12\x1a\n" +
 	"\bupstream\x18\x05 \x01(\tR\bupstream\x12\x1a\n" +
-	"\bdelivery\x18\x06 \x01(\tR\bdelivery\"H\n" +
+	"\bdelivery\x18\x06 \x01(\tR\bdelivery\x12#\n" +
+	"\rupstream_kind\x18\a \x01(\tR\fupstreamKind\"H\n" +
 	"\x14ListPurposesResponse\x120\n" +
 	"\bpurposes\x18\x01 \x03(\v2\x14.ztbroker.v1.PurposeR\bpurposes\"\x0f\n" +
 	"\rWhoAmIRequest\"\xe6\x01\n" +

@@ -113,7 +113,10 @@ type Lease struct {
 	RevokeTime    *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=revoke_time,json=revokeTime,proto3" json:"revoke_time,omitempty"`
 	// Who asked for the revocation: an owner, an admin or "system".
 	RevokedBy string `protobuf:"bytes,11,opt,name=revoked_by,json=revokedBy,proto3" json:"revoked_by,omitempty"`
-	// "new_central" or "legacy".
+	// The configured name of the upstream (ZeroTier organisation or
+	// account) the token lives on, e.g. "prod". Leases minted before
+	// upstreams had names, and upstreams configured in the older form, are
+	// named after their kind: "new_central" or "legacy".
 	Upstream string `protobuf:"bytes,12,opt,name=upstream,proto3" json:"upstream,omitempty"`
 	// The upstream token's id (New Central) or name (Legacy). Not a secret.
 	UpstreamTokenId string `protobuf:"bytes,13,opt,name=upstream_token_id,json=upstreamTokenId,proto3" json:"upstream_token_id,omitempty"`
@@ -133,7 +136,9 @@ type Lease struct {
 	// The longest the admission let the lease live from its creation.
 	GrantedMaxTtl *durationpb.Duration `protobuf:"bytes,19,opt,name=granted_max_ttl,json=grantedMaxTtl,proto3" json:"granted_max_ttl,omitempty"`
 	// The claim values the owner was built from (OIDC callers).
-	OwnerClaims   map[string]string `protobuf:"bytes,20,rep,name=owner_claims,json=ownerClaims,proto3" json:"owner_claims,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	OwnerClaims map[string]string `protobuf:"bytes,20,rep,name=owner_claims,json=ownerClaims,proto3" json:"owner_claims,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// The upstream's API: "new_central" or "legacy".
+	UpstreamKind  string `protobuf:"bytes,21,opt,name=upstream_kind,json=upstreamKind,proto3" json:"upstream_kind,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -308,11 +313,18 @@ func (x *Lease) GetOwnerClaims() map[string]string {
 	return nil
 }
 
+func (x *Lease) GetUpstreamKind() string {
+	if x != nil {
+		return x.UpstreamKind
+	}
+	return ""
+}
+
 var File_ztbroker_v1_lease_proto protoreflect.FileDescriptor
 
 const file_ztbroker_v1_lease_proto_rawDesc = "" +
 	"\n" +
-	"\x17ztbroker/v1/lease.proto\x12\vztbroker.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfa\b\n" +
+	"\x17ztbroker/v1/lease.proto\x12\vztbroker.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9f\t\n" +
 	"\x05Lease\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\apurpose\x18\x02 \x01(\tR\apurpose\x12\x14\n" +
@@ -340,7 +352,8 @@ const file_ztbroker_v1_lease_proto_rawDesc = "" +
 	"\vadmitted_by\x18\x12 \x01(\tR\n" +
 	"admittedBy\x12A\n" +
 	"\x0fgranted_max_ttl\x18\x13 \x01(\v2\x19.google.protobuf.DurationR\rgrantedMaxTtl\x12F\n" +
-	"\fowner_claims\x18\x14 \x03(\v2#.ztbroker.v1.Lease.OwnerClaimsEntryR\vownerClaims\x1a9\n" +
+	"\fowner_claims\x18\x14 \x03(\v2#.ztbroker.v1.Lease.OwnerClaimsEntryR\vownerClaims\x12#\n" +
+	"\rupstream_kind\x18\x15 \x01(\tR\fupstreamKind\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a>\n" +

@@ -28,17 +28,25 @@ log:
   format: json                  # json | text
   level: info                   # debug | info | warn | error
 
+# Each entry is one ZeroTier organisation (New Central) or account (Legacy);
+# purposes name theirs. Leases record the name: keep it while leases live.
 upstreams:
 {{- if eq .Upstream "new-central"}}
-  new_central:
+  - name: new_central
+    kind: new_central
     # ZeroTier Central's New Central API; for the emulator ("broker emulator")
     # http://127.0.0.1:8089.
     base_url: {{.BaseURL}}
     # An admin API key of your organisation, allowed to create and delete
     # API keys of the service account below.
     admin_key_env: ZT_CENTRAL_ADMIN_KEY
+    # The service account whose API keys the purposes on this upstream mint
+    # (the emulator seeds sa-emulator unless told otherwise with
+    # --service-account).
+    service_account_id: {{.ServiceAccount}}
 {{- else}}
-  legacy:
+  - name: legacy
+    kind: legacy
     # ZeroTier Central's Legacy API; for the emulator ("broker emulator")
     # http://127.0.0.1:8089/api/v1.
     base_url: {{.BaseURL}}
@@ -56,14 +64,10 @@ purposes:
     description: Short-lived tokens for deployment jobs.
     default_ttl: 15m
     max_ttl: 1h
-    upstream:
 {{- if eq .Upstream "new-central"}}
-      kind: new_central
-      # The service account whose API keys this purpose mints (the emulator
-      # seeds sa-emulator unless told otherwise with --service-account).
-      service_account_id: {{.ServiceAccount}}
+    upstream: new_central
 {{- else}}
-      kind: legacy
+    upstream: legacy
 {{- end}}
     allow:
       api_keys: [ci]

@@ -44,6 +44,7 @@ func (s *Store) CreatePending(_ context.Context, p store.CreatePendingParams) (*
 		Labels:          cloneLabels(p.Labels),
 		Delivery:        p.Delivery,
 		Upstream:        p.Upstream,
+		UpstreamKind:    p.UpstreamKind,
 		UpstreamAccount: p.UpstreamAccount,
 		UpstreamName:    p.UpstreamName,
 		IssueTime:       now,

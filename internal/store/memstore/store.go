@@ -103,7 +103,7 @@ func (s *Store) appendAudit(e *store.AuditEvent, now time.Time) int64 {
 }
 
 // maybeAudit records e for a change to l; an event that leaves the
-// purpose or lease id empty takes them from the lease, as callers often
+// purpose, lease id or upstream empty takes them from the lease, as callers often
 // know only the id before the store has read the row.
 func (s *Store) maybeAudit(e *store.AuditEvent, l *lease.Lease, now time.Time) {
 	if e == nil {
@@ -115,6 +115,9 @@ func (s *Store) maybeAudit(e *store.AuditEvent, l *lease.Lease, now time.Time) {
 	}
 	if c.LeaseID == "" {
 		c.LeaseID = l.ID
+	}
+	if c.Upstream == "" {
+		c.Upstream = l.Upstream
 	}
 	s.appendAudit(&c, now)
 }

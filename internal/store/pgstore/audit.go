@@ -20,10 +20,10 @@ import (
 // state-changing statement takes its event as $1 so this text is shared.
 const auditCTE = `aud AS (
 	INSERT INTO audit_events (time, action, actor_kind, actor_subject, actor_claims,
-		purpose, lease_id, result, reason, token_sha256)
+		purpose, lease_id, result, reason, token_sha256, upstream)
 	SELECT r.time, r.action, r.actor_kind, r.actor_subject, r.actor_claims,
 		COALESCE(NULLIF(r.purpose, ''), upd.purpose), COALESCE(NULLIF(r.lease_id, ''), upd.id::text),
-		r.result, r.reason, r.token_sha256
+		r.result, r.reason, r.token_sha256, COALESCE(NULLIF(r.upstream, ''), upd.upstream)
 	FROM upd, jsonb_populate_record(NULL::audit_events, $1::jsonb) AS r
 	WHERE $1::jsonb IS NOT NULL
 )`
@@ -32,10 +32,10 @@ const auditCTE = `aud AS (
 // array and appended in its order, so their ids keep it.
 const auditListCTE = `aud AS (
 	INSERT INTO audit_events (time, action, actor_kind, actor_subject, actor_claims,
-		purpose, lease_id, result, reason, token_sha256)
+		purpose, lease_id, result, reason, token_sha256, upstream)
 	SELECT r.time, r.action, r.actor_kind, r.actor_subject, r.actor_claims,
 		COALESCE(NULLIF(r.purpose, ''), upd.purpose), COALESCE(NULLIF(r.lease_id, ''), upd.id::text),
-		r.result, r.reason, r.token_sha256
+		r.result, r.reason, r.token_sha256, COALESCE(NULLIF(r.upstream, ''), upd.upstream)
 	FROM upd, jsonb_populate_recordset(NULL::audit_events, $1::jsonb) WITH ORDINALITY AS r
 	ORDER BY r.ordinality
 )`
@@ -53,6 +53,7 @@ type auditRow struct {
 	Result       string            `json:"result"`
 	Reason       string            `json:"reason"`
 	TokenSHA256  string            `json:"token_sha256"`
+	Upstream     string            `json:"upstream"`
 }
 
 // auditParam encodes e for auditCTE; a nil event is SQL NULL. A zero event
@@ -99,14 +100,14 @@ func newAuditRow(e *store.AuditEvent, now time.Time) auditRow {
 		Time: t.UTC().Truncate(time.Microsecond), Action: e.Action,
 		ActorKind: e.ActorKind, ActorSubject: e.ActorSubject, ActorClaims: claims,
 		Purpose: e.Purpose, LeaseID: e.LeaseID, Result: e.Result, Reason: e.Reason,
-		TokenSHA256: e.TokenSHA256,
+		TokenSHA256: e.TokenSHA256, Upstream: e.Upstream,
 	}
 }
 
 const sqlInsertAudit = `INSERT INTO audit_events (time, action, actor_kind, actor_subject, actor_claims,
-	purpose, lease_id, result, reason, token_sha256)
+	purpose, lease_id, result, reason, token_sha256, upstream)
 SELECT r.time, r.action, r.actor_kind, r.actor_subject, r.actor_claims,
-	r.purpose, r.lease_id, r.result, r.reason, r.token_sha256
+	r.purpose, r.lease_id, r.result, r.reason, r.token_sha256, r.upstream
 FROM jsonb_populate_record(NULL::audit_events, $1::jsonb) AS r
 RETURNING id`
 
@@ -124,9 +125,9 @@ func (s *Store) AppendAudit(ctx context.Context, e *store.AuditEvent) error {
 // sqlInsertAudits inserts a jsonb array of events in array order, so ids
 // follow it.
 const sqlInsertAudits = `INSERT INTO audit_events (time, action, actor_kind, actor_subject, actor_claims,
-	purpose, lease_id, result, reason, token_sha256)
+	purpose, lease_id, result, reason, token_sha256, upstream)
 SELECT r.time, r.action, r.actor_kind, r.actor_subject, r.actor_claims,
-	r.purpose, r.lease_id, r.result, r.reason, r.token_sha256
+	r.purpose, r.lease_id, r.result, r.reason, r.token_sha256, r.upstream
 FROM jsonb_populate_recordset(NULL::audit_events, $1::jsonb) WITH ORDINALITY AS r
 ORDER BY r.ordinality
 RETURNING id`
@@ -169,7 +170,7 @@ func (s *Store) AppendAudits(ctx context.Context, events []*store.AuditEvent) er
 }
 
 const sqlListAudit = `SELECT id, time, action, actor_kind, actor_subject, actor_claims,
-	purpose, lease_id, result, reason, token_sha256
+	purpose, lease_id, result, reason, token_sha256, upstream
 FROM audit_events
 WHERE ($1 = '' OR purpose = $1)
 	AND ($2 = '' OR lease_id = $2)
@@ -204,7 +205,7 @@ func (s *Store) ListAudit(ctx context.Context, p store.ListAuditParams) (*store.
 	events, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*store.AuditEvent, error) {
 		var e store.AuditEvent
 		err := r.Scan(&e.ID, &e.Time, &e.Action, &e.ActorKind, &e.ActorSubject, &e.ActorClaims,
-			&e.Purpose, &e.LeaseID, &e.Result, &e.Reason, &e.TokenSHA256)
+			&e.Purpose, &e.LeaseID, &e.Result, &e.Reason, &e.TokenSHA256, &e.Upstream)
 		e.Time = e.Time.UTC()
 		if len(e.ActorClaims) == 0 {
 			e.ActorClaims = nil

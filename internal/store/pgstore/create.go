@@ -20,8 +20,8 @@ const sqlInsertPending = `WITH upd AS (
 	INSERT INTO leases (id, purpose, owner, state, labels, upstream, upstream_account,
 		upstream_name, issue_time, expire_time, max_expire_time, idempotency_key,
 		admitted_by, granted_max_ttl, requested_ttl, owner_claims,
-		created_at, updated_at, delivery)
-	VALUES ($2, $3, $4, 'pending', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $9, $9, $17)
+		created_at, updated_at, delivery, upstream_kind)
+	VALUES ($2, $3, $4, 'pending', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $9, $9, $17, $18)
 	ON CONFLICT (owner, idempotency_key) WHERE idempotency_key <> '' DO NOTHING
 	RETURNING ` + leaseCols + `
 ), ` + auditCTE + `
@@ -73,7 +73,7 @@ func (s *Store) CreatePending(ctx context.Context, p store.CreatePendingParams) 
 	}
 	args := []any{audit, p.ID, p.Purpose, p.Owner, labelsParam(p.Labels), p.Upstream, p.UpstreamAccount,
 		p.UpstreamName, p.Now, p.ExpireTime, p.MaxExpireTime, p.IdempotencyKey,
-		p.AdmittedBy, p.GrantedMaxTTL, p.RequestedTTL, labelsParam(p.OwnerClaims), deliveryParam(p.Delivery)}
+		p.AdmittedBy, p.GrantedMaxTTL, p.RequestedTTL, labelsParam(p.OwnerClaims), deliveryParam(p.Delivery), p.UpstreamKind}
 	if p.Quota == nil {
 		res, err := insertPending(ctx, s.pool, p, args)
 		if err != nil {

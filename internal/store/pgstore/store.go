@@ -61,7 +61,7 @@ const leaseCols = `id, purpose, owner, state, labels, upstream, upstream_account
 	issue_time, expire_time, max_expire_time, revoke_reason, revoked_by,
 	revoke_time, revoke_attempts, next_attempt_at, last_error,
 	idempotency_key, admitted_by, granted_max_ttl, requested_ttl, owner_claims,
-	created_at, updated_at, delivery`
+	created_at, updated_at, delivery, upstream_kind`
 
 func scanLease(row pgx.Row) (*lease.Lease, error) {
 	var (
@@ -75,7 +75,7 @@ func scanLease(row pgx.Row) (*lease.Lease, error) {
 		&l.IssueTime, &l.ExpireTime, &l.MaxExpireTime, &l.RevokeReason, &l.RevokedBy,
 		&revokeTime, &attempts, &nextAttempt, &l.LastError,
 		&l.IdempotencyKey, &l.AdmittedBy, &l.GrantedMaxTTL, &l.RequestedTTL, &l.OwnerClaims,
-		&l.CreatedAt, &l.UpdatedAt, &l.Delivery)
+		&l.CreatedAt, &l.UpdatedAt, &l.Delivery, &l.UpstreamKind)
 	if err != nil {
 		return nil, err
 	}

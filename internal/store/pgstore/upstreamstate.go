@@ -18,9 +18,9 @@ import (
 // auditCTE, for rows that are not leases.
 const auditOnRowCTE = `aud AS (
 	INSERT INTO audit_events (time, action, actor_kind, actor_subject, actor_claims,
-		purpose, lease_id, result, reason, token_sha256)
+		purpose, lease_id, result, reason, token_sha256, upstream)
 	SELECT r.time, r.action, r.actor_kind, r.actor_subject, r.actor_claims,
-		r.purpose, r.lease_id, r.result, r.reason, r.token_sha256
+		r.purpose, r.lease_id, r.result, r.reason, r.token_sha256, r.upstream
 	FROM (SELECT 1 FROM upd LIMIT 1) AS changed, jsonb_populate_record(NULL::audit_events, $1::jsonb) AS r
 	WHERE $1::jsonb IS NOT NULL
 )`

@@ -18,7 +18,8 @@ func testCreatePending(t *testing.T, newStore NewStore) {
 		Purpose:         purpose,
 		Owner:           owner,
 		Labels:          map[string]string{"team": "net", "env": "prod"},
-		Upstream:        upstream,
+		Upstream:        "prod",
+		UpstreamKind:    upstream,
 		UpstreamAccount: account,
 		UpstreamName:    "ztb-deploy-" + id,
 		Now:             t0,
@@ -29,6 +30,7 @@ func testCreatePending(t *testing.T, newStore NewStore) {
 		GrantedMaxTTL:   4 * time.Hour,
 		RequestedTTL:    time.Hour,
 		OwnerClaims:     map[string]string{"sub": "repo:acme/infra", "job_workflow_ref": "acme/infra/.github/workflows/a.yml@refs/heads/main"},
+		Audit:           &store.AuditEvent{Action: "issue", ActorKind: "api_key", ActorSubject: "ci", Result: "ok"},
 	}
 	res, err := s.CreatePending(ctx(t), p)
 	if err != nil {
@@ -41,7 +43,7 @@ func testCreatePending(t *testing.T, newStore NewStore) {
 		ID: id, Purpose: purpose, Owner: owner, State: lease.StatePending,
 		Labels:   map[string]string{"team": "net", "env": "prod"},
 		Delivery: lease.DeliveryToken,
-		Upstream: upstream, UpstreamAccount: account, UpstreamName: "ztb-deploy-" + id,
+		Upstream: "prod", UpstreamKind: upstream, UpstreamAccount: account, UpstreamName: "ztb-deploy-" + id,
 		IssueTime: t0, ExpireTime: t0.Add(time.Hour), MaxExpireTime: t0.Add(4 * time.Hour),
 		IdempotencyKey: "k1", CreatedAt: t0, UpdatedAt: t0,
 		AdmittedBy: "infra-main", GrantedMaxTTL: 4 * time.Hour, RequestedTTL: time.Hour,
@@ -49,6 +51,10 @@ func testCreatePending(t *testing.T, newStore NewStore) {
 	}
 	diffLease(t, "CreatePending result", res.Lease, want)
 	diffLease(t, "GetLease after CreatePending", get(t, s, id), want)
+	// The lease's audit event names its upstream, taken from the lease.
+	if ev, err := s.ListAudit(ctx(t), store.ListAuditParams{LeaseID: id, PageSize: 10}); err != nil || len(ev.Events) != 1 || ev.Events[0].Upstream != "prod" {
+		t.Errorf("audit of CreatePending = %+v, %v; want one event of upstream prod", ev, err)
+	}
 
 	// The store keeps its own copy of the labels and owner claims.
 	p.Labels["team"] = "changed"

@@ -113,7 +113,13 @@ func TestSIGKILLDuringAdminKeyRotation(t *testing.T) {
 	// 2. Killed after the switch, inside the grace period: the survivor
 	// deletes the old key when the grace period ends.
 	victim = replicas[1].Load()
-	if status := e.rotate(ctx, victim); status != http.StatusOK {
+	// 409 is the survivor's keeper holding the rotation lock for a moment
+	// ("try again shortly"); the API says to retry, so the test does.
+	var status int
+	if ok, _ := poll(ctx, settleWithin, func(ctx context.Context) (bool, string) {
+		status = e.rotate(ctx, victim)
+		return status != http.StatusConflict, ""
+	}); !ok || status != http.StatusOK {
 		t.Fatalf("second rotation: HTTP %d", status)
 	}
 	victim.proc.Kill()

@@ -33,11 +33,11 @@ const (
 const sample = `
 database: {url_env: SAMPLE_DB}
 upstreams:
-  new_central: {admin_key_env: SAMPLE_KEY}
-  legacy: {token_env: SAMPLE_KEY, user_id: sample-user}
+  - {name: sample-nc, kind: new_central, admin_key_env: SAMPLE_KEY}
+  - {name: sample-legacy, kind: legacy, token_env: SAMPLE_KEY, user_id: sample-user}
 purposes:
   - name: sample
-    upstream: {kind: new_central, service_account_id: sample-sa}
+    upstream: {name: sample-nc, service_account_id: sample-sa}
     allow: {api_keys: [sample]}
 auth:
   api_keys: [{name: sample, sha256: "0000000000000000000000000000000000000000000000000000000000000000"}]
@@ -169,6 +169,7 @@ func walk(path string, t reflect.Type, v reflect.Value, set any, comments map[st
 				elemSet = l[0]
 			}
 			walk(key+"[]", ft.Elem(), ev, elemSet, comments, rows)
+			walkKinds(key, ft.Elem(), fv, subSet, comments, rows)
 		default:
 			def := ""
 			if fv.IsValid() && subSet == nil && !fv.IsZero() {
@@ -176,6 +177,37 @@ func walk(path string, t reflect.Type, v reflect.Value, set any, comments map[st
 			}
 			*rows = append(*rows, row{path: key, kind: kindOf(ft), def: def, doc: doc})
 		}
+	}
+}
+
+// walkKinds lists the keys of a list element's kind-specific settings:
+// fields tagged refkind:"K" are written beside the element's own keys when
+// its kind is K (upstreams: a new_central entry takes base_url, rotate, …).
+// Each kind is walked with the sample's element of that kind, so that its
+// defaults show.
+func walkKinds(key string, elem reflect.Type, list reflect.Value, set any, comments map[string]string, rows *[]row) {
+	sets, _ := set.([]any)
+	for i := range elem.NumField() {
+		f := elem.Field(i)
+		kind := f.Tag.Get("refkind")
+		if kind == "" || f.Type.Kind() != reflect.Pointer || f.Type.Elem().Kind() != reflect.Struct {
+			continue
+		}
+		var ev reflect.Value
+		var elemSet any
+		for j := 0; list.IsValid() && j < list.Len(); j++ {
+			if p := list.Index(j).Field(i); !p.IsNil() {
+				ev = p.Elem()
+				if j < len(sets) {
+					elemSet = sets[j]
+				}
+				break
+			}
+		}
+		path := key + "[kind=" + kind + "]"
+		doc := describe(comments[elem.Name()+"."+f.Name], keys(elem))
+		*rows = append(*rows, row{path: path, kind: "the keys of kind `" + kind + "`", doc: doc})
+		walk(path, f.Type.Elem(), ev, elemSet, comments, rows)
 	}
 }
 

@@ -39,10 +39,11 @@ func TestReferenceNamesWhatUsersAskFor(t *testing.T) {
 	}
 	for _, key := range []string{
 		"`auth.oidc.issuers[].name`", "`auth.oidc.issuers[].preset`",
-		"`upstreams.legacy.paths.status`", "`upstreams.legacy.paths.user`",
-		"`upstreams.legacy.paths.create_token`", "`upstreams.legacy.paths.delete_token`",
-		"`upstreams.new_central.paths.create_key`", "`upstreams.new_central.paths.delete_key`",
-		"`upstreams.new_central.paths.get_service_account`",
+		"`upstreams[].name`", "`upstreams[].kind`",
+		"`upstreams[kind=legacy].paths.status`", "`upstreams[kind=legacy].paths.user`",
+		"`upstreams[kind=legacy].paths.create_token`", "`upstreams[kind=legacy].paths.delete_token`",
+		"`upstreams[kind=new_central].paths.create_key`", "`upstreams[kind=new_central].paths.delete_key`",
+		"`upstreams[kind=new_central].paths.get_service_account`", "`upstreams[kind=new_central].rotate.lifetime`",
 		"`database.migrations`", "`listen.limits.readyz_cache`", "`purposes[].scope.rules[].operations`",
 	} {
 		if !strings.Contains(got, "| "+key+" |") {

@@ -145,10 +145,10 @@ func fill(ctx context.Context, dbURL string, rows, active int, account string) e
 	defer conn.Close(ctx)
 	const insert = `INSERT INTO leases (id, purpose, owner, state, upstream, upstream_account,
 		upstream_token_id, upstream_name, token_sha256, issue_time, expire_time, max_expire_time,
-		revoke_reason, revoke_time, created_at, updated_at)
+		revoke_reason, revoke_time, created_at, updated_at, upstream_kind)
 	SELECT id, 'bench', 'api_key:loadgen', st, 'new_central', $3,
 		'k' || n, 'ztbroker-bench-' || id, md5(id), t, t + interval '1 day', t + interval '1 day',
-		CASE WHEN st = 'revoked' THEN 'done' ELSE '' END, CASE WHEN st = 'revoked' THEN t END, t, t
+		CASE WHEN st = 'revoked' THEN 'done' ELSE '' END, CASE WHEN st = 'revoked' THEN t END, t, t, 'new_central'
 	FROM (SELECT n, gen_random_uuid()::text AS id,
 			CASE WHEN n <= $2 THEN 'active' ELSE 'revoked' END AS st,
 			CASE WHEN n <= $2 THEN now() ELSE now() - interval '1 year' + n * interval '1 second' END AS t

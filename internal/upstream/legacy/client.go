@@ -40,6 +40,7 @@ func New(cfg Config) (*Client, error) {
 	return &Client{cfg: cfg, hc: hc, cred: cfg.Credential, userID: cfg.UserID}, nil
 }
 
+func (c *Client) Upstream() string   { return c.cfg.Name }
 func (c *Client) Kind() string       { return lease.UpstreamLegacy }
 func (c *Client) APIBaseURL() string { return c.cfg.BaseURL }
 func (c *Client) AuthScheme() string { return SchemeToken }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ztbroker/ztbroker/internal/lease"
 	"github.com/ztbroker/ztbroker/internal/upstream"
 )
 
@@ -32,6 +33,9 @@ const (
 
 // Config configures a Client.
 type Config struct {
+	// Name is the upstream's configured name, which leases record;
+	// defaults to legacy.
+	Name       string
 	BaseURL    string
 	HTTPClient *http.Client
 	// AdminToken is the long-lived user API token the broker mints with.
@@ -71,6 +75,7 @@ func (c Config) String() string {
 
 func (c *Config) complete() error {
 	var errs []error
+	c.Name = cmp.Or(c.Name, lease.UpstreamLegacy)
 	c.BaseURL = strings.TrimRight(cmp.Or(c.BaseURL, DefaultBaseURL), "/")
 	if u, err := url.Parse(c.BaseURL); err != nil || u.Scheme == "" || u.Host == "" {
 		errs = append(errs, errors.New("BaseURL must be an absolute URL"))

@@ -34,6 +34,7 @@ func (a *API) Issuer(sa string) *Client { return &Client{api: a, sa: sa} }
 // API is the client's API, shared with the upstream's other accounts.
 func (c *Client) API() *API { return c.api }
 
+func (c *Client) Upstream() string   { return c.api.cfg.Name }
 func (c *Client) Kind() string       { return lease.UpstreamNewCentral }
 func (c *Client) Account() string    { return c.sa }
 func (c *Client) APIBaseURL() string { return c.api.BaseURL() }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ztbroker/ztbroker/internal/lease"
 	"github.com/ztbroker/ztbroker/internal/upstream"
 )
 
@@ -25,6 +26,9 @@ const (
 // Config configures a Client, or with NewAPI the API several clients
 // share.
 type Config struct {
+	// Name is the upstream's configured name, which leases record;
+	// defaults to new_central.
+	Name string
 	// BaseURL is the API origin, e.g. https://central.zerotier.com; the
 	// paths carry the /api/v2 prefix.
 	BaseURL    string
@@ -70,6 +74,7 @@ func (c Config) String() string {
 
 func (c *Config) complete(needAccount bool) error {
 	var errs []error
+	c.Name = cmp.Or(c.Name, lease.UpstreamNewCentral)
 	if c.BaseURL == "" {
 		errs = append(errs, errors.New("BaseURL is required"))
 	} else if u, err := url.Parse(c.BaseURL); err != nil || u.Scheme == "" || u.Host == "" {

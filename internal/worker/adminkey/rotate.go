@@ -120,7 +120,7 @@ func (k *Keeper) start(ctx context.Context, m *managed, t *trigger) (*store.Rota
 		Description: upstream.AdminKeyDescription(k.cfg.Prefix, id),
 		OldKeyID:    info.KeyID, OldSHA256: hashSecret(secret),
 		RequestedBy: t.by, Reason: t.reason, Now: now,
-		Audit: k.event(ActionRotationStarted, t.by, "ok",
+		Audit: k.event(m.u.Name, ActionRotationStarted, t.by, "ok",
 			fmt.Sprintf("upstream %s: rotating admin key %s (%s)", m.u.Name, info.KeyID, t.reason), ""),
 	})
 	if err != nil {
@@ -237,7 +237,7 @@ func (k *Keeper) switchTo(ctx context.Context, m *managed, r *store.Rotation) (*
 	now := k.cfg.Now()
 	sw, err := k.cfg.Store.SwitchRotation(ctx, store.SwitchRotationParams{
 		ID: r.ID, ConfigSHA256: configSHA, RetireAfter: now.Add(m.u.Grace), Now: now,
-		Audit: k.event(ActionRotated, r.RequestedBy, "ok",
+		Audit: k.event(m.u.Name, ActionRotated, r.RequestedBy, "ok",
 			fmt.Sprintf("upstream %s: admin key %s replaces %s, expires %s; %s is deleted after %s",
 				m.u.Name, r.NewKeyID, r.OldKeyID, r.NewExpires.UTC().Format(time.RFC3339), r.OldKeyID, m.u.Grace), r.NewSHA256),
 	})
@@ -261,7 +261,7 @@ func (k *Keeper) retire(ctx context.Context, m *managed, r *store.Rotation) (*st
 	}
 	done, err := k.cfg.Store.FinishRotation(ctx, store.FinishRotationParams{
 		ID: r.ID, State: store.RotationDone, Now: k.cfg.Now(),
-		Audit: k.event(ActionRetired, r.RequestedBy, "ok",
+		Audit: k.event(m.u.Name, ActionRetired, r.RequestedBy, "ok",
 			fmt.Sprintf("upstream %s: old admin key %s deleted", m.u.Name, r.OldKeyID), r.OldSHA256),
 	})
 	if err != nil {
@@ -278,7 +278,7 @@ func (k *Keeper) retire(ctx context.Context, m *managed, r *store.Rotation) (*st
 func (k *Keeper) fail(ctx context.Context, m *managed, r *store.Rotation, why string) (*store.Rotation, error) {
 	f, err := k.cfg.Store.FinishRotation(ctx, store.FinishRotationParams{
 		ID: r.ID, State: store.RotationFailed, Error: why, Now: k.cfg.Now(),
-		Audit: k.event(ActionRotationFailed, r.RequestedBy, "failed", fmt.Sprintf("upstream %s: %s", m.u.Name, why), ""),
+		Audit: k.event(m.u.Name, ActionRotationFailed, r.RequestedBy, "failed", fmt.Sprintf("upstream %s: %s", m.u.Name, why), ""),
 	})
 	if err != nil {
 		return r, fmt.Errorf("closing the failed rotation: %w", err)
@@ -290,7 +290,7 @@ func (k *Keeper) fail(ctx context.Context, m *managed, r *store.Rotation, why st
 	return f, errs.Public(errs.Unavailable, fmt.Sprintf("rotation of upstream %q failed: %s", m.u.Name, why))
 }
 
-func (k *Keeper) event(action, by, result, reason, sha string) *store.AuditEvent {
+func (k *Keeper) event(upstream, action, by, result, reason, sha string) *store.AuditEvent {
 	kind, subject := "system", workerName
 	if by != "" && by != systemActor {
 		if kk, ss, ok := cut(by); ok {
@@ -298,7 +298,7 @@ func (k *Keeper) event(action, by, result, reason, sha string) *store.AuditEvent
 		}
 	}
 	return &store.AuditEvent{Time: k.cfg.Now(), Action: action, ActorKind: kind, ActorSubject: subject,
-		Result: result, Reason: reason, TokenSHA256: sha}
+		Result: result, Reason: reason, TokenSHA256: sha, Upstream: upstream}
 }
 
 func cut(owner string) (kind, subject string, ok bool) {

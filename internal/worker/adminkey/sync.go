@@ -199,7 +199,7 @@ func (k *Keeper) retireSupersededLocked(ctx context.Context, m *managed, stored 
 		Upstream: u.Name, KeyID: stored.KeyID,
 		Audit: &store.AuditEvent{
 			Time: k.cfg.Now(), Action: ActionReplacedByConfig, ActorKind: "system", ActorSubject: workerName,
-			Result: "ok", Reason: fmt.Sprintf("upstream %s: configured admin key %s replaces rotated key %s",
+			Upstream: u.Name, Result: "ok", Reason: fmt.Sprintf("upstream %s: configured admin key %s replaces rotated key %s",
 				u.Name, u.Credential.Info().KeyID, stored.KeyID),
 		},
 	})

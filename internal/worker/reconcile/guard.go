@@ -21,10 +21,11 @@ const (
 
 // Guard says how one upstream's foreign credentials are watched.
 type Guard struct {
-	// Upstream names the upstream in alarms, metrics and the store.
+	// Upstream names the upstream in alarms, metrics and the store, and
+	// with Accounts selects the issuers whose listings are guarded: every
+	// account the broker mints on, and the admin key's.
 	Upstream string
-	// Kind and Accounts select the issuers whose listings are guarded:
-	// every account the broker mints on, and the admin key's.
+	// Kind is the upstream's API.
 	Kind     string
 	Accounts []string
 	// ForeignKeys is ForeignAlarm (default) or ForeignDelete.
@@ -50,10 +51,10 @@ const (
 const maxSuspects = 20
 
 // guardFor returns the guard of the upstream an issuer belongs to.
-func (r *Reconciler) guardFor(kind, account string) (*Guard, bool) {
+func (r *Reconciler) guardFor(name, account string) (*Guard, bool) {
 	for i := range r.cfg.Guards {
 		g := &r.cfg.Guards[i]
-		if g.Kind == kind && slices.Contains(g.Accounts, account) {
+		if g.Upstream == name && slices.Contains(g.Accounts, account) {
 			return g, true
 		}
 	}
@@ -80,7 +81,7 @@ func (r *Reconciler) foreign(ctx context.Context, t upstream.Token) bool {
 // alarm is raised once, by whichever replica records the sighting first;
 // the gauge counts what is there on every run.
 func (r *Reconciler) guardToken(ctx context.Context, g *Guard, is upstream.Issuer, t upstream.Token, listedAt time.Time, rep *Report) error {
-	tok := Token{Upstream: is.Kind(), Account: is.Account(), ID: t.ID, Name: t.Name}
+	tok := Token{Upstream: is.Upstream(), Account: is.Account(), ID: t.ID, Name: t.Name}
 	rep.Foreign = append(rep.Foreign, tok)
 	key := sightingKey{g.Upstream, store.SightingKey, is.Account(), t.ID}
 	if !r.sighted[key] {
@@ -94,7 +95,7 @@ func (r *Reconciler) guardToken(ctx context.Context, g *Guard, is upstream.Issue
 		}
 		first, err := r.cfg.Store.RecordSighting(ctx, store.RecordSightingParams{
 			Upstream: g.Upstream, Kind: store.SightingKey, Account: is.Account(), ID: t.ID, Created: t.Created,
-			Now: listedAt, Audit: r.alarmEvent(ActionForeign, "alarm", fmt.Sprintf(
+			Now: listedAt, Audit: r.alarmEvent(g.Upstream, ActionForeign, "alarm", fmt.Sprintf(
 				"upstream %s: credential %s (%q) on %s that the broker did not mint; created %s; leases active then: %s",
 				g.Upstream, t.ID, t.Name, is.Account(), when(t.Created), list(suspects))),
 		})
@@ -119,7 +120,7 @@ func (r *Reconciler) guardToken(ctx context.Context, g *Guard, is upstream.Issue
 	r.metrics.foreignDeleted.WithLabelValues(g.Upstream).Inc()
 	r.log.WarnContext(ctx, "deleted a credential the broker did not mint (foreign_keys: delete)",
 		slog.String("upstream", g.Upstream), slog.String("account", is.Account()), slog.String("key_id", t.ID))
-	if err := r.cfg.Store.AppendAudit(ctx, r.alarmEvent(ActionForeignDeleted, "ok",
+	if err := r.cfg.Store.AppendAudit(ctx, r.alarmEvent(g.Upstream, ActionForeignDeleted, "ok",
 		fmt.Sprintf("upstream %s: foreign credential %s (%q) on %s deleted", g.Upstream, t.ID, t.Name, is.Account()))); err != nil {
 		r.log.WarnContext(ctx, "cannot audit a foreign credential's deletion", slog.String("key_id", t.ID), slog.Any("error", err))
 	}
@@ -171,7 +172,7 @@ func (r *Reconciler) watchOrg(ctx context.Context, g *Guard, rep *Report) error 
 			}
 			r.sighted[sightingKey{g.Upstream, store.SightingServiceAccount, "", sa.ID}] = true
 		}
-		if err := r.cfg.Store.AppendAudit(ctx, r.alarmEvent(ActionOrgBaseline, "ok",
+		if err := r.cfg.Store.AppendAudit(ctx, r.alarmEvent(g.Upstream, ActionOrgBaseline, "ok",
 			fmt.Sprintf("upstream %s: org watch started with %d service accounts", g.Upstream, len(accounts)))); err != nil {
 			return fmt.Errorf("org watch of %s: %w", g.Upstream, err)
 		}
@@ -186,7 +187,7 @@ func (r *Reconciler) watchOrg(ctx context.Context, g *Guard, rep *Report) error 
 		suspects := r.suspects(ctx, g, "", sa.Created, now)
 		first, err := r.cfg.Store.RecordSighting(ctx, store.RecordSightingParams{
 			Upstream: g.Upstream, Kind: store.SightingServiceAccount, ID: sa.ID, Created: sa.Created, Now: now,
-			Audit: r.alarmEvent(ActionNewAccount, "alarm", fmt.Sprintf(
+			Audit: r.alarmEvent(g.Upstream, ActionNewAccount, "alarm", fmt.Sprintf(
 				"upstream %s: new service account %s (%q); created %s; leases active then: %s",
 				g.Upstream, sa.ID, sa.Name, when(sa.Created), list(suspects))),
 		})
@@ -210,9 +211,9 @@ func (r *Reconciler) watchOrg(ctx context.Context, g *Guard, rep *Report) error 
 
 type sightingKey struct{ upstream, kind, account, id string }
 
-func (r *Reconciler) alarmEvent(action, result, reason string) *store.AuditEvent {
+func (r *Reconciler) alarmEvent(upstream, action, result, reason string) *store.AuditEvent {
 	return &store.AuditEvent{Time: r.cfg.Now(), Action: action, ActorKind: "system", ActorSubject: workerName,
-		Result: result, Reason: reason}
+		Upstream: upstream, Result: result, Reason: reason}
 }
 
 func when(t time.Time) string {

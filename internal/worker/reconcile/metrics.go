@@ -34,11 +34,11 @@ func newMetrics(d *worker.Deps) (*metrics, error) {
 		}, []string{"upstream"}),
 		orphans: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ztbroker_reconcile_orphans_deleted_total",
-			Help: "Broker-named upstream tokens without a live lease that reconciliation deleted, by upstream kind.",
+			Help: "Broker-named upstream tokens without a live lease that reconciliation deleted, by upstream.",
 		}, []string{"upstream"}),
 		vanished: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ztbroker_reconcile_vanished_total",
-			Help: "Active leases whose token was found missing upstream, by upstream kind.",
+			Help: "Active leases whose token was found missing upstream, by upstream.",
 		}, []string{"upstream"}),
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ztbroker_reconcile_runs_total",

@@ -54,7 +54,7 @@ func (b *bench) mintRaw(t *testing.T, is upstream.Issuer, name string) *upstream
 }
 
 func token(is upstream.Issuer, m *upstream.Minted, name string) reconcile.Token {
-	return reconcile.Token{Upstream: is.Kind(), Account: is.Account(), ID: m.ID, Name: name}
+	return reconcile.Token{Upstream: is.Upstream(), Account: is.Account(), ID: m.ID, Name: name}
 }
 
 var sortTokens = cmpopts.SortSlices(func(a, b reconcile.Token) bool {
@@ -84,7 +84,7 @@ func TestRunOnce(t *testing.T) {
 		if _, err := b.Store.ForgetLease(ctx, store.ForgetLeaseParams{ID: forgotten.ID, Reason: "upstream down", Now: now}); err != nil {
 			t.Fatal(err)
 		}
-		wantDeleted = append(wantDeleted, reconcile.Token{Upstream: is.Kind(), Account: is.Account(),
+		wantDeleted = append(wantDeleted, reconcile.Token{Upstream: is.Upstream(), Account: is.Account(),
 			ID: forgotten.UpstreamTokenID, Name: forgotten.UpstreamName})
 
 		// Orphan: a crashed mint, long pending.

@@ -75,14 +75,14 @@ func (r *Reconciler) RunOnce(ctx context.Context) (rep Report, err error) {
 
 	issuers := r.cfg.Registry.All()
 	slices.SortFunc(issuers, func(a, b upstream.Issuer) int {
-		return cmp.Or(cmp.Compare(a.Kind(), b.Kind()), cmp.Compare(a.Account(), b.Account()))
+		return cmp.Or(cmp.Compare(a.Upstream(), b.Upstream()), cmp.Compare(a.Account(), b.Account()))
 	})
 	var errs []error
 	vanished := map[string]bool{}
 	foreign := map[string]int{}
 	for _, is := range issuers {
 		if err := r.reconcile(ctx, is, &rep, vanished, foreign); err != nil {
-			errs = append(errs, fmt.Errorf("reconcile %s account %q: %w", is.Kind(), is.Account(), err))
+			errs = append(errs, fmt.Errorf("reconcile upstream %s account %q: %w", is.Upstream(), is.Account(), err))
 			continue
 		}
 		rep.Issuers++
@@ -113,8 +113,8 @@ func (r *Reconciler) RunOnce(ctx context.Context) (rep Report, err error) {
 }
 
 func (r *Reconciler) reconcile(ctx context.Context, is upstream.Issuer, rep *Report, vanished map[string]bool, foreign map[string]int) error {
-	kind, account := is.Kind(), is.Account()
-	g, guarded := r.guardFor(kind, account)
+	name, account := is.Upstream(), is.Account()
+	g, guarded := r.guardFor(name, account)
 	if guarded && g.Disabled != nil {
 		if why := g.Disabled(); why != "" {
 			guarded = false
@@ -131,7 +131,7 @@ func (r *Reconciler) reconcile(ctx context.Context, is upstream.Issuer, rep *Rep
 	if err != nil {
 		return fmt.Errorf("list tokens: %w", err)
 	}
-	leases, err := r.cfg.Store.ListUpstreamTokens(ctx, store.ListUpstreamTokensParams{Upstream: kind, UpstreamAccount: account})
+	leases, err := r.cfg.Store.ListUpstreamTokens(ctx, store.ListUpstreamTokensParams{Upstream: name, UpstreamAccount: account})
 	if err != nil {
 		return fmt.Errorf("list leases: %w", err)
 	}
@@ -157,7 +157,7 @@ func (r *Reconciler) reconcile(ctx context.Context, is upstream.Issuer, rep *Rep
 		case inFlight:
 			rep.InFlight++
 		case orphan:
-			if l == nil && r.endedAfterListing(ctx, t.Name, listedAt) {
+			if l == nil && r.endedAfterListing(ctx, is, t.Name, listedAt) {
 				// Its revocation ran between our listing and our read
 				// of the store and has deleted, or will delete, the token.
 				continue
@@ -219,7 +219,7 @@ func (r *Reconciler) hasVanished(l *lease.Lease, present map[string]bool, listed
 // ended after the upstream listing was taken. Such a token was live when
 // listed and its lease's own revocation deletes it; deleting it here too
 // would only raise a false orphan alarm (seen with two replicas).
-func (r *Reconciler) endedAfterListing(ctx context.Context, name string, listedAt time.Time) bool {
+func (r *Reconciler) endedAfterListing(ctx context.Context, is upstream.Issuer, name string, listedAt time.Time) bool {
 	_, id, ok := lease.ParseUpstreamName(r.cfg.Prefix, name)
 	if !ok {
 		return false
@@ -228,11 +228,16 @@ func (r *Reconciler) endedAfterListing(ctx context.Context, name string, listedA
 	if err != nil {
 		return false
 	}
+	// A lease of another upstream (or account) never deletes this token:
+	// its revocation goes where it was minted.
+	if l.Upstream != is.Upstream() || l.UpstreamAccount != is.Account() {
+		return false
+	}
 	return !l.UpdatedAt.Before(listedAt)
 }
 
 func (r *Reconciler) deleteOrphan(ctx context.Context, is upstream.Issuer, t upstream.Token, l *lease.Lease, rep *Report) error {
-	attrs := []any{slog.String("upstream", is.Kind()), slog.String("upstream_account", is.Account()),
+	attrs := []any{slog.String("upstream", is.Upstream()), slog.String("upstream_account", is.Account()),
 		slog.String("token_id", t.ID), slog.String("token_name", t.Name)}
 	if l != nil {
 		attrs = append(attrs, slog.String("lease_id", l.ID), slog.String("lease_state", string(l.State)))
@@ -242,8 +247,8 @@ func (r *Reconciler) deleteOrphan(ctx context.Context, is upstream.Issuer, t ups
 			append(attrs, slog.Any("error", err))...)
 		return fmt.Errorf("delete orphan: %w", err)
 	}
-	r.metrics.orphans.WithLabelValues(is.Kind()).Inc()
-	rep.Deleted = append(rep.Deleted, Token{Upstream: is.Kind(), Account: is.Account(), ID: t.ID, Name: t.Name})
+	r.metrics.orphans.WithLabelValues(is.Upstream()).Inc()
+	rep.Deleted = append(rep.Deleted, Token{Upstream: is.Upstream(), Account: is.Account(), ID: t.ID, Name: t.Name})
 	r.log.WarnContext(ctx, "deleted an orphaned upstream token", attrs...)
 	return nil
 }
@@ -260,7 +265,7 @@ func (r *Reconciler) flagVanished(ctx context.Context, l *lease.Lease) {
 	err := r.cfg.Store.AppendAudit(ctx, &store.AuditEvent{
 		Time: now, Action: "upstream_vanished", ActorKind: "system", ActorSubject: "reconcile",
 		Purpose: l.Purpose, LeaseID: l.ID, Result: "error", Reason: "token missing upstream",
-		TokenSHA256: l.TokenSHA256,
+		TokenSHA256: l.TokenSHA256, Upstream: l.Upstream,
 	})
 	if err != nil {
 		r.log.WarnContext(ctx, "cannot audit a vanished token", slog.String("lease_id", l.ID), slog.Any("error", err))

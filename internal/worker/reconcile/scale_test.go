@@ -56,11 +56,11 @@ func insertActive(tb testing.TB, pool *pgxpool.Pool, account string, lks []lease
 	rows := make([][]any, len(lks))
 	for i, lk := range lks {
 		rows[i] = []any{lk.id, "bench", workertest.Owner, "active", lease.UpstreamNewCentral, account, tokenIDs[i], lk.name,
-			now.Add(24 * time.Hour), lease.HashToken(lk.id), now, now.Add(time.Hour), now.Add(2 * time.Hour), now, now}
+			now.Add(24 * time.Hour), lease.HashToken(lk.id), now, now.Add(time.Hour), now.Add(2 * time.Hour), now, now, lease.UpstreamNewCentral}
 	}
 	n, err := pool.CopyFrom(context.Background(), pgx.Identifier{"leases"},
 		[]string{"id", "purpose", "owner", "state", "upstream", "upstream_account", "upstream_token_id", "upstream_name",
-			"upstream_expire_time", "token_sha256", "issue_time", "expire_time", "max_expire_time", "created_at", "updated_at"},
+			"upstream_expire_time", "token_sha256", "issue_time", "expire_time", "max_expire_time", "created_at", "updated_at", "upstream_kind"},
 		pgx.CopyFromRows(rows))
 	if err != nil || int(n) != len(rows) {
 		tb.Fatalf("copy leases: %d, %v", n, err)

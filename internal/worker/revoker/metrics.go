@@ -20,6 +20,7 @@ type metrics struct {
 	lag              prometheus.Histogram
 	failures         *prometheus.CounterVec
 	expiredUnrevoked *prometheus.CounterVec
+	noUpstream       *prometheus.CounterVec
 }
 
 func newMetrics(d *worker.Deps) (*metrics, error) {
@@ -43,8 +44,12 @@ func newMetrics(d *worker.Deps) (*metrics, error) {
 			Name: "ztbroker_leases_expired_unrevoked_total",
 			Help: "Leases that reached their expiry without anyone revoking them, by purpose; a client whose pipeline does not clean up.",
 		}, []string{"purpose"}),
+		noUpstream: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ztbroker_revoke_unconfigured_upstream_total",
+			Help: "Revocation attempts of leases whose upstream (or account on it) is no longer configured, by the upstream name the lease records. Their tokens may still be valid; the leases stay revoke_failed and are retried until the upstream is configured again or an admin forgets them.",
+		}, []string{"upstream"}),
 	}
-	if err := d.Register(m.revoked, m.lag, m.failures, m.expiredUnrevoked, newFailedCollector(d.Store)); err != nil {
+	if err := d.Register(m.revoked, m.lag, m.failures, m.expiredUnrevoked, m.noUpstream, newFailedCollector(d.Store)); err != nil {
 		return nil, fmt.Errorf("revoker: register metrics: %w", err)
 	}
 	return m, nil

@@ -82,7 +82,7 @@ func failureText(err error) string {
 	case errors.As(err, &ue):
 		return ue.Error()
 	case errors.Is(err, errNoIssuer):
-		// Our own text, naming only the upstream kind and account id.
+		// Our own text, naming only the upstream and account id.
 		return err.Error()
 	case errors.Is(err, context.DeadlineExceeded):
 		return "upstream delete timed out"

@@ -105,7 +105,8 @@ func (w *Worker) deleteActive(ctx context.Context, l *lease.Lease) error {
 	}
 	is, ok := w.cfg.Registry.Issuer(l.Upstream, l.UpstreamAccount)
 	if !ok {
-		return fmt.Errorf("revoke lease %s: %w: %s account %q", l.ID, errNoIssuer, l.Upstream, l.UpstreamAccount)
+		w.unconfigured(ctx, l)
+		return fmt.Errorf("revoke lease %s: %w: upstream %s account %q", l.ID, errNoIssuer, l.Upstream, l.UpstreamAccount)
 	}
 	if l.UpstreamTokenID == "" {
 		w.log.WarnContext(ctx, "revoking a lease with no upstream token id", leaseAttrs(l)...)
@@ -130,7 +131,8 @@ func (w *Worker) revoke(ctx context.Context, l *lease.Lease, life context.Contex
 	}
 	is, ok := w.cfg.Registry.Issuer(l.Upstream, l.UpstreamAccount)
 	if !ok {
-		err := fmt.Errorf("%w: %s account %q", errNoIssuer, l.Upstream, l.UpstreamAccount)
+		w.unconfigured(ctx, l)
+		err := fmt.Errorf("%w: upstream %s account %q", errNoIssuer, l.Upstream, l.UpstreamAccount)
 		return w.recordFailure(ctx, l, err)
 	}
 	if l.UpstreamTokenID != "" {
@@ -224,6 +226,19 @@ func (w *Worker) audit(l *lease.Lease, now time.Time, action, result, reason str
 }
 
 // leaseAttrs identifies a lease in logs by ids only, never by its token.
+// unconfigured raises the alarm for a lease whose upstream, or account on
+// it, the configuration no longer has. The lease is never called revoked:
+// its token may still work upstream. It stays revoke_failed and is
+// retried until the upstream is configured again (under the name the
+// lease records) or an admin forgets it after dealing with the token.
+// Refusing to start instead would take every other organisation down
+// with it and leave no running broker to forget the leases through.
+func (w *Worker) unconfigured(ctx context.Context, l *lease.Lease) {
+	w.metrics.noUpstream.WithLabelValues(l.Upstream).Inc()
+	w.log.ErrorContext(ctx, "lease's upstream is not configured: its token cannot be revoked; configure the upstream under this name again, or forget the lease once its token is dealt with",
+		leaseAttrs(l)...)
+}
+
 func leaseAttrs(l *lease.Lease) []any {
 	return []any{
 		slog.String("lease_id", l.ID), slog.String("purpose", l.Purpose),

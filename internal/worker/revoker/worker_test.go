@@ -246,7 +246,7 @@ func TestMissingIssuerFailsAtOnce(t *testing.T) {
 	if got.State != lease.StateRevokeFailed || got.RevokeAttempts != 1 {
 		t.Errorf("state %q attempts %d, want revoke_failed after 1", got.State, got.RevokeAttempts)
 	}
-	want := `no issuer configured for the lease's upstream account: new_central account "` + env.NewCentral.Account() + `"`
+	want := `no issuer configured for the lease's upstream account: upstream new_central account "` + env.NewCentral.Account() + `"`
 	if got.LastError != want {
 		t.Errorf("last_error = %q, want %q", got.LastError, want)
 	}

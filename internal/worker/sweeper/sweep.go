@@ -46,7 +46,8 @@ type PassResult struct {
 	Err error
 }
 
-type issuerKey struct{ kind, account string }
+// issuerKey is an account on a named upstream, as leases record it.
+type issuerKey struct{ upstream, account string }
 
 // RunOnce claims one batch of stale pending leases and sweeps them.
 func (s *Sweeper) RunOnce(ctx context.Context) (res PassResult, err error) {
@@ -104,7 +105,7 @@ func (s *Sweeper) RunOnce(ctx context.Context) (res PassResult, err error) {
 }
 
 func (s *Sweeper) sweepAccount(ctx context.Context, k issuerKey, leases []*lease.Lease, res *PassResult) {
-	is, ok := s.cfg.Registry.Issuer(k.kind, k.account)
+	is, ok := s.cfg.Registry.Issuer(k.upstream, k.account)
 	if !ok {
 		// Nothing can be deleted on an account the broker no longer knows.
 		// Failing the lease is still right: if the account comes back,
@@ -118,7 +119,7 @@ func (s *Sweeper) sweepAccount(ctx context.Context, k issuerKey, leases []*lease
 	}
 	tokens, err := is.List(upstream.WithOperation(ctx, "list"))
 	if err != nil {
-		s.postpone(ctx, leases, fmt.Errorf("list %s account %q: %w", k.kind, k.account, err), res)
+		s.postpone(ctx, leases, fmt.Errorf("list upstream %s account %q: %w", k.upstream, k.account, err), res)
 		return
 	}
 	for _, l := range leases {

@@ -77,7 +77,7 @@ func (e *Env) Pending(t testing.TB, is upstream.Issuer, purpose string, expire t
 	now := e.Clock.Now()
 	res, err := e.Store.CreatePending(context.Background(), store.CreatePendingParams{
 		ID: id, Purpose: purpose, Owner: Owner,
-		Upstream: is.Kind(), UpstreamAccount: is.Account(),
+		Upstream: is.Upstream(), UpstreamKind: is.Kind(), UpstreamAccount: is.Account(),
 		UpstreamName: lease.UpstreamNameFor(Prefix, purpose, id),
 		Now:          now, ExpireTime: expire, MaxExpireTime: expire.Add(time.Hour),
 	})
