@@ -91,50 +91,31 @@ func (s *Server) buildWorkers(f *config.Config, ps *broker.Purposes, us *upstrea
 }
 
 func (s *Server) startWorkers(ctx context.Context) error {
-	if err := s.keeper.Start(ctx); err != nil {
-		return err
-	}
-	if err := s.revoker.Start(ctx); err != nil {
-		s.keeper.Stop()
-		return err
-	}
-	if err := s.sweeper.Start(ctx); err != nil {
-		s.revoker.Stop()
-		s.keeper.Stop()
-		return err
-	}
-	if err := s.reconcil.Start(ctx); err != nil {
-		s.sweeper.Stop()
-		s.revoker.Stop()
-		s.keeper.Stop()
-		return err
-	}
-	if err := s.eraser.Start(ctx); err != nil {
-		s.reconcil.Stop()
-		s.sweeper.Stop()
-		s.revoker.Stop()
-		s.keeper.Stop()
-		return err
-	}
-	if err := s.refusals.Start(ctx); err != nil {
-		s.eraser.Stop()
-		s.reconcil.Stop()
-		s.sweeper.Stop()
-		s.revoker.Stop()
-		s.keeper.Stop()
-		return err
-	}
-	if err := s.retention.Start(ctx); err != nil {
-		s.refusals.Stop()
-		s.eraser.Stop()
-		s.reconcil.Stop()
-		s.sweeper.Stop()
-		s.revoker.Stop()
-		s.keeper.Stop()
-		return err
+	services := s.services()
+	for i, w := range services {
+		if err := w.Start(ctx); err != nil {
+			for j := i - 1; j >= 0; j-- {
+				services[j].Stop()
+			}
+			return err
+		}
 	}
 	s.proxy.Start(ctx)
 	return nil
+}
+
+// service is a worker the server starts and stops.
+type service interface {
+	Start(context.Context) error
+	Stop()
+}
+
+// services are the workers in start order; they stop in reverse, so the
+// refusal limiter's last flush, which writes the summaries counted while
+// the listeners drained, runs before the workers it audits through go,
+// and the admin key keeper, which every upstream call needs, goes last.
+func (s *Server) services() []service {
+	return []service{s.keeper, s.revoker, s.sweeper, s.reconcil, s.eraser, s.refusals, s.retention}
 }
 
 // stopWorkers runs after the listeners have drained, so an explicit
@@ -143,15 +124,10 @@ func (s *Server) stopWorkers() {
 	// The proxy's queued audit events are written before anything else
 	// stops: the calls they record have happened.
 	s.proxy.Stop()
-	s.retention.Stop()
-	// Its last flush writes the refusal summaries counted while the
-	// listeners drained.
-	s.refusals.Stop()
-	s.eraser.Stop()
-	s.reconcil.Stop()
-	s.sweeper.Stop()
-	s.revoker.Stop()
-	s.keeper.Stop()
+	services := s.services()
+	for i := len(services) - 1; i >= 0; i-- {
+		services[i].Stop()
+	}
 }
 
 // buildRefusals bounds what refused callers cost: they are turned away
