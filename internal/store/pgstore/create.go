@@ -75,11 +75,19 @@ func (s *Store) CreatePending(ctx context.Context, p store.CreatePendingParams) 
 		p.UpstreamName, p.Now, p.ExpireTime, p.MaxExpireTime, p.IdempotencyKey,
 		p.AdmittedBy, p.GrantedMaxTTL, p.RequestedTTL, labelsParam(p.OwnerClaims), deliveryParam(p.Delivery), p.UpstreamKind}
 	if p.Quota == nil {
-		res, err := insertPending(ctx, s.pool, p, args)
+		l, err := s.creates.do(ctx, pendingCall{p: p, args: args})
+		if errors.Is(err, pgx.ErrNoRows) {
+			// The owner's idempotency key is taken: answer with its lease.
+			res, err := existing(ctx, s.pool, p)
+			if err != nil {
+				return nil, fmt.Errorf("pgstore: create lease: %w", mapErr(err))
+			}
+			return res, nil
+		}
 		if err != nil {
 			return nil, fmt.Errorf("pgstore: create lease: %w", mapErr(err))
 		}
-		return res, nil
+		return &store.CreatePendingResult{Lease: l}, nil
 	}
 
 	var res *store.CreatePendingResult

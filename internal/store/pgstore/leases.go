@@ -25,6 +25,19 @@ const sqlActivate = `WITH upd AS (
 SELECT ` + leaseCols + ` FROM upd`
 
 func (s *Store) Activate(ctx context.Context, p store.ActivateParams) (*lease.Lease, error) {
+	l, err := s.activates.do(ctx, p)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, s.whyNot(ctx, "activate", p.ID, "", errs.Conflict)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: activate %s: %w", p.ID, mapErr(err))
+	}
+	return l, nil
+}
+
+// activateOne is Activate's statement for one lease; no row is
+// pgx.ErrNoRows.
+func (s *Store) activateOne(ctx context.Context, p store.ActivateParams) (*lease.Lease, error) {
 	audit, err := auditParam(p.Audit, p.Now)
 	if err != nil {
 		return nil, err
@@ -33,15 +46,8 @@ func (s *Store) Activate(ctx context.Context, p store.ActivateParams) (*lease.Le
 	if len(p.SealedSecret) > 0 {
 		sealed = p.SealedSecret
 	}
-	l, err := scanLease(s.pool.QueryRow(ctx, sqlActivate, audit, p.ID, p.UpstreamTokenID, p.TokenSHA256,
+	return scanLease(s.pool.QueryRow(ctx, sqlActivate, audit, p.ID, p.UpstreamTokenID, p.TokenSHA256,
 		null(p.UpstreamExpireTime), p.Now, sealed, p.SealedUntil))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, s.whyNot(ctx, "activate", p.ID, "", errs.Conflict)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("pgstore: activate %s: %w", p.ID, mapErr(err))
-	}
-	return l, nil
 }
 
 const sqlFailPending = `WITH upd AS (

@@ -62,12 +62,7 @@ const sqlRevokeActive = `WITH upd AS (
 SELECT ` + leaseCols + ` FROM upd`
 
 func (s *Store) RevokeActive(ctx context.Context, p store.RevokeActiveParams) (*lease.Lease, error) {
-	audit, err := auditListParam([]*store.AuditEvent{p.Audit, p.Completion}, []time.Time{p.Now, p.DoneAt})
-	if err != nil {
-		return nil, err
-	}
-	l, err := scanLease(s.pool.QueryRow(ctx, sqlRevokeActive, audit, p.ID, p.Owner,
-		p.Reason, p.RevokedBy, p.Now, p.DoneAt))
+	l, err := s.revokes.do(ctx, p)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, s.whyNot(ctx, "revoke active", p.ID, p.Owner, errs.Conflict)
 	}
@@ -75,6 +70,17 @@ func (s *Store) RevokeActive(ctx context.Context, p store.RevokeActiveParams) (*
 		return nil, fmt.Errorf("pgstore: revoke active %s: %w", p.ID, mapErr(err))
 	}
 	return l, nil
+}
+
+// revokeActiveOne is RevokeActive's statement for one lease; no row is
+// pgx.ErrNoRows.
+func (s *Store) revokeActiveOne(ctx context.Context, p store.RevokeActiveParams) (*lease.Lease, error) {
+	audit, err := auditListParam([]*store.AuditEvent{p.Audit, p.Completion}, []time.Time{p.Now, p.DoneAt})
+	if err != nil {
+		return nil, err
+	}
+	return scanLease(s.pool.QueryRow(ctx, sqlRevokeActive, audit, p.ID, p.Owner,
+		p.Reason, p.RevokedBy, p.Now, p.DoneAt))
 }
 
 // sqlClaimDue takes the most overdue leases of both kinds. Each branch is

@@ -18,10 +18,18 @@ var _ store.Store = (*Store)(nil)
 // Store is a store.Store on a pgx pool. It is safe for concurrent use.
 type Store struct {
 	pool *pgxpool.Pool
+	// The lease cycle's writes, group-committed (group.go, batched.go).
+	creates   *group[pendingCall, *lease.Lease]
+	activates *group[store.ActivateParams, *lease.Lease]
+	revokes   *group[store.RevokeActiveParams, *lease.Lease]
 }
 
 // New returns a store on pool, which must point at a migrated database.
-func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+func New(pool *pgxpool.Pool) *Store {
+	s := &Store{pool: pool}
+	s.initGroups()
+	return s
+}
 
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.pool.Ping(ctx); err != nil {
