@@ -8,6 +8,12 @@
 // replicas. A second query runs only to explain why an update matched no
 // row (not found, or the wrong state).
 //
+// The lease cycle's three writes (CreatePending without a quota, Activate
+// and RevokeActive) are group-committed: calls that arrive while a
+// statement of their kind is in flight go out together as the next one,
+// a multi-row form of the same statement (group.go, batched.go). A lone
+// call still runs the single-row statement at once.
+//
 // SQL is static text. An optional filter is written as below, so no
 // statement is assembled at runtime:
 //
