@@ -112,14 +112,23 @@ FROM jsonb_populate_record(NULL::audit_events, $1::jsonb) AS r
 RETURNING id`
 
 func (s *Store) AppendAudit(ctx context.Context, e *store.AuditEvent) error {
-	param, err := auditParam(e, e.Time)
+	id, err := s.appends.do(ctx, e)
 	if err != nil {
-		return err
-	}
-	if err := s.pool.QueryRow(ctx, sqlInsertAudit, param).Scan(&e.ID); err != nil {
 		return fmt.Errorf("pgstore: append audit: %w", mapErr(err))
 	}
+	e.ID = id
 	return nil
+}
+
+// appendAuditOne is AppendAudit's statement for one event.
+func (s *Store) appendAuditOne(ctx context.Context, e *store.AuditEvent) (int64, error) {
+	param, err := auditParam(e, e.Time)
+	if err != nil {
+		return 0, err
+	}
+	var id int64
+	err = s.pool.QueryRow(ctx, sqlInsertAudit, param).Scan(&id)
+	return id, err
 }
 
 // sqlInsertAudits inserts a jsonb array of events in array order, so ids
@@ -133,6 +142,14 @@ ORDER BY r.ordinality
 RETURNING id`
 
 func (s *Store) AppendAudits(ctx context.Context, events []*store.AuditEvent) error {
+	if err := s.appendAudits(ctx, events); err != nil {
+		return fmt.Errorf("pgstore: append audits: %w", mapErr(err))
+	}
+	return nil
+}
+
+// appendAudits is AppendAudits with the driver's errors as they come.
+func (s *Store) appendAudits(ctx context.Context, events []*store.AuditEvent) error {
 	if len(events) == 0 {
 		return nil
 	}
@@ -151,14 +168,14 @@ func (s *Store) AppendAudits(ctx context.Context, events []*store.AuditEvent) er
 	b.WriteByte(']')
 	rows, err := s.pool.Query(ctx, sqlInsertAudits, b.String())
 	if err != nil {
-		return fmt.Errorf("pgstore: append audits: %w", mapErr(err))
+		return err
 	}
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 	if err != nil {
-		return fmt.Errorf("pgstore: append audits: %w", mapErr(err))
+		return err
 	}
 	if len(ids) != len(events) {
-		return fmt.Errorf("pgstore: append audits: %d of %d rows written", len(ids), len(events))
+		return fmt.Errorf("%d of %d rows written", len(ids), len(events))
 	}
 	// A single INSERT draws the serial in the order it inserts; RETURNING
 	// promises no order, so sort to match.

@@ -35,6 +35,8 @@ func (s *Store) initGroups() {
 	s.creates = &group[pendingCall, *lease.Lease]{max: maxBatch, timeout: batchTimeout, run: s.createBatch}
 	s.activates = &group[store.ActivateParams, *lease.Lease]{max: maxBatch, timeout: batchTimeout, run: s.activateBatch}
 	s.revokes = &group[store.RevokeActiveParams, *lease.Lease]{max: maxBatch, timeout: batchTimeout, run: s.revokeActiveBatch}
+	s.completions = &group[store.CompleteRevokeParams, *lease.Lease]{max: maxBatch, timeout: batchTimeout, run: s.completeRevokeBatch}
+	s.appends = &group[*store.AuditEvent, int64]{max: maxBatch, timeout: batchTimeout, run: s.appendAuditBatch}
 }
 
 // leaseColsOf is leaseCols qualified by a table alias, for statements
@@ -169,6 +171,62 @@ func (s *Store) revokeActiveBatch(ctx context.Context, calls []*call[store.Revok
 	}
 	if err != nil {
 		settle(ctx, calls, err, s.revokeActiveOne)
+	}
+}
+
+var sqlCompleteRevokeBatch = `WITH u AS (
+	SELECT * FROM unnest($2::text[], $3::timestamptz[]) WITH ORDINALITY AS u(id, now, k)
+), upd AS (
+	UPDATE leases l SET state = 'revoked', revoke_time = COALESCE(l.revoke_time, u.now),
+		next_attempt_at = NULL, updated_at = u.now
+	FROM u
+	WHERE l.id = u.id AND l.state IN ('revoking', 'revoke_failed')
+	RETURNING u.k, ` + leaseColsOf("l") + `
+), ` + auditBatchCTE + `
+SELECT k, ` + leaseCols + ` FROM upd`
+
+func (s *Store) completeRevokeBatch(ctx context.Context, calls []*call[store.CompleteRevokeParams, *lease.Lease]) {
+	if len(calls) == 1 {
+		c := calls[0]
+		c.out, c.err = s.completeRevokeOne(ctx, c.in)
+		return
+	}
+	ids, nows := make([]string, len(calls)), make([]time.Time, len(calls))
+	for i, c := range calls {
+		ids[i], nows[i] = c.in.ID, c.in.Now
+	}
+	audit, err := batchAudit(len(calls), func(i int) ([]*store.AuditEvent, []time.Time) {
+		return []*store.AuditEvent{calls[i].in.Audit}, []time.Time{calls[i].in.Now}
+	})
+	if err == nil {
+		err = runBatch(ctx, s.pool, calls, sqlCompleteRevokeBatch, audit, ids, nows)
+	}
+	if err != nil {
+		settle(ctx, calls, err, s.completeRevokeOne)
+	}
+}
+
+// appendAuditBatch appends many callers' events with AppendAudits, one
+// statement, in call order.
+func (s *Store) appendAuditBatch(ctx context.Context, calls []*call[*store.AuditEvent, int64]) {
+	if len(calls) == 1 {
+		c := calls[0]
+		c.out, c.err = s.appendAuditOne(ctx, c.in)
+		return
+	}
+	// AppendAudits sets the events' ids; they are the callers' events, so
+	// their ids are set here too, and handed back as results.
+	events := make([]*store.AuditEvent, len(calls))
+	for i, c := range calls {
+		e := *c.in
+		events[i] = &e
+	}
+	if err := s.appendAudits(ctx, events); err != nil {
+		settle(ctx, calls, err, s.appendAuditOne)
+		return
+	}
+	for i, c := range calls {
+		c.out = events[i].ID
 	}
 }
 
@@ -309,7 +367,7 @@ func (r numberedRow) Scan(dest ...any) error {
 // would fail the others with it, so each call is retried alone and gets
 // the answer it would have had alone. Any other failure (the database
 // unreachable, the statement timed out) is every call's.
-func settle[In any](ctx context.Context, calls []*call[In, *lease.Lease], err error, one func(context.Context, In) (*lease.Lease, error)) {
+func settle[In, Out any](ctx context.Context, calls []*call[In, Out], err error, one func(context.Context, In) (Out, error)) {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && (strings.HasPrefix(pgErr.Code, "22") || strings.HasPrefix(pgErr.Code, "23")) {
 		for _, c := range calls {
@@ -318,6 +376,7 @@ func settle[In any](ctx context.Context, calls []*call[In, *lease.Lease], err er
 		return
 	}
 	for _, c := range calls {
-		c.out, c.err = nil, err
+		var zero Out
+		c.out, c.err = zero, err
 	}
 }

@@ -135,11 +135,7 @@ const sqlCompleteRevoke = `WITH upd AS (
 SELECT ` + leaseCols + ` FROM upd`
 
 func (s *Store) CompleteRevoke(ctx context.Context, p store.CompleteRevokeParams) (*lease.Lease, error) {
-	audit, err := auditParam(p.Audit, p.Now)
-	if err != nil {
-		return nil, err
-	}
-	l, err := scanLease(s.pool.QueryRow(ctx, sqlCompleteRevoke, audit, p.ID, p.Now))
+	l, err := s.completions.do(ctx, p)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, s.whyNot(ctx, "complete revoke of", p.ID, "", errs.Conflict)
 	}
@@ -147,6 +143,16 @@ func (s *Store) CompleteRevoke(ctx context.Context, p store.CompleteRevokeParams
 		return nil, fmt.Errorf("pgstore: complete revoke of %s: %w", p.ID, mapErr(err))
 	}
 	return l, nil
+}
+
+// completeRevokeOne is CompleteRevoke's statement for one lease; no row
+// is pgx.ErrNoRows.
+func (s *Store) completeRevokeOne(ctx context.Context, p store.CompleteRevokeParams) (*lease.Lease, error) {
+	audit, err := auditParam(p.Audit, p.Now)
+	if err != nil {
+		return nil, err
+	}
+	return scanLease(s.pool.QueryRow(ctx, sqlCompleteRevoke, audit, p.ID, p.Now))
 }
 
 const sqlRecordRevokeFailure = `WITH upd AS (

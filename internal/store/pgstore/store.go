@@ -22,6 +22,10 @@ type Store struct {
 	creates   *group[pendingCall, *lease.Lease]
 	activates *group[store.ActivateParams, *lease.Lease]
 	revokes   *group[store.RevokeActiveParams, *lease.Lease]
+	// And the revoker's: at an expiry storm its concurrent deletes each
+	// end in a completion, and each claim of an expired lease in a note.
+	completions *group[store.CompleteRevokeParams, *lease.Lease]
+	appends     *group[*store.AuditEvent, int64]
 }
 
 // New returns a store on pool, which must point at a migrated database.
