@@ -27,6 +27,8 @@ func scaleCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	c.register(fs)
 	rows := fs.Int("rows", 1_000_000, "leases in the table in all, ended ones included")
 	active := fs.Int("active", 100_000, "of which active (expiring in a day)")
+	endedAge := fs.Duration("ended-age", 29*24*time.Hour,
+		"ended leases are spread over this much past time; beyond the 30-day lease retention, the broker purges them during the run")
 	storm := fs.Int("storm", 2000, "leases issued through the broker that then expire at one instant")
 	account := fs.String("filler-account", "loadgen-filler",
 		"New Central account of the filled leases; the broker is not configured for it, so the reconciler, which holds every live lease of an account it lists, leaves them alone")
@@ -65,7 +67,7 @@ func scaleCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	began := time.Now()
-	if err := fill(ctx, dbURL, *rows, *active, *account); err != nil {
+	if err := fill(ctx, dbURL, *rows, *active, *account, *endedAge); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "filled %d leases (%d active) in %s\n", *rows, *active, time.Since(began).Round(time.Second))
@@ -135,9 +137,13 @@ func migrateWith(ctx context.Context, bin string, s brokerSetup, t *Target) erro
 }
 
 // fill inserts rows leases straight into the table, active of them
-// active until tomorrow and the rest long revoked, as a year of use
-// would leave them, on account. Their tokens do not exist upstream.
-func fill(ctx context.Context, dbURL string, rows, active int, account string) error {
+// active until tomorrow and the rest revoked over the last 29 days, on
+// account. Their tokens do not exist upstream. A busy broker's table
+// looks like this in its steady state: the retention worker deletes
+// ended leases after 30 days (the default), so older ones are not there.
+// Filling with older ones would measure, beside the storm, the one-off
+// purge of a table that had no retention (flag -ended-age).
+func fill(ctx context.Context, dbURL string, rows, active int, account string, endedAge time.Duration) error {
 	conn, err := pgx.Connect(ctx, dbURL)
 	if err != nil {
 		return err
@@ -151,12 +157,12 @@ func fill(ctx context.Context, dbURL string, rows, active int, account string) e
 		CASE WHEN st = 'revoked' THEN 'done' ELSE '' END, CASE WHEN st = 'revoked' THEN t END, t, t, 'new_central'
 	FROM (SELECT n, gen_random_uuid()::text AS id,
 			CASE WHEN n <= $2 THEN 'active' ELSE 'revoked' END AS st,
-			CASE WHEN n <= $2 THEN now() ELSE now() - interval '1 year' + n * interval '1 second' END AS t
+			CASE WHEN n <= $2 THEN now() ELSE now() - $5::interval * (1 - n::float8 / $4::int) END AS t
 		FROM generate_series($1::int, $4::int) AS n) g`
 	const chunk = 100_000
 	for from := 1; from <= rows; from += chunk {
 		to := min(rows, from+chunk-1)
-		if _, err := conn.Exec(ctx, insert, from, active, account, to); err != nil {
+		if _, err := conn.Exec(ctx, insert, from, active, account, to, endedAge); err != nil {
 			return fmt.Errorf("fill leases %d-%d: %w", from, to, err)
 		}
 	}
