@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -49,8 +50,8 @@ type call[In, Out any] struct {
 }
 
 // do runs in with whatever else is queued and returns its own result.
-// It always waits for the statement that carries in, whatever ctx does:
-// once queued, a write's outcome must be known to its caller.
+// Once another caller's statement carries in, do waits for it whatever
+// ctx does: a write's outcome must be known to its caller.
 func (g *group[In, Out]) do(ctx context.Context, in In) (Out, error) {
 	c := &call[In, Out]{in: in, turn: make(chan bool, 1)}
 	g.mu.Lock()
@@ -80,9 +81,7 @@ func (g *group[In, Out]) lead(ctx context.Context) {
 	if g.observe != nil {
 		g.observe(n)
 	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.timeout)
-	g.run(sctx, calls)
-	cancel()
+	panicked := g.runSafely(ctx, calls)
 
 	g.mu.Lock()
 	var next *call[In, Out]
@@ -98,4 +97,33 @@ func (g *group[In, Out]) lead(ctx context.Context) {
 	if next != nil {
 		next.turn <- true
 	}
+	if panicked != nil {
+		// The bug surfaces where the leader's caller recovers panics;
+		// the others have their error and the queue moves on.
+		panic(panicked)
+	}
+}
+
+// runSafely runs the statement. A lone call keeps its own context, as it
+// would without grouping; a batch gets one of its own. A panic fails
+// every call of the statement instead of leaving the group busy, and is
+// returned for the leader to raise again.
+func (g *group[In, Out]) runSafely(ctx context.Context, calls []*call[In, Out]) (panicked any) {
+	defer func() {
+		if v := recover(); v != nil {
+			panicked = v
+			for _, c := range calls {
+				var zero Out
+				c.out, c.err = zero, fmt.Errorf("pgstore: grouped statement panicked: %v", v)
+			}
+		}
+	}()
+	if len(calls) == 1 {
+		g.run(ctx, calls)
+		return nil
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.timeout)
+	defer cancel()
+	g.run(sctx, calls)
+	return nil
 }

@@ -1,0 +1,77 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestGroupSurvivesAPanic: a statement that panics fails its own calls,
+// raises the panic in the leader only, and leaves the group usable.
+func TestGroupSurvivesAPanic(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	g := &group[int, int]{max: 8, timeout: time.Minute}
+	g.run = func(_ context.Context, calls []*call[int, int]) {
+		if calls[0].in == 0 {
+			<-release // the leader's statement, held until the others queue
+			return
+		}
+		if len(calls) > 1 {
+			panic("boom")
+		}
+		calls[0].out = calls[0].in * 10
+	}
+	started := make(chan struct{})
+	var once sync.Once
+	queued := make(chan struct{})
+	g.observe = func(int) { once.Do(func() { close(started) }) }
+	g.queued = func(depth int) {
+		if depth == 3 {
+			close(queued)
+		}
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if _, err := g.do(t.Context(), 0); err != nil {
+			t.Error(err)
+		}
+	})
+	<-started
+	var panics int
+	var mu sync.Mutex
+	errsOf := make([]error, 3)
+	for i := range 3 {
+		wg.Go(func() {
+			defer func() {
+				if recover() != nil {
+					mu.Lock()
+					panics++
+					mu.Unlock()
+				}
+			}()
+			_, errsOf[i] = g.do(t.Context(), i+1)
+		})
+	}
+	<-queued
+	close(release)
+	wg.Wait()
+	if panics != 1 {
+		t.Errorf("%d callers panicked, want the batch's leader alone", panics)
+	}
+	failed := 0
+	for _, err := range errsOf {
+		if err != nil {
+			failed++
+		}
+	}
+	if failed != 2 {
+		t.Errorf("%d followers got an error (%v), want the two that were not leading", failed, errors.Join(errsOf...))
+	}
+	// The group is free again: a lone call runs at once.
+	if got, err := g.do(context.Background(), 7); err != nil || got != 70 {
+		t.Errorf("after the panic: %d, %v; want 70", got, err)
+	}
+}
