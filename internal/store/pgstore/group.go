@@ -75,7 +75,11 @@ func (g *group[In, Out]) lead(ctx context.Context) {
 	n := min(len(g.queue), g.max)
 	calls := make([]*call[In, Out], n)
 	copy(calls, g.queue)
-	g.queue = append(g.queue[:0], g.queue[n:]...)
+	left := copy(g.queue, g.queue[n:])
+	// The tail would keep finished calls (and their arguments) alive
+	// until a longer queue overwrote it.
+	clear(g.queue[left:])
+	g.queue = g.queue[:left]
 	g.mu.Unlock()
 
 	if g.observe != nil {
