@@ -17,8 +17,9 @@ import (
 )
 
 // The lease cycle's three writes, each for many leases in one statement
-// (see group). A statement of one call uses the single-lease SQL, so a
-// lone caller runs exactly what it ran before. Each statement keeps the
+// (see group); the revoker's are in batched_revoker.go. A statement of
+// one call uses the single-lease SQL, so a lone caller runs exactly what
+// it ran before. Each statement keeps the
 // single one's meaning row by row: the same conditions on state and
 // owner, the same audit events in the same transaction, in call order.
 // A call whose row the statement skipped gets pgx.ErrNoRows and is
@@ -171,62 +172,6 @@ func (s *Store) revokeActiveBatch(ctx context.Context, calls []*call[store.Revok
 	}
 	if err != nil {
 		settle(ctx, calls, err, s.revokeActiveOne)
-	}
-}
-
-var sqlCompleteRevokeBatch = `WITH u AS (
-	SELECT * FROM unnest($2::text[], $3::timestamptz[]) WITH ORDINALITY AS u(id, now, k)
-), upd AS (
-	UPDATE leases l SET state = 'revoked', revoke_time = COALESCE(l.revoke_time, u.now),
-		next_attempt_at = NULL, updated_at = u.now
-	FROM u
-	WHERE l.id = u.id AND l.state IN ('revoking', 'revoke_failed')
-	RETURNING u.k, ` + leaseColsOf("l") + `
-), ` + auditBatchCTE + `
-SELECT k, ` + leaseCols + ` FROM upd`
-
-func (s *Store) completeRevokeBatch(ctx context.Context, calls []*call[store.CompleteRevokeParams, *lease.Lease]) {
-	if len(calls) == 1 {
-		c := calls[0]
-		c.out, c.err = s.completeRevokeOne(ctx, c.in)
-		return
-	}
-	ids, nows := make([]string, len(calls)), make([]time.Time, len(calls))
-	for i, c := range calls {
-		ids[i], nows[i] = c.in.ID, c.in.Now
-	}
-	audit, err := batchAudit(len(calls), func(i int) ([]*store.AuditEvent, []time.Time) {
-		return []*store.AuditEvent{calls[i].in.Audit}, []time.Time{calls[i].in.Now}
-	})
-	if err == nil {
-		err = runBatch(ctx, s.pool, calls, sqlCompleteRevokeBatch, audit, ids, nows)
-	}
-	if err != nil {
-		settle(ctx, calls, err, s.completeRevokeOne)
-	}
-}
-
-// appendAuditBatch appends many callers' events with AppendAudits, one
-// statement, in call order.
-func (s *Store) appendAuditBatch(ctx context.Context, calls []*call[*store.AuditEvent, int64]) {
-	if len(calls) == 1 {
-		c := calls[0]
-		c.out, c.err = s.appendAuditOne(ctx, c.in)
-		return
-	}
-	// AppendAudits sets the events' ids; they are the callers' events, so
-	// their ids are set here too, and handed back as results.
-	events := make([]*store.AuditEvent, len(calls))
-	for i, c := range calls {
-		e := *c.in
-		events[i] = &e
-	}
-	if err := s.appendAudits(ctx, events); err != nil {
-		settle(ctx, calls, err, s.appendAuditOne)
-		return
-	}
-	for i, c := range calls {
-		c.out = events[i].ID
 	}
 }
 
