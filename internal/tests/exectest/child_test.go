@@ -17,7 +17,10 @@ printf %s "$ZEROTIER_CENTRAL_TOKEN" > "$d/token"
 printf %s "$ZEROTIER_AUTH_SCHEME" > "$d/scheme"
 printf %s "$ZTBROKER_LEASE_ID" > "$d/lease"
 printf %s "$ZEROTIER_CENTRAL_URL" > "$d/url"
-: > "$d/ready"
+` + readyLine
+
+// readyLine is recordEnv's last line, which tells the test the child runs.
+const readyLine = `: > "$d/ready"
 `
 
 // child is exec's command: a shell script that records its environment
@@ -48,9 +51,19 @@ func newChild(t *testing.T) *child {
 }
 
 // argv is the command line that runs body after recording the
-// environment. body reads the gate with: read _ < "$d/gate".
+// environment. body reads the gate with: read _ < "$d/gate". Lines at
+// the start of body that set traps run before the child announces that
+// it is ready: a test sends its signal once the child is ready, and a
+// trap set after that would race the signal.
 func (c *child) argv(body string) []string {
-	return []string{"sh", "-c", recordEnv + body, "child", c.dir}
+	var traps strings.Builder
+	for strings.HasPrefix(body, "trap ") {
+		line, rest, _ := strings.Cut(body, "\n")
+		traps.WriteString(line + "\n")
+		body = rest
+	}
+	head, _, _ := strings.Cut(recordEnv, readyLine)
+	return []string{"sh", "-c", head + traps.String() + readyLine + body, "child", c.dir}
 }
 
 // release lets a child waiting on the gate go on.
