@@ -27,8 +27,8 @@ func newMetrics(d *worker.Deps) (*metrics, error) {
 	m := &metrics{
 		revoked: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ztbroker_leases_revoked_total",
-			Help: "Leases whose revocation ended, by purpose, reason (expired or requested) and result (ok or revoke_failed).",
-		}, []string{"purpose", "reason", "result"}),
+			Help: "Leases whose revocation ended, by purpose, the upstream the lease was minted on, reason (expired or requested) and result (ok or revoke_failed).",
+		}, []string{"purpose", "upstream", "reason", "result"}),
 		lag: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "ztbroker_revocation_lag_seconds",
 			Help: "Time from a lease's expiry to its token's deletion upstream, for expired leases.",
@@ -38,8 +38,8 @@ func newMetrics(d *worker.Deps) (*metrics, error) {
 		}),
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ztbroker_revoke_failures_total",
-			Help: "Failed upstream delete attempts, by purpose.",
-		}, []string{"purpose"}),
+			Help: "Failed upstream delete attempts, by purpose and the upstream the lease was minted on.",
+		}, []string{"purpose", "upstream"}),
 		expiredUnrevoked: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ztbroker_leases_expired_unrevoked_total",
 			Help: "Leases that reached their expiry without anyone revoking them, by purpose; a client whose pipeline does not clean up.",

@@ -91,7 +91,7 @@ func (w *Worker) RevokeActive(ctx context.Context, l *lease.Lease, p store.Revok
 	if err != nil {
 		return nil, fmt.Errorf("revoke lease %s: record: %w", l.ID, err)
 	}
-	w.metrics.revoked.WithLabelValues(l.Purpose, reasonLabel(cur), resultOK).Inc()
+	w.metrics.revoked.WithLabelValues(l.Purpose, l.Upstream, reasonLabel(cur), resultOK).Inc()
 	w.log.DebugContext(ctx, "lease revoked", leaseAttrs(cur)...)
 	return cur, nil
 }
@@ -173,7 +173,7 @@ func (w *Worker) complete(ctx context.Context, l *lease.Lease) (outcome, *lease.
 			append(leaseAttrs(l), slog.Any("error", err))...)
 		return outcomeStoreError, nil, fmt.Errorf("complete revoke: %w", err)
 	}
-	w.metrics.revoked.WithLabelValues(l.Purpose, reasonLabel(l), resultOK).Inc()
+	w.metrics.revoked.WithLabelValues(l.Purpose, l.Upstream, reasonLabel(l), resultOK).Inc()
 	if l.RevokeReason == lease.ReasonExpired {
 		w.metrics.lag.Observe(max(now.Sub(l.ExpireTime), 0).Seconds())
 	}
@@ -194,7 +194,7 @@ func (w *Worker) recordFailure(ctx context.Context, l *lease.Lease, cause error)
 	if newlyFailed {
 		p.Audit = w.audit(l, now, actionRevokeFailed, "error", text)
 	}
-	w.metrics.failures.WithLabelValues(l.Purpose).Inc()
+	w.metrics.failures.WithLabelValues(l.Purpose, l.Upstream).Inc()
 	attrs := append(leaseAttrs(l),
 		slog.Int("attempt", l.RevokeAttempts+1), slog.String("error", text), slog.Time("next_attempt", plan.next))
 	cur, err := w.cfg.Store.RecordRevokeFailure(ctx, p)
@@ -210,7 +210,7 @@ func (w *Worker) recordFailure(ctx context.Context, l *lease.Lease, cause error)
 		return outcomeRetrying, cur, cause
 	}
 	if newlyFailed {
-		w.metrics.revoked.WithLabelValues(l.Purpose, reasonLabel(l), resultRevokeFailed).Inc()
+		w.metrics.revoked.WithLabelValues(l.Purpose, l.Upstream, reasonLabel(l), resultRevokeFailed).Inc()
 		w.log.ErrorContext(ctx, "lease is revoke_failed: its token may still be valid upstream", attrs...)
 	} else {
 		w.log.WarnContext(ctx, "slow retry of a revoke_failed lease failed", attrs...)

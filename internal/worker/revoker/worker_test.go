@@ -105,7 +105,7 @@ func TestExpiryRevokesUpstream(t *testing.T) {
 				t.Errorf("audit actions (-want +got):\n%s", diff)
 			}
 			for name, labels := range map[string]map[string]string{
-				"ztbroker_leases_revoked_total":           {"purpose": "deploy", "reason": "expired", "result": "ok"},
+				"ztbroker_leases_revoked_total":           {"purpose": "deploy", "upstream": is.Upstream(), "reason": "expired", "result": "ok"},
 				"ztbroker_leases_expired_unrevoked_total": {"purpose": "deploy"},
 				"ztbroker_revocation_lag_seconds":         nil,
 			} {
@@ -203,7 +203,7 @@ func TestFailedDeletesBackOffThenEscalate(t *testing.T) {
 				labels map[string]string
 				want   float64
 			}{
-				{"ztbroker_revoke_failures_total", map[string]string{"purpose": "deploy"}, float64(tt.attempts)},
+				{"ztbroker_revoke_failures_total", map[string]string{"purpose": "deploy", "upstream": b.NewCentral.Upstream()}, float64(tt.attempts)},
 				{"ztbroker_leases_revoked_total", map[string]string{"result": "revoke_failed"}, 1},
 				{"ztbroker_leases_revoke_failed", map[string]string{"purpose": "deploy"}, 1},
 			} {
