@@ -310,11 +310,15 @@ func (r numberedRow) Scan(dest ...any) error {
 // settle gives every call of a failed statement its result. A statement
 // refused for the data of one call (a constraint, a malformed value)
 // would fail the others with it, so each call is retried alone and gets
-// the answer it would have had alone. Any other failure (the database
-// unreachable, the statement timed out) is every call's.
+// the answer it would have had alone. So is one rolled back as a
+// deadlock victim: a multi-row update locks its rows in no set order,
+// and two replicas' statements over the same leases can meet, where
+// single-row updates never could. PostgreSQL rolled the statement back
+// in every one of these cases, so a retry cannot apply a call twice. Any
+// other failure (the database unreachable, the statement timed out) is
+// every call's.
 func settle[In, Out any](ctx context.Context, calls []*call[In, Out], err error, one func(context.Context, In) (Out, error)) {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && (strings.HasPrefix(pgErr.Code, "22") || strings.HasPrefix(pgErr.Code, "23")) {
+	if retryAlone(err) {
 		for _, c := range calls {
 			c.out, c.err = one(ctx, c.in)
 		}
@@ -324,4 +328,19 @@ func settle[In, Out any](ctx context.Context, calls []*call[In, Out], err error,
 		var zero Out
 		c.out, c.err = zero, err
 	}
+}
+
+// retryAlone reports whether a batch's failure calls for each call to be
+// retried on its own: data exceptions (22), integrity violations (23) and
+// transaction rollbacks (40: serialization failure, deadlock).
+func retryAlone(err error) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || len(pgErr.Code) < 2 {
+		return false
+	}
+	switch pgErr.Code[:2] {
+	case "22", "23", "40":
+		return true
+	}
+	return false
 }

@@ -3,9 +3,12 @@ package pgstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // TestGroupSurvivesAPanic: a statement that panics fails its own calls,
@@ -73,5 +76,27 @@ func TestGroupSurvivesAPanic(t *testing.T) {
 	// The group is free again: a lone call runs at once.
 	if got, err := g.do(context.Background(), 7); err != nil || got != 70 {
 		t.Errorf("after the panic: %d, %v; want 70", got, err)
+	}
+}
+
+func TestRetryAlone(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		err  error
+		want bool
+	}{
+		{&pgconn.PgError{Code: "23514"}, true},                            // check_violation
+		{&pgconn.PgError{Code: "22P05"}, true},                            // untranslatable_character
+		{fmt.Errorf("wrapped: %w", &pgconn.PgError{Code: "40P01"}), true}, // deadlock_detected
+		{&pgconn.PgError{Code: "40001"}, true},                            // serialization_failure
+		{&pgconn.PgError{Code: "57014"}, false},                           // query_canceled
+		{&pgconn.PgError{Code: "53300"}, false},                           // too_many_connections
+		{context.DeadlineExceeded, false},
+		{errors.New("connection reset"), false},
+		{&pgconn.PgError{}, false},
+	} {
+		if got := retryAlone(tt.err); got != tt.want {
+			t.Errorf("retryAlone(%v) = %v, want %v", tt.err, got, tt.want)
+		}
 	}
 }
