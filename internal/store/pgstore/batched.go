@@ -28,7 +28,8 @@ import (
 const (
 	// maxBatch bounds the leases of one statement.
 	maxBatch = 64
-	// batchTimeout bounds one statement, which no caller can cancel.
+	// batchTimeout bounds a statement of several calls, which no caller
+	// can cancel, when a caller has no deadline of its own (see group).
 	batchTimeout = 30 * time.Second
 )
 

@@ -23,9 +23,10 @@ import (
 type group[In, Out any] struct {
 	// max bounds a statement's calls; the rest wait for the next.
 	max int
-	// timeout bounds a statement, which runs detached from the leading
-	// caller's context: a caller hanging up must not fail the others'
-	// writes, and it is the only bound the waiters have.
+	// timeout bounds a statement of several calls, which runs detached
+	// from the leading caller's context: a caller hanging up must not
+	// fail the others' writes. When every call has a deadline, the
+	// latest of them bounds the statement instead, if it is sooner.
 	timeout time.Duration
 	// run executes one statement for calls, setting each call's out and
 	// err. It is never called with an empty slice.
@@ -44,6 +45,8 @@ type call[In, Out any] struct {
 	in  In
 	out Out
 	err error
+	// deadline is the caller's, zero when it has none.
+	deadline time.Time
 	// turn receives true when the call is to run the next statement, and
 	// false when another caller's statement has carried it.
 	turn chan bool
@@ -54,6 +57,7 @@ type call[In, Out any] struct {
 // ctx does: a write's outcome must be known to its caller.
 func (g *group[In, Out]) do(ctx context.Context, in In) (Out, error) {
 	c := &call[In, Out]{in: in, turn: make(chan bool, 1)}
+	c.deadline, _ = ctx.Deadline()
 	g.mu.Lock()
 	g.queue = append(g.queue, c)
 	lead := !g.busy
@@ -126,8 +130,28 @@ func (g *group[In, Out]) runSafely(ctx context.Context, calls []*call[In, Out]) 
 		g.run(ctx, calls)
 		return nil
 	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.timeout)
+	sctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), batchDeadline(calls, time.Now().Add(g.timeout)))
 	defer cancel()
 	g.run(sctx, calls)
 	return nil
+}
+
+// batchDeadline is the latest of the calls' deadlines, or limit when a
+// call has none or the latest is later: no caller's write is cut short
+// by another caller's deadline, and none waits past the longest it was
+// willing to.
+func batchDeadline[In, Out any](calls []*call[In, Out], limit time.Time) time.Time {
+	var latest time.Time
+	for _, c := range calls {
+		if c.deadline.IsZero() {
+			return limit
+		}
+		if c.deadline.After(latest) {
+			latest = c.deadline
+		}
+	}
+	if latest.After(limit) {
+		return limit
+	}
+	return latest
 }

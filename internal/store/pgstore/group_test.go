@@ -100,3 +100,29 @@ func TestRetryAlone(t *testing.T) {
 		}
 	}
 }
+
+func TestBatchDeadline(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)
+	limit := t0.Add(30 * time.Second)
+	calls := func(deadlines ...time.Time) []*call[int, int] {
+		var cs []*call[int, int]
+		for _, d := range deadlines {
+			cs = append(cs, &call[int, int]{deadline: d})
+		}
+		return cs
+	}
+	for _, tt := range []struct {
+		name  string
+		calls []*call[int, int]
+		want  time.Time
+	}{
+		{"the latest caller's", calls(t0.Add(2*time.Second), t0.Add(5*time.Second), t0.Add(time.Second)), t0.Add(5 * time.Second)},
+		{"a caller without a deadline", calls(t0.Add(2*time.Second), time.Time{}), limit},
+		{"never past the limit", calls(t0.Add(time.Minute), t0.Add(time.Second)), limit},
+	} {
+		if got := batchDeadline(tt.calls, limit); !got.Equal(tt.want) {
+			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
