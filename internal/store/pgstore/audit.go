@@ -14,16 +14,21 @@ import (
 	"github.com/ztbroker/ztbroker/internal/store"
 )
 
+// auditInsert appends rows r, events, for the leases in upd, where an
+// event's empty purpose, lease id or upstream is the lease's. Each audit
+// CTE adds where r comes from.
+const auditInsert = `	INSERT INTO audit_events (time, action, actor_kind, actor_subject, actor_claims,
+		purpose, lease_id, result, reason, token_sha256, upstream)
+	SELECT r.time, r.action, r.actor_kind, r.actor_subject, r.actor_claims,
+		COALESCE(NULLIF(r.purpose, ''), upd.purpose), COALESCE(NULLIF(r.lease_id, ''), upd.id::text),
+		r.result, r.reason, r.token_sha256, COALESCE(NULLIF(r.upstream, ''), upd.upstream)`
+
 // auditCTE appends the audit event in $1 (jsonb, or NULL for none) for
 // each row the statement's "upd" CTE changed, so an event is written
 // exactly when, and in the same transaction as, its state change. Every
 // state-changing statement takes its event as $1 so this text is shared.
 const auditCTE = `aud AS (
-	INSERT INTO audit_events (time, action, actor_kind, actor_subject, actor_claims,
-		purpose, lease_id, result, reason, token_sha256, upstream)
-	SELECT r.time, r.action, r.actor_kind, r.actor_subject, r.actor_claims,
-		COALESCE(NULLIF(r.purpose, ''), upd.purpose), COALESCE(NULLIF(r.lease_id, ''), upd.id::text),
-		r.result, r.reason, r.token_sha256, COALESCE(NULLIF(r.upstream, ''), upd.upstream)
+` + auditInsert + `
 	FROM upd, jsonb_populate_record(NULL::audit_events, $1::jsonb) AS r
 	WHERE $1::jsonb IS NOT NULL
 )`
@@ -31,11 +36,7 @@ const auditCTE = `aud AS (
 // auditListCTE is auditCTE for several events, given in $1 as a jsonb
 // array and appended in its order, so their ids keep it.
 const auditListCTE = `aud AS (
-	INSERT INTO audit_events (time, action, actor_kind, actor_subject, actor_claims,
-		purpose, lease_id, result, reason, token_sha256, upstream)
-	SELECT r.time, r.action, r.actor_kind, r.actor_subject, r.actor_claims,
-		COALESCE(NULLIF(r.purpose, ''), upd.purpose), COALESCE(NULLIF(r.lease_id, ''), upd.id::text),
-		r.result, r.reason, r.token_sha256, COALESCE(NULLIF(r.upstream, ''), upd.upstream)
+` + auditInsert + `
 	FROM upd, jsonb_populate_recordset(NULL::audit_events, $1::jsonb) WITH ORDINALITY AS r
 	ORDER BY r.ordinality
 )`

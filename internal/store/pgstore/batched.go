@@ -55,11 +55,7 @@ func leaseColsOf(alias string) string {
 // carry, besides an audit row, "k": the call they belong to. An event is
 // written only when its call's row was written, like auditCTE's.
 const auditBatchCTE = `aud AS (
-	INSERT INTO audit_events (time, action, actor_kind, actor_subject, actor_claims,
-		purpose, lease_id, result, reason, token_sha256, upstream)
-	SELECT r.time, r.action, r.actor_kind, r.actor_subject, r.actor_claims,
-		COALESCE(NULLIF(r.purpose, ''), upd.purpose), COALESCE(NULLIF(r.lease_id, ''), upd.id::text),
-		r.result, r.reason, r.token_sha256, COALESCE(NULLIF(r.upstream, ''), upd.upstream)
+` + auditInsert + `
 	FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(doc, n)
 	JOIN upd ON upd.k = (e.doc->>'k')::bigint
 	CROSS JOIN LATERAL jsonb_populate_record(NULL::audit_events, e.doc) AS r

@@ -77,16 +77,7 @@ func TestBatchedAppendAudit(t *testing.T) {
 	t.Parallel()
 	s := New(pgtest.NewPool(t))
 	ctx := t.Context()
-	// The test's transaction locks the audit trail against inserts, so
-	// the leader's append waits until it commits.
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = tx.Rollback(context.Background()) }()
-	if _, err := tx.Exec(ctx, `LOCK TABLE audit_events IN SHARE MODE`); err != nil {
-		t.Fatal(err)
-	}
+	release := lockAudit(t, s)
 	event := func(action string) *store.AuditEvent {
 		return &store.AuditEvent{Time: bt0, Action: action, ActorKind: "system", ActorSubject: "revoker",
 			LeaseID: "lease-" + action, Purpose: "deploy", Result: "ok"}
@@ -99,11 +90,7 @@ func TestBatchedAppendAudit(t *testing.T) {
 		calls = append(calls, func() result { errsOf[i] = s.AppendAudit(ctx, e); return result{} })
 	}
 	first := event("first")
-	inBatch(t, p, func() {
-		if err := tx.Commit(ctx); err != nil {
-			t.Error(err)
-		}
-	}, func() result { return result{err: s.AppendAudit(ctx, first)} }, calls)
+	inBatch(t, p, release, func() result { return result{err: s.AppendAudit(ctx, first)} }, calls)
 	// A NUL cannot be stored, which fails the batch; each event is then
 	// appended alone and only that one fails.
 	if got := p.statementSizes(); !slices.Equal(got, []int{1, len(events)}) {
@@ -132,14 +119,7 @@ func TestBatchedAppendAuditWithoutErrors(t *testing.T) {
 	t.Parallel()
 	s := New(pgtest.NewPool(t))
 	ctx := t.Context()
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = tx.Rollback(context.Background()) }()
-	if _, err := tx.Exec(ctx, `LOCK TABLE audit_events IN SHARE MODE`); err != nil {
-		t.Fatal(err)
-	}
+	release := lockAudit(t, s)
 	events := make([]*store.AuditEvent, 6)
 	for i := range events {
 		events[i] = &store.AuditEvent{Time: bt0, Action: "note", ActorKind: "system", ActorSubject: "revoker",
@@ -151,11 +131,7 @@ func TestBatchedAppendAuditWithoutErrors(t *testing.T) {
 	for i, e := range events {
 		calls = append(calls, func() result { errsOf[i] = s.AppendAudit(ctx, e); return result{} })
 	}
-	inBatch(t, p, func() {
-		if err := tx.Commit(ctx); err != nil {
-			t.Error(err)
-		}
-	}, func() result { return result{err: s.AppendAudit(ctx, &store.AuditEvent{Time: bt0, Action: "first"})} }, calls)
+	inBatch(t, p, release, func() result { return result{err: s.AppendAudit(ctx, &store.AuditEvent{Time: bt0, Action: "first"})} }, calls)
 	if got := p.statementSizes(); !slices.Equal(got, []int{1, len(events)}) {
 		t.Errorf("statement sizes = %v, want [1 %d]", got, len(events))
 	}
@@ -166,6 +142,25 @@ func TestBatchedAppendAuditWithoutErrors(t *testing.T) {
 		}
 		if err := s.pool.QueryRow(ctx, `SELECT lease_id FROM audit_events WHERE id = $1`, e.ID).Scan(&lid); err != nil || lid != e.LeaseID {
 			t.Errorf("event %d has id %d, whose row names lease %q (%v), want %q", i, e.ID, lid, err, e.LeaseID)
+		}
+	}
+}
+
+// lockAudit locks the audit trail against inserts in a transaction of the
+// test's, so that an append waits until release commits it.
+func lockAudit(t *testing.T, s *Store) (release func()) {
+	t.Helper()
+	tx, err := s.pool.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tx.Rollback(context.Background()) })
+	if _, err := tx.Exec(t.Context(), `LOCK TABLE audit_events IN SHARE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		if err := tx.Commit(context.Background()); err != nil {
+			t.Error(err)
 		}
 	}
 }

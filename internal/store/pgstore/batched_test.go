@@ -112,20 +112,7 @@ func TestBatchedCreate(t *testing.T) {
 	t.Parallel()
 	s := New(pgtest.NewPool(t))
 	ctx := t.Context()
-	// The test's transaction holds an idempotency key, so the leader's
-	// insert waits on it until the transaction commits.
-	held := newPending("user:holder")
-	held.IdempotencyKey = "k-held"
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = tx.Rollback(context.Background()) }()
-	if _, err := insertPending(ctx, tx, held, createArgs(held)); err != nil {
-		t.Fatal(err)
-	}
-	leader := newPending("user:holder")
-	leader.IdempotencyKey = "k-held"
+	held, leader, release := holdKey(t, s)
 
 	plain := []store.CreatePendingParams{newPending("user:a"), newPending("user:b"), newPending("user:c")}
 	twinA, twinB := newPending("user:d"), newPending("user:d")
@@ -151,11 +138,7 @@ func TestBatchedCreate(t *testing.T) {
 	for _, c := range all {
 		calls = append(calls, create(c))
 	}
-	head, res := inBatch(t, p, func() {
-		if err := tx.Commit(ctx); err != nil {
-			t.Error(err)
-		}
-	}, create(leader), calls)
+	head, res := inBatch(t, p, release, create(leader), calls)
 
 	// The batch failed on the bad call's constraint, so every call was
 	// retried alone: the sizes show the one batch statement.
@@ -184,18 +167,7 @@ func TestBatchedCreateWithoutErrors(t *testing.T) {
 	t.Parallel()
 	s := New(pgtest.NewPool(t))
 	ctx := t.Context()
-	held := newPending("user:holder")
-	held.IdempotencyKey = "k-held"
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = tx.Rollback(context.Background()) }()
-	if _, err := insertPending(ctx, tx, held, createArgs(held)); err != nil {
-		t.Fatal(err)
-	}
-	leader := newPending("user:holder")
-	leader.IdempotencyKey = "k-held"
+	_, leader, release := holdKey(t, s)
 	all := []store.CreatePendingParams{newPending("user:a"), newPending("user:b"), newPending("user:c"), newPending("user:a")}
 	all[2].Labels, all[2].OwnerClaims = nil, nil
 	twinA, twinB := newPending("user:d"), newPending("user:d")
@@ -214,11 +186,7 @@ func TestBatchedCreateWithoutErrors(t *testing.T) {
 		})
 	}
 	p := probe(s.creates)
-	_, res := inBatch(t, p, func() {
-		if err := tx.Commit(ctx); err != nil {
-			t.Error(err)
-		}
-	}, func() result { _, err := s.CreatePending(ctx, leader); return result{err: err} }, calls)
+	_, res := inBatch(t, p, release, func() result { _, err := s.CreatePending(ctx, leader); return result{err: err} }, calls)
 	if got := p.statementSizes(); !slices.Equal(got, []int{1, len(calls)}) {
 		t.Errorf("statement sizes = %v, want [1 %d]", got, len(calls))
 	}
@@ -235,6 +203,30 @@ func TestBatchedCreateWithoutErrors(t *testing.T) {
 }
 
 var errExisting = errors.New("existing lease")
+
+// holdKey inserts a lease with an idempotency key in a transaction of the
+// test's and returns it, a create for the same owner and key, whose
+// insert waits on the transaction, and release, which commits it.
+func holdKey(t *testing.T, s *Store) (held, leader store.CreatePendingParams, release func()) {
+	t.Helper()
+	held = newPending("user:holder")
+	held.IdempotencyKey = "k-held"
+	tx, err := s.pool.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tx.Rollback(context.Background()) })
+	if _, err := insertPending(t.Context(), tx, held, createArgs(held)); err != nil {
+		t.Fatal(err)
+	}
+	leader = newPending("user:holder")
+	leader.IdempotencyKey = "k-held"
+	return held, leader, func() {
+		if err := tx.Commit(context.Background()); err != nil {
+			t.Error(err)
+		}
+	}
+}
 
 // checkTwins checks two creates with one idempotency key, queued in
 // either order: one inserted its lease, the other got that lease back,
