@@ -22,19 +22,7 @@ const admissionVersion = 5
 func TestLeaseAdmissionMigration(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool := emptyPool(t)
-	if _, err := migrate.Up(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
-	migs, err := migrate.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Back to the schema just before migration 5.
-	before := len(migs) - (admissionVersion - 1)
-	if err := migrate.Down(ctx, pool, before); err != nil {
-		t.Fatal(err)
-	}
+	pool, before := belowVersion(t, admissionVersion)
 	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	insert := func(id, owner, purpose, key string, created time.Time) {
 		t.Helper()
@@ -70,7 +58,7 @@ func TestLeaseAdmissionMigration(t *testing.T) {
 	var admitted string
 	var granted, requested time.Duration
 	var claims map[string]string
-	err = pool.QueryRow(ctx, `SELECT admitted_by, granted_max_ttl, requested_ttl, owner_claims FROM leases WHERE id = 'b-new'`).
+	err := pool.QueryRow(ctx, `SELECT admitted_by, granted_max_ttl, requested_ttl, owner_claims FROM leases WHERE id = 'b-new'`).
 		Scan(&admitted, &granted, &requested, &claims)
 	if err != nil || admitted != "" || granted != 0 || requested != 0 || len(claims) != 0 {
 		t.Errorf("an old lease reads %q, %v, %v, %v, %v; want the not-recorded defaults", admitted, granted, requested, claims, err)

@@ -10,12 +10,13 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ztbroker/ztbroker/internal/store/migrate"
+	"github.com/ztbroker/ztbroker/internal/testing/pgtest"
 )
 
-// auditRows renders every audit event, every column, in id order.
 // retentionVersion is the migration that partitions the audit trail.
 const retentionVersion = 7
 
+// auditRows renders every audit event, every column, in id order.
 func auditRows(t *testing.T, pool *pgxpool.Pool) []string {
 	t.Helper()
 	rows, err := pool.Query(context.Background(), `SELECT row_to_json(e)::text FROM (
@@ -60,21 +61,10 @@ func insertEvents(t *testing.T, pool *pgxpool.Pool, n int) {
 func TestAuditPartitioningKeepsEveryEvent(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool := emptyPool(t)
-	if _, err := migrate.Up(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
 	// Back to the unpartitioned table, which is what an existing
 	// installation has, and fill it. Later migrations go down and up
 	// with it.
-	migs, err := migrate.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	steps := len(migs) - (retentionVersion - 1)
-	if err := migrate.Down(ctx, pool, steps); err != nil {
-		t.Fatal(err)
-	}
+	pool, steps := belowVersion(t, retentionVersion)
 	if partitioned(t, pool) {
 		t.Fatal("audit_events is partitioned before the migration")
 	}
@@ -136,26 +126,7 @@ func partitioned(t *testing.T, pool *pgxpool.Pool) bool {
 
 func partitions(t *testing.T, pool *pgxpool.Pool) int {
 	t.Helper()
-	return len(partitionNames(t, pool))
-}
-
-func partitionNames(t *testing.T, pool *pgxpool.Pool) []string {
-	t.Helper()
-	rows, err := pool.Query(context.Background(), `SELECT c.relname FROM pg_inherits i
-		JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'audit_events'::regclass ORDER BY 1`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s)
-	}
-	return out
+	return len(pgtest.AuditPartitions(t, pool))
 }
 
 // TestAuditStaysAppendOnly: UPDATE, DELETE and TRUNCATE are refused on
@@ -180,7 +151,7 @@ func TestAuditStaysAppendOnly(t *testing.T) {
 	if _, err := pool.Exec(ctx, `INSERT INTO audit_events (time, action) VALUES ('1998-01-01', 'in default')`); err != nil {
 		t.Fatal(err)
 	}
-	tables := append([]string{"audit_events"}, partitionNames(t, pool)...)
+	tables := append([]string{"audit_events"}, pgtest.AuditPartitions(t, pool)...)
 	if !contains(tables, "audit_events_1999_01") || !contains(tables, "audit_events_default") {
 		t.Fatalf("partitions %v lack the moved month or the default", tables)
 	}

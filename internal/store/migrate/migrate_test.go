@@ -24,6 +24,28 @@ func emptyPool(t testing.TB) *pgxpool.Pool {
 	return pool
 }
 
+// belowVersion returns a fresh database migrated all the way up and then
+// back down to the schema just before migration version, as an existing
+// installation has it, and how many migrations it undid (going down as
+// many again leaves it there).
+func belowVersion(t *testing.T, version int) (*pgxpool.Pool, int) {
+	t.Helper()
+	ctx := context.Background()
+	pool := emptyPool(t)
+	if _, err := migrate.Up(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	migs, err := migrate.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := len(migs) - (version - 1)
+	if err := migrate.Down(ctx, pool, steps); err != nil {
+		t.Fatalf("down to below migration %d: %v", version, err)
+	}
+	return pool, steps
+}
+
 func columnExists(t *testing.T, pool *pgxpool.Pool, table, column string) bool {
 	t.Helper()
 	var ok bool

@@ -21,17 +21,7 @@ const upstreamNamesVersion = 8
 func TestUpstreamNamesMigration(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool := emptyPool(t)
-	if _, err := migrate.Up(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
-	migs, err := migrate.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := migrate.Down(ctx, pool, len(migs)-(upstreamNamesVersion-1)); err != nil {
-		t.Fatal(err)
-	}
+	pool, _ := belowVersion(t, upstreamNamesVersion)
 	if columnExists(t, pool, "leases", "upstream_kind") {
 		t.Fatal("upstream_kind exists below migration 8")
 	}

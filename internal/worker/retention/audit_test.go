@@ -44,25 +44,6 @@ func appendEvents(t *testing.T, s store.Store, at time.Time, n int) {
 	}
 }
 
-func partitionsOf(t *testing.T, pool *pgxpool.Pool) []string {
-	t.Helper()
-	rows, err := pool.Query(context.Background(), `SELECT c.relname FROM pg_inherits i
-		JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'audit_events'::regclass ORDER BY 1`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s)
-	}
-	return out
-}
-
 func dropEvents(t *testing.T, s store.Store) []string {
 	t.Helper()
 	res, err := s.ListAudit(context.Background(), store.ListAuditParams{Action: store.ActionAuditPartitionDrop, PageSize: 100})
@@ -129,7 +110,7 @@ func TestAuditRetention(t *testing.T) {
 		t.Errorf("partitions dropped (-want +got):\n%s", d)
 	}
 
-	parts := partitionsOf(t, pool)
+	parts := pgtest.AuditPartitions(t, pool)
 	for _, gone := range []time.Time{old17, old16} {
 		if slices.Contains(parts, partitionName(gone)) {
 			t.Errorf("partition %s still attached", partitionName(gone))
