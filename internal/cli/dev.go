@@ -110,12 +110,13 @@ workers:
 func devCmd(io IO) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "dev [flags]",
-		Short: "Run everything in one process: emulator, in-memory store, three purposes",
+		Short: "Run everything in one process: emulator, in-memory store, four purposes",
 		Long: `Runs the broker with an in-memory store (nothing persists) against a ZeroTier
-emulator in the same process, with three purposes: dev (New Central), dev-legacy
-(Legacy Central) and dev-scoped (a proxy purpose limited to one network). It
-prints the addresses, an admin API key and commands to try. Nothing to install
-or configure; not for production.`,
+emulator in the same process, serving two organisations, with four purposes: dev
+(New Central), dev-staging (New Central, the second organisation, upstream
+staging), dev-legacy (Legacy Central) and dev-scoped (a proxy purpose limited
+to one network). It prints the addresses, an admin API key and commands to
+try. Nothing to install or configure; not for production.`,
 		Example: `  broker dev
   BROKER_DEV_API_KEY=ztb_dev_fixed broker dev --log-level debug
   broker dev --grpc-addr 127.0.0.1:19090 --http-addr 127.0.0.1:18080`,
