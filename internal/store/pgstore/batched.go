@@ -34,7 +34,7 @@ const (
 )
 
 func (s *Store) initGroups() {
-	s.creates = &group[pendingCall, *lease.Lease]{max: maxBatch, timeout: batchTimeout, run: s.createBatch}
+	s.creates = &group[store.CreatePendingParams, *lease.Lease]{max: maxBatch, timeout: batchTimeout, run: s.createBatch}
 	s.activates = &group[store.ActivateParams, *lease.Lease]{max: maxBatch, timeout: batchTimeout, run: s.activateBatch}
 	s.revokes = &group[store.RevokeActiveParams, *lease.Lease]{max: maxBatch, timeout: batchTimeout, run: s.revokeActiveBatch}
 	s.completions = &group[store.CompleteRevokeParams, *lease.Lease]{max: maxBatch, timeout: batchTimeout, run: s.completeRevokeBatch}
@@ -172,13 +172,6 @@ func (s *Store) revokeActiveBatch(ctx context.Context, calls []*call[store.Revok
 	}
 }
 
-// pendingCall is a CreatePending without a quota, with its single
-// statement's arguments.
-type pendingCall struct {
-	p    store.CreatePendingParams
-	args []any
-}
-
 // sqlInsertPendingBatch inserts in call order. INSERT cannot return its
 // source's columns, so the call number comes back through the id, which
 // each call brings and which must be unique: a repeated id fails the
@@ -207,7 +200,7 @@ var sqlInsertPendingBatch = `WITH u AS (
 ), ` + auditBatchCTE + `
 SELECT k, ` + leaseCols + ` FROM upd`
 
-func (s *Store) createBatch(ctx context.Context, calls []*call[pendingCall, *lease.Lease]) {
+func (s *Store) createBatch(ctx context.Context, calls []*call[store.CreatePendingParams, *lease.Lease]) {
 	if len(calls) == 1 {
 		c := calls[0]
 		c.out, c.err = s.createOne(ctx, c.in)
@@ -220,7 +213,7 @@ func (s *Store) createBatch(ctx context.Context, calls []*call[pendingCall, *lea
 	nows, expires, maxes := make([]time.Time, n), make([]time.Time, n), make([]time.Time, n)
 	granted, requested := make([]int64, n), make([]int64, n)
 	for i, c := range calls {
-		p := c.in.p
+		p := c.in
 		lb, err := json.Marshal(labelsParam(p.Labels))
 		if err != nil {
 			settle(ctx, calls, err, s.createOne)
@@ -238,7 +231,7 @@ func (s *Store) createBatch(ctx context.Context, calls []*call[pendingCall, *lea
 		claims[i], deliveries[i], kinds[i] = string(cb), deliveryParam(p.Delivery), p.UpstreamKind
 	}
 	audit, err := batchAudit(n, func(i int) ([]*store.AuditEvent, []time.Time) {
-		p := calls[i].in.p
+		p := calls[i].in
 		return []*store.AuditEvent{p.Audit}, []time.Time{p.Now}
 	})
 	if err == nil {
@@ -253,8 +246,12 @@ func (s *Store) createBatch(ctx context.Context, calls []*call[pendingCall, *lea
 
 // createOne is CreatePending's statement for one lease without a quota;
 // a taken idempotency key is pgx.ErrNoRows.
-func (s *Store) createOne(ctx context.Context, c pendingCall) (*lease.Lease, error) {
-	return scanLease(s.pool.QueryRow(ctx, sqlInsertPending, c.args...))
+func (s *Store) createOne(ctx context.Context, p store.CreatePendingParams) (*lease.Lease, error) {
+	args, err := pendingArgs(p)
+	if err != nil {
+		return nil, err
+	}
+	return scanLease(s.pool.QueryRow(ctx, sqlInsertPending, args...))
 }
 
 // runBatch runs a batch statement whose rows start with the 1-based call

@@ -216,7 +216,7 @@ func holdKey(t *testing.T, s *Store) (held, leader store.CreatePendingParams, re
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = tx.Rollback(context.Background()) })
-	if _, err := insertPending(t.Context(), tx, held, createArgs(held)); err != nil {
+	if _, err := insertPending(t.Context(), tx, held); err != nil {
 		t.Fatal(err)
 	}
 	leader = newPending("user:holder")
@@ -246,13 +246,6 @@ func checkTwins(t *testing.T, s *Store, a, b result, idA, idB string) {
 	if got := auditFor(t, s, skipped); len(got) != 0 {
 		t.Errorf("skipped create audited: %v", got)
 	}
-}
-
-func createArgs(p store.CreatePendingParams) []any {
-	audit, _ := auditParam(p.Audit, p.Now)
-	return []any{audit, p.ID, p.Purpose, p.Owner, labelsParam(p.Labels), p.Upstream, p.UpstreamAccount,
-		p.UpstreamName, p.Now, p.ExpireTime, p.MaxExpireTime, p.IdempotencyKey,
-		p.AdmittedBy, p.GrantedMaxTTL, p.RequestedTTL, labelsParam(p.OwnerClaims), deliveryParam(p.Delivery), p.UpstreamKind}
 }
 
 func checkPending(t *testing.T, l *lease.Lease, p store.CreatePendingParams) {

@@ -67,15 +67,8 @@ const sqlEarliestHolding = `SELECT min(expire_time) FROM leases
 const minActiveRetry = time.Second
 
 func (s *Store) CreatePending(ctx context.Context, p store.CreatePendingParams) (*store.CreatePendingResult, error) {
-	audit, err := auditParam(p.Audit, p.Now)
-	if err != nil {
-		return nil, err
-	}
-	args := []any{audit, p.ID, p.Purpose, p.Owner, labelsParam(p.Labels), p.Upstream, p.UpstreamAccount,
-		p.UpstreamName, p.Now, p.ExpireTime, p.MaxExpireTime, p.IdempotencyKey,
-		p.AdmittedBy, p.GrantedMaxTTL, p.RequestedTTL, labelsParam(p.OwnerClaims), deliveryParam(p.Delivery), p.UpstreamKind}
 	if p.Quota == nil {
-		l, err := s.creates.do(ctx, pendingCall{p: p, args: args})
+		l, err := s.creates.do(ctx, p)
 		if errors.Is(err, pgx.ErrNoRows) {
 			// The owner's idempotency key is taken: answer with its lease.
 			res, err := existing(ctx, s.pool, p)
@@ -91,7 +84,7 @@ func (s *Store) CreatePending(ctx context.Context, p store.CreatePendingParams) 
 	}
 
 	var res *store.CreatePendingResult
-	err = s.inTx(ctx, func(tx pgx.Tx) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		lock, lockArgs := sqlLockOwner, []any{p.Purpose, p.Owner}
 		if p.Quota.MaxActivePerPurpose > 0 {
 			lock, lockArgs = sqlLockPurpose, []any{p.Purpose}
@@ -112,7 +105,7 @@ func (s *Store) CreatePending(ctx context.Context, p store.CreatePendingParams) 
 		if err := checkQuota(ctx, tx, p); err != nil {
 			return err
 		}
-		res, err = insertPending(ctx, tx, p, args)
+		res, err = insertPending(ctx, tx, p)
 		return err
 	})
 	if err != nil {
@@ -138,9 +131,24 @@ type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-// insertPending runs sqlInsertPending with args, built from p. An insert
-// skipped for a taken idempotency key answers with the key's holder.
-func insertPending(ctx context.Context, q querier, p store.CreatePendingParams, args []any) (*store.CreatePendingResult, error) {
+// pendingArgs are sqlInsertPending's arguments for p.
+func pendingArgs(p store.CreatePendingParams) ([]any, error) {
+	audit, err := auditParam(p.Audit, p.Now)
+	if err != nil {
+		return nil, err
+	}
+	return []any{audit, p.ID, p.Purpose, p.Owner, labelsParam(p.Labels), p.Upstream, p.UpstreamAccount,
+		p.UpstreamName, p.Now, p.ExpireTime, p.MaxExpireTime, p.IdempotencyKey,
+		p.AdmittedBy, p.GrantedMaxTTL, p.RequestedTTL, labelsParam(p.OwnerClaims), deliveryParam(p.Delivery), p.UpstreamKind}, nil
+}
+
+// insertPending runs sqlInsertPending for p. An insert skipped for a
+// taken idempotency key answers with the key's holder.
+func insertPending(ctx context.Context, q querier, p store.CreatePendingParams) (*store.CreatePendingResult, error) {
+	args, err := pendingArgs(p)
+	if err != nil {
+		return nil, err
+	}
 	l, err := scanLease(q.QueryRow(ctx, sqlInsertPending, args...))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return existing(ctx, q, p)

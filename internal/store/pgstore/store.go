@@ -19,7 +19,7 @@ var _ store.Store = (*Store)(nil)
 type Store struct {
 	pool *pgxpool.Pool
 	// The lease cycle's writes, group-committed (group.go, batched.go).
-	creates   *group[pendingCall, *lease.Lease]
+	creates   *group[store.CreatePendingParams, *lease.Lease]
 	activates *group[store.ActivateParams, *lease.Lease]
 	revokes   *group[store.RevokeActiveParams, *lease.Lease]
 	// And the revoker's: at an expiry storm its concurrent deletes each
