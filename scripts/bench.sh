@@ -6,8 +6,10 @@
 #
 # e2e    the real binaries (broker serve, broker emulator) driven by
 #        internal/tests/loadgen: issue-then-revoke over REST and gRPC at 1
-#        and 8 clients, beside a pgbench single-row INSERT on the same
-#        cluster, with CPU per cycle, statements and WAL per cycle.
+#        and 8 clients, beside pgbench (a single-row INSERT and the
+#        floor) on the same cluster and the relay (the same REST cycle on
+#        net/http and pgx with none of the broker's work), with CPU per
+#        cycle, statements and WAL per cycle.
 # scale  loadgen scale: RSS and start-up over 1,000,000 leases (100,000
 #        active), and a storm of 2,000 leases expiring at one instant.
 # go     the in-process Go benchmarks (store, policy, OIDC, revocation).
@@ -36,7 +38,7 @@ secs="${BENCH_SECONDS:-10}"
 export PATH="$PG_BIN:$PATH" # pgbench
 
 if [[ $mode == all || $mode == e2e ]]; then
-  echo "== loadgen cycles: the real binaries, issue then revoke, beside pgbench INSERT"
+  echo "== loadgen cycles: the real binaries, issue then revoke, beside pgbench and the relay"
   # shellcheck disable=SC2086
   go run ./internal/tests/loadgen cycles --pg-url "$BROKER_TEST_DATABASE_URL" \
     --duration "${secs}s" --statements ${LOADGEN_FLAGS:-}

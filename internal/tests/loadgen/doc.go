@@ -17,6 +17,13 @@
 // included, from /proc/<pid>/stat) and of the emulator, statements,
 // commits and WAL bytes per cycle from PostgreSQL's own statistics.
 //
+// Beside the broker it runs the relay (relay.go): this program again, as
+// a process serving the same REST cycle on the stack the broker is built
+// on (net/http, pgx) with none of the broker's work, three single-row
+// commits on a one-table database and the same upstream calls to the
+// same emulator. Its row is a floor for the broker's own: CPU no broker
+// on this stack can go below on the machine, measured in the same run.
+//
 // scale loads the database with many leases and reports the broker's
 // resident memory and start-up time over them, and how soon after a
 // common expiry instant a storm of leases is dead upstream.

@@ -20,6 +20,7 @@ import (
 const usage = `usage:
   loadgen cycles --pg-url URL [flags]   lease cycles against the real binaries, beside pgbench
   loadgen scale  --pg-url URL [flags]   memory, start-up and expiry storm over many leases
+  loadgen relay  --db-url URL --upstream URL   (run by cycles) the cycle with none of the broker in it
 Run "loadgen COMMAND -h" for the flags.
 `
 
@@ -41,6 +42,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cyclesCmd(ctx, args[1:], stdout, stderr)
 	case "scale":
 		err = scaleCmd(ctx, args[1:], stdout, stderr)
+	case "relay":
+		err = relayCmd(ctx, args[1:], stdout, stderr)
 	default:
 		fmt.Fprint(stderr, usage)
 		return 2
@@ -145,9 +148,10 @@ func cyclesCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	rounds := fs.Int("rounds", 1, "repeat every run this many times, interleaved")
 	pgbench := fs.String("pgbench", findPgbench(), "pgbench binary; empty skips the baseline")
 	stmts := fs.Bool("statements", false, "print each run's statements from pg_stat_statements")
-	profile := fs.String("cpuprofile", "", "write the broker's CPU profile over its whole life to this file")
+	profile := fs.String("cpuprofile", "", "write the broker's CPU profile over its whole life to this file (and the relay's to this file.relay)")
 	jsonOut := fs.String("json", "", "also write the runs as JSON to this file")
-	brokerEnv := fs.String("broker-env", "", "extra environment for broker serve, comma-separated KEY=VALUE (e.g. GOMAXPROCS=1)")
+	withRelay := fs.Bool("relay", true, "also run the relay, the REST cycle on the stack with none of the broker in it")
+	brokerEnv := fs.String("broker-env", "", "extra environment for broker serve and the relay, comma-separated KEY=VALUE (e.g. GOMAXPROCS=1)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -205,6 +209,28 @@ func cyclesCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 	}()
 	sys := &system{target: target, broker: broker, emulator: emu, cluster: cl, db: db}
+	var relaySys *system
+	if *withRelay {
+		const relayDB = "loadgen_relay"
+		relayURL, err := cl.freshDatabase(ctx, relayDB)
+		if err != nil {
+			return err
+		}
+		relayProfile := ""
+		if *profile != "" {
+			relayProfile = *profile + ".relay"
+		}
+		rp, rt, err := startRelay(ctx, dir, relayURL, target, extraEnv, relayProfile)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if err := rp.stop(30 * time.Second); err != nil {
+				fmt.Fprintf(stderr, "loadgen: %v\n", err)
+			}
+		}()
+		relaySys = &system{target: rt, broker: rp, emulator: emu, cluster: cl, db: relayDB}
+	}
 
 	fmt.Fprintf(stdout, "machine: %s\n", describeMachine())
 	fmt.Fprintf(stdout, "PostgreSQL: %s; pg_stat_statements: %v; broker ready %s after exec\n",
@@ -222,6 +248,15 @@ func cyclesCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 					}
 					runs = append(runs, r)
 				}
+			}
+			if relaySys != nil {
+				sc := relayCycle()
+				fmt.Fprintf(stderr, "loadgen: round %d: %s with %d clients\n", round+1, sc.Name, n)
+				r, err := runScenario(ctx, relaySys, sc, n, *warmup, *window)
+				if err != nil {
+					return err
+				}
+				runs = append(runs, r)
 			}
 			for _, sc := range scs {
 				fmt.Fprintf(stderr, "loadgen: round %d: %s with %d clients\n", round+1, sc.Name, n)
