@@ -17,6 +17,7 @@ import (
 	"github.com/ztbroker/ztbroker/internal/broker"
 	"github.com/ztbroker/ztbroker/internal/config"
 	"github.com/ztbroker/ztbroker/internal/panics"
+	"github.com/ztbroker/ztbroker/internal/validutf8"
 )
 
 type grpcDeps struct {
@@ -37,11 +38,13 @@ func newGRPCServer(d grpcDeps) *grpc.Server {
 		grpc.ChainUnaryInterceptor(
 			d.panics.UnaryServerInterceptor(),
 			auth.UnaryServerInterceptor(d.authn, authOpts),
+			validutf8.UnaryServerInterceptor(),
 		),
 		grpc.ChainStreamInterceptor(
 			d.panics.StreamServerInterceptor(),
 			unauthenticatedStreams(d.limits.MaxUnauthenticatedStreams, auth.DefaultExemptMethods(), d.metrics.streamsRefused),
 			auth.StreamServerInterceptor(d.authn, authOpts),
+			validutf8.StreamServerInterceptor(),
 		),
 		grpc.MaxRecvMsgSize(1 << 20),
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/ztbroker/ztbroker/internal/panics"
 	"github.com/ztbroker/ztbroker/internal/proxy"
 	"github.com/ztbroker/ztbroker/internal/restjson"
+	"github.com/ztbroker/ztbroker/internal/validutf8"
 )
 
 type httpDeps struct {
@@ -65,7 +66,7 @@ func newHTTPHandler(ctx context.Context, d httpDeps) (http.Handler, error) {
 	}
 
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", d.authenticate(limitBody(d.maxBody, gw)))
+	mux.Handle("/v1/", d.authenticate(limitBody(d.maxBody, checkURL(gw))))
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(apidocs.OpenAPI)
@@ -179,6 +180,18 @@ func routingError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshale
 // limitBody answers 413 for bodies over max. The gateway alone would
 // report a truncated body as malformed JSON (400), which misleads the
 // caller about what to fix.
+// checkURL refuses a path or query that is not UTF-8 before the gateway
+// copies it into a request; the body's strings are checked by restjson.
+func checkURL(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := validutf8.CheckURL(r.URL); err != nil {
+			httperr.Write(w, http.StatusBadRequest, codes.InvalidArgument, "invalid request: "+err.Error())
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 func limitBody(max int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > max {

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -28,11 +30,8 @@ func (rawCodec) Name() string { return "proto" }
 
 // TestInvalidUTF8 sends request strings that are not UTF-8, which no
 // protobuf or JSON library produces: over both transports they are
-// refused and no lease is made. REST answers 400 INVALID_ARGUMENT. Over
-// gRPC, grpc-go's protobuf decoder refuses the message before any broker
-// code runs and answers INTERNAL, which the server cannot change without
-// a codec of its own (see README's bad-input table); the test holds the
-// refusal and would show the code once that is fixed.
+// refused with INVALID_ARGUMENT, the message names the field (never the
+// bytes), and no lease is made.
 func TestInvalidUTF8(t *testing.T) {
 	t.Parallel()
 	h := setup(t)
@@ -45,10 +44,16 @@ func TestInvalidUTF8(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer conn.Close()
-		for _, req := range []*ztbrokerv1.IssueTokenRequest{
-			{Purpose: purposeNC, IdempotencyKey: "k-@@@"},
-			{Purpose: purposeNC, Labels: map[string]string{"job": "@@@"}},
+		for _, tc := range []struct {
+			req   *ztbrokerv1.IssueTokenRequest
+			field string
+		}{
+			{&ztbrokerv1.IssueTokenRequest{Purpose: purposeNC, IdempotencyKey: "k-@@@"}, `"idempotency_key"`},
+			{&ztbrokerv1.IssueTokenRequest{Purpose: purposeNC, Labels: map[string]string{"job": "@@@"}}, `"labels"`},
+			{&ztbrokerv1.IssueTokenRequest{Purpose: purposeNC, Labels: map[string]string{"@@@": "x"}}, `"labels"`},
+			{&ztbrokerv1.IssueTokenRequest{Purpose: "@@@"}, `"purpose"`},
 		} {
+			req := tc.req
 			b, err := proto.Marshal(req)
 			if err != nil {
 				t.Fatal(err)
@@ -57,8 +62,11 @@ func TestInvalidUTF8(t *testing.T) {
 			var out []byte
 			err = conn.Invoke(as(ctx, h.keyA), "/ztbroker.v1.TokenBroker/IssueToken", &b, &out, grpc.ForceCodec(rawCodec{}))
 			st := status.Convert(err)
-			if c := st.Code(); c != codes.InvalidArgument && c != codes.Internal {
-				t.Errorf("%v with invalid UTF-8: %v, want it refused (INVALID_ARGUMENT, or INTERNAL from grpc-go's decoder)", req, err)
+			if st.Code() != codes.InvalidArgument || !strings.Contains(st.Message(), tc.field) {
+				t.Errorf("%v with invalid UTF-8: %v, want INVALID_ARGUMENT naming %s", req, err, tc.field)
+			}
+			if !utf8.ValidString(st.Message()) {
+				t.Errorf("message %q echoes the bytes", st.Message())
 			}
 			if leaks := containsAny(st.Message(), h.leaky()); len(leaks) > 0 {
 				t.Errorf("message %q leaks %q", st.Message(), leaks)
@@ -67,11 +75,19 @@ func TestInvalidUTF8(t *testing.T) {
 	})
 	t.Run("rest", func(t *testing.T) {
 		t.Parallel()
-		for _, body := range []string{
-			"{\"idempotencyKey\":\"k-\xff\xfe\xfd\"}",
-			"{\"labels\":{\"job\":\"\xff\xfe\xfd\"}}",
+		for _, tc := range []struct{ method, path, body string }{
+			{http.MethodPost, "/v1/purposes/nc/tokens", "{\"idempotencyKey\":\"k-\xff\xfe\xfd\"}"},
+			{http.MethodPost, "/v1/purposes/nc/tokens", "{\"labels\":{\"job\":\"\xff\xfe\xfd\"}}"},
+			{http.MethodPost, "/v1/purposes/%FF%FE/tokens", "{}"},
+			{http.MethodGet, "/v1/leases?purpose=%FF%FE", ""},
+			{http.MethodGet, "/v1/leases?%FF=1", ""},
+			{http.MethodGet, "/v1/leases/%FF%FE", ""},
 		} {
-			st, _, raw, err := h.raw(ctx, http.MethodPost, "/v1/purposes/nc/tokens", h.keyA, []byte(body))
+			var body []byte
+			if tc.body != "" {
+				body = []byte(tc.body)
+			}
+			st, _, raw, err := h.raw(ctx, tc.method, tc.path, h.keyA, body)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -80,7 +96,10 @@ func TestInvalidUTF8(t *testing.T) {
 				Message string     `json:"message"`
 			}
 			if st != http.StatusBadRequest || json.Unmarshal(raw, &e) != nil || e.Code != codes.InvalidArgument {
-				t.Errorf("%q: %d %s, want 400 INVALID_ARGUMENT", body, st, raw)
+				t.Errorf("%s %s %q: %d %s, want 400 INVALID_ARGUMENT", tc.method, tc.path, tc.body, st, raw)
+			}
+			if !utf8.Valid(raw) {
+				t.Errorf("%s %s: answer %q echoes the bytes", tc.method, tc.path, raw)
 			}
 			if leaks := containsAny(e.Message, h.leaky()); len(leaks) > 0 {
 				t.Errorf("message %q leaks %q", e.Message, leaks)

@@ -26,12 +26,12 @@ const (
 // be true to select every live lease.
 type LeaseFilter struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
-	Purpose string                 `protobuf:"bytes,1,opt,name=purpose,proto3" json:"purpose,omitempty"`
+	Purpose string                 `protobuf:"bytes,1,opt,name=purpose" json:"purpose,omitempty"`
 	// "<kind>:<subject>".
-	Owner string `protobuf:"bytes,2,opt,name=owner,proto3" json:"owner,omitempty"`
+	Owner string `protobuf:"bytes,2,opt,name=owner" json:"owner,omitempty"`
 	// "key=value".
-	Label         string `protobuf:"bytes,3,opt,name=label,proto3" json:"label,omitempty"`
-	All           bool   `protobuf:"varint,4,opt,name=all,proto3" json:"all,omitempty"`
+	Label         string `protobuf:"bytes,3,opt,name=label" json:"label,omitempty"`
+	All           bool   `protobuf:"varint,4,opt,name=all" json:"all,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -96,13 +96,13 @@ func (x *LeaseFilter) GetAll() bool {
 
 type RevokeLeasesRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
-	Filter *LeaseFilter           `protobuf:"bytes,1,opt,name=filter,proto3" json:"filter,omitempty"`
-	Reason string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	Filter *LeaseFilter           `protobuf:"bytes,1,opt,name=filter" json:"filter,omitempty"`
+	Reason string                 `protobuf:"bytes,2,opt,name=reason" json:"reason,omitempty"`
 	// Report what would be revoked and change nothing.
-	DryRun bool `protobuf:"varint,3,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	DryRun bool `protobuf:"varint,3,opt,name=dry_run,json=dryRun" json:"dry_run,omitempty"`
 	// Leases moved to revoking per call; 500 when unset. Call again while
 	// remaining is non-zero.
-	BatchSize     int32 `protobuf:"varint,4,opt,name=batch_size,json=batchSize,proto3" json:"batch_size,omitempty"`
+	BatchSize     int32 `protobuf:"varint,4,opt,name=batch_size,json=batchSize" json:"batch_size,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -168,11 +168,11 @@ func (x *RevokeLeasesRequest) GetBatchSize() int32 {
 type RevokeLeasesResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Leases this call moved to revoking (or would, on a dry run).
-	Done int64 `protobuf:"varint,1,opt,name=done,proto3" json:"done,omitempty"`
+	Done int64 `protobuf:"varint,1,opt,name=done" json:"done,omitempty"`
 	// Live leases still matching the filter after this call.
-	Remaining int64 `protobuf:"varint,2,opt,name=remaining,proto3" json:"remaining,omitempty"`
+	Remaining int64 `protobuf:"varint,2,opt,name=remaining" json:"remaining,omitempty"`
 	// Up to 100 of the affected lease ids.
-	SampleIds     []string `protobuf:"bytes,3,rep,name=sample_ids,json=sampleIds,proto3" json:"sample_ids,omitempty"`
+	SampleIds     []string `protobuf:"bytes,3,rep,name=sample_ids,json=sampleIds" json:"sample_ids,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -230,8 +230,8 @@ func (x *RevokeLeasesResponse) GetSampleIds() []string {
 
 type ForgetLeaseRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id" json:"id,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -282,7 +282,7 @@ func (x *ForgetLeaseRequest) GetReason() string {
 
 type ForgetLeaseResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Lease         *Lease                 `protobuf:"bytes,1,opt,name=lease,proto3" json:"lease,omitempty"`
+	Lease         *Lease                 `protobuf:"bytes,1,opt,name=lease" json:"lease,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -326,14 +326,14 @@ func (x *ForgetLeaseResponse) GetLease() *Lease {
 
 type ListAuditEventsRequest struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
-	PageSize  int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken string                 `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	Purpose   string                 `protobuf:"bytes,3,opt,name=purpose,proto3" json:"purpose,omitempty"`
-	LeaseId   string                 `protobuf:"bytes,4,opt,name=lease_id,json=leaseId,proto3" json:"lease_id,omitempty"`
+	PageSize  int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize" json:"page_size,omitempty"`
+	PageToken string                 `protobuf:"bytes,2,opt,name=page_token,json=pageToken" json:"page_token,omitempty"`
+	Purpose   string                 `protobuf:"bytes,3,opt,name=purpose" json:"purpose,omitempty"`
+	LeaseId   string                 `protobuf:"bytes,4,opt,name=lease_id,json=leaseId" json:"lease_id,omitempty"`
 	// "<kind>:<subject>".
-	Actor         string                 `protobuf:"bytes,5,opt,name=actor,proto3" json:"actor,omitempty"`
-	Action        string                 `protobuf:"bytes,6,opt,name=action,proto3" json:"action,omitempty"`
-	Since         *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=since,proto3" json:"since,omitempty"`
+	Actor         string                 `protobuf:"bytes,5,opt,name=actor" json:"actor,omitempty"`
+	Action        string                 `protobuf:"bytes,6,opt,name=action" json:"action,omitempty"`
+	Since         *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=since" json:"since,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -419,22 +419,22 @@ func (x *ListAuditEventsRequest) GetSince() *timestamppb.Timestamp {
 
 type AuditEvent struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
-	Id           int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
-	Time         *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
-	Action       string                 `protobuf:"bytes,3,opt,name=action,proto3" json:"action,omitempty"`
-	ActorKind    string                 `protobuf:"bytes,4,opt,name=actor_kind,json=actorKind,proto3" json:"actor_kind,omitempty"`
-	ActorSubject string                 `protobuf:"bytes,5,opt,name=actor_subject,json=actorSubject,proto3" json:"actor_subject,omitempty"`
-	ActorClaims  map[string]string      `protobuf:"bytes,6,rep,name=actor_claims,json=actorClaims,proto3" json:"actor_claims,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	Purpose      string                 `protobuf:"bytes,7,opt,name=purpose,proto3" json:"purpose,omitempty"`
-	LeaseId      string                 `protobuf:"bytes,8,opt,name=lease_id,json=leaseId,proto3" json:"lease_id,omitempty"`
+	Id           int64                  `protobuf:"varint,1,opt,name=id" json:"id,omitempty"`
+	Time         *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time" json:"time,omitempty"`
+	Action       string                 `protobuf:"bytes,3,opt,name=action" json:"action,omitempty"`
+	ActorKind    string                 `protobuf:"bytes,4,opt,name=actor_kind,json=actorKind" json:"actor_kind,omitempty"`
+	ActorSubject string                 `protobuf:"bytes,5,opt,name=actor_subject,json=actorSubject" json:"actor_subject,omitempty"`
+	ActorClaims  map[string]string      `protobuf:"bytes,6,rep,name=actor_claims,json=actorClaims" json:"actor_claims,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Purpose      string                 `protobuf:"bytes,7,opt,name=purpose" json:"purpose,omitempty"`
+	LeaseId      string                 `protobuf:"bytes,8,opt,name=lease_id,json=leaseId" json:"lease_id,omitempty"`
 	// "ok", "denied", "error", ...
-	Result      string `protobuf:"bytes,9,opt,name=result,proto3" json:"result,omitempty"`
-	Reason      string `protobuf:"bytes,10,opt,name=reason,proto3" json:"reason,omitempty"`
-	TokenSha256 string `protobuf:"bytes,11,opt,name=token_sha256,json=tokenSha256,proto3" json:"token_sha256,omitempty"`
+	Result      string `protobuf:"bytes,9,opt,name=result" json:"result,omitempty"`
+	Reason      string `protobuf:"bytes,10,opt,name=reason" json:"reason,omitempty"`
+	TokenSha256 string `protobuf:"bytes,11,opt,name=token_sha256,json=tokenSha256" json:"token_sha256,omitempty"`
 	// The name of the upstream the event concerns: a lease's, or the one a
 	// rotation or guard alarm is about. Empty for events of no one
 	// upstream, and for events recorded before upstreams had names.
-	Upstream      string `protobuf:"bytes,12,opt,name=upstream,proto3" json:"upstream,omitempty"`
+	Upstream      string `protobuf:"bytes,12,opt,name=upstream" json:"upstream,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -555,8 +555,8 @@ func (x *AuditEvent) GetUpstream() string {
 
 type ListAuditEventsResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Events        []*AuditEvent          `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
-	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	Events        []*AuditEvent          `protobuf:"bytes,1,rep,name=events" json:"events,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -609,9 +609,9 @@ type RotateUpstreamKeyRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The upstream's name, e.g. "prod" ("new_central" for an upstream
 	// configured in the older form).
-	Upstream string `protobuf:"bytes,1,opt,name=upstream,proto3" json:"upstream,omitempty"`
+	Upstream string `protobuf:"bytes,1,opt,name=upstream" json:"upstream,omitempty"`
 	// Recorded in the audit trail.
-	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	Reason        string `protobuf:"bytes,2,opt,name=reason" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -663,17 +663,17 @@ func (x *RotateUpstreamKeyRequest) GetReason() string {
 // UpstreamKeyRotation is one rotation of an admin key.
 type UpstreamKeyRotation struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
-	Id       string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Upstream string                 `protobuf:"bytes,2,opt,name=upstream,proto3" json:"upstream,omitempty"`
+	Id       string                 `protobuf:"bytes,1,opt,name=id" json:"id,omitempty"`
+	Upstream string                 `protobuf:"bytes,2,opt,name=upstream" json:"upstream,omitempty"`
 	// "started", "minted", "switched", "done" or "failed".
-	State            string                 `protobuf:"bytes,3,opt,name=state,proto3" json:"state,omitempty"`
-	OldKeyId         string                 `protobuf:"bytes,4,opt,name=old_key_id,json=oldKeyId,proto3" json:"old_key_id,omitempty"`
-	NewKeyId         string                 `protobuf:"bytes,5,opt,name=new_key_id,json=newKeyId,proto3" json:"new_key_id,omitempty"`
-	NewKeyExpireTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=new_key_expire_time,json=newKeyExpireTime,proto3" json:"new_key_expire_time,omitempty"`
+	State            string                 `protobuf:"bytes,3,opt,name=state" json:"state,omitempty"`
+	OldKeyId         string                 `protobuf:"bytes,4,opt,name=old_key_id,json=oldKeyId" json:"old_key_id,omitempty"`
+	NewKeyId         string                 `protobuf:"bytes,5,opt,name=new_key_id,json=newKeyId" json:"new_key_id,omitempty"`
+	NewKeyExpireTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=new_key_expire_time,json=newKeyExpireTime" json:"new_key_expire_time,omitempty"`
 	// When the old key may be deleted: the end of the grace period.
-	OldKeyDeleteTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=old_key_delete_time,json=oldKeyDeleteTime,proto3" json:"old_key_delete_time,omitempty"`
-	RequestedBy      string                 `protobuf:"bytes,8,opt,name=requested_by,json=requestedBy,proto3" json:"requested_by,omitempty"`
-	StartTime        *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	OldKeyDeleteTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=old_key_delete_time,json=oldKeyDeleteTime" json:"old_key_delete_time,omitempty"`
+	RequestedBy      string                 `protobuf:"bytes,8,opt,name=requested_by,json=requestedBy" json:"requested_by,omitempty"`
+	StartTime        *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=start_time,json=startTime" json:"start_time,omitempty"`
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
 }
@@ -773,7 +773,7 @@ func (x *UpstreamKeyRotation) GetStartTime() *timestamppb.Timestamp {
 
 type RotateUpstreamKeyResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Rotation      *UpstreamKeyRotation   `protobuf:"bytes,1,opt,name=rotation,proto3" json:"rotation,omitempty"`
+	Rotation      *UpstreamKeyRotation   `protobuf:"bytes,1,opt,name=rotation" json:"rotation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -855,19 +855,19 @@ func (*ListUpstreamsRequest) Descriptor() ([]byte, []int) {
 // credential. It never carries the credential itself.
 type UpstreamCredential struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
-	Upstream string                 `protobuf:"bytes,1,opt,name=upstream,proto3" json:"upstream,omitempty"`
+	Upstream string                 `protobuf:"bytes,1,opt,name=upstream" json:"upstream,omitempty"`
 	// "new_central" or "legacy".
-	Kind string `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	Kind string `protobuf:"bytes,2,opt,name=kind" json:"kind,omitempty"`
 	// The key id (New Central) or token name (Legacy); empty when unknown.
-	KeyId string `protobuf:"bytes,3,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	KeyId string `protobuf:"bytes,3,opt,name=key_id,json=keyId" json:"key_id,omitempty"`
 	// The service account or user holding it.
-	Account string `protobuf:"bytes,4,opt,name=account,proto3" json:"account,omitempty"`
+	Account string `protobuf:"bytes,4,opt,name=account" json:"account,omitempty"`
 	// "config" (the configured key) or "rotated" (minted by rotation).
-	Source string `protobuf:"bytes,5,opt,name=source,proto3" json:"source,omitempty"`
+	Source string `protobuf:"bytes,5,opt,name=source" json:"source,omitempty"`
 	// Unset when the credential does not expire (Legacy).
-	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=expire_time,json=expireTime" json:"expire_time,omitempty"`
 	// Set inside the expiry warning margin, or once expired.
-	Warning       string `protobuf:"bytes,7,opt,name=warning,proto3" json:"warning,omitempty"`
+	Warning       string `protobuf:"bytes,7,opt,name=warning" json:"warning,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -953,7 +953,7 @@ func (x *UpstreamCredential) GetWarning() string {
 
 type ListUpstreamsResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Upstreams     []*UpstreamCredential  `protobuf:"bytes,1,rep,name=upstreams,proto3" json:"upstreams,omitempty"`
+	Upstreams     []*UpstreamCredential  `protobuf:"bytes,1,rep,name=upstreams" json:"upstreams,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1087,7 +1087,7 @@ const file_ztbroker_v1_admin_proto_rawDesc = "" +
 	"\vForgetLease\x12\x1f.ztbroker.v1.ForgetLeaseRequest\x1a .ztbroker.v1.ForgetLeaseResponse\x12\\\n" +
 	"\x0fListAuditEvents\x12#.ztbroker.v1.ListAuditEventsRequest\x1a$.ztbroker.v1.ListAuditEventsResponse\x12b\n" +
 	"\x11RotateUpstreamKey\x12%.ztbroker.v1.RotateUpstreamKeyRequest\x1a&.ztbroker.v1.RotateUpstreamKeyResponse\x12V\n" +
-	"\rListUpstreams\x12!.ztbroker.v1.ListUpstreamsRequest\x1a\".ztbroker.v1.ListUpstreamsResponseB9Z7github.com/ztbroker/ztbroker/gen/ztbroker/v1;ztbrokerv1b\x06proto3"
+	"\rListUpstreams\x12!.ztbroker.v1.ListUpstreamsRequest\x1a\".ztbroker.v1.ListUpstreamsResponseB@Z7github.com/ztbroker/ztbroker/gen/ztbroker/v1;ztbrokerv1\x92\x03\x04\b\x02 \x03b\beditionsp\xe8\a"
 
 var (
 	file_ztbroker_v1_admin_proto_rawDescOnce sync.Once

@@ -24,15 +24,15 @@ const (
 
 type IssueTokenRequest struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
-	Purpose string                 `protobuf:"bytes,1,opt,name=purpose,proto3" json:"purpose,omitempty"`
+	Purpose string                 `protobuf:"bytes,1,opt,name=purpose" json:"purpose,omitempty"`
 	// Optional; the purpose's default TTL applies when unset. On REST a
 	// string in protobuf's seconds ("900s") or as a Go duration ("15m",
 	// "1h30m"), the way the CLI and the configuration write it.
-	Ttl    *durationpb.Duration `protobuf:"bytes,2,opt,name=ttl,proto3" json:"ttl,omitempty"`
-	Labels map[string]string    `protobuf:"bytes,3,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Ttl    *durationpb.Duration `protobuf:"bytes,2,opt,name=ttl" json:"ttl,omitempty"`
+	Labels map[string]string    `protobuf:"bytes,3,rep,name=labels" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// Optional. A retried request with the same key, caller and purpose
 	// returns the same lease instead of minting a second token.
-	IdempotencyKey string `protobuf:"bytes,4,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	IdempotencyKey string `protobuf:"bytes,4,opt,name=idempotency_key,json=idempotencyKey" json:"idempotency_key,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -99,18 +99,18 @@ type IssueTokenResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The upstream API token, or for a proxy purpose (lease.delivery
 	// "proxy") the broker credential, "ztbp_..." . Returned exactly once.
-	Token string `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
-	Lease *Lease `protobuf:"bytes,2,opt,name=lease,proto3" json:"lease,omitempty"`
+	Token string `protobuf:"bytes,1,opt,name=token" json:"token,omitempty"`
+	Lease *Lease `protobuf:"bytes,2,opt,name=lease" json:"lease,omitempty"`
 	// Where to use the token, e.g. https://api.zerotier.com/api/v1; for a
 	// proxy purpose the broker's own proxy, e.g.
 	// https://broker.example/zt/<purpose>, under which the paths are
 	// Central's.
-	ApiBaseUrl string `protobuf:"bytes,3,opt,name=api_base_url,json=apiBaseUrl,proto3" json:"api_base_url,omitempty"`
+	ApiBaseUrl string `protobuf:"bytes,3,opt,name=api_base_url,json=apiBaseUrl" json:"api_base_url,omitempty"`
 	// The Authorization scheme to send it with: "Bearer" or "token".
-	AuthScheme string `protobuf:"bytes,4,opt,name=auth_scheme,json=authScheme,proto3" json:"auth_scheme,omitempty"`
+	AuthScheme string `protobuf:"bytes,4,opt,name=auth_scheme,json=authScheme" json:"auth_scheme,omitempty"`
 	// True when this response replays an earlier issuance of the same
 	// idempotency key.
-	Replayed      bool `protobuf:"varint,5,opt,name=replayed,proto3" json:"replayed,omitempty"`
+	Replayed      bool `protobuf:"varint,5,opt,name=replayed" json:"replayed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -182,7 +182,7 @@ func (x *IssueTokenResponse) GetReplayed() bool {
 
 type GetLeaseRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id" json:"id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -226,7 +226,7 @@ func (x *GetLeaseRequest) GetId() string {
 
 type GetLeaseResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Lease         *Lease                 `protobuf:"bytes,1,opt,name=lease,proto3" json:"lease,omitempty"`
+	Lease         *Lease                 `protobuf:"bytes,1,opt,name=lease" json:"lease,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -271,13 +271,13 @@ func (x *GetLeaseResponse) GetLease() *Lease {
 type ListLeasesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// At most 1000; 100 when unset.
-	PageSize  int32  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	PageSize  int32  `protobuf:"varint,1,opt,name=page_size,json=pageSize" json:"page_size,omitempty"`
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken" json:"page_token,omitempty"`
 	// Optional filters.
-	Purpose string      `protobuf:"bytes,3,opt,name=purpose,proto3" json:"purpose,omitempty"`
-	State   Lease_State `protobuf:"varint,4,opt,name=state,proto3,enum=ztbroker.v1.Lease_State" json:"state,omitempty"`
+	Purpose string      `protobuf:"bytes,3,opt,name=purpose" json:"purpose,omitempty"`
+	State   Lease_State `protobuf:"varint,4,opt,name=state,enum=ztbroker.v1.Lease_State" json:"state,omitempty"`
 	// Optional "key=value" label filter.
-	Label         string `protobuf:"bytes,5,opt,name=label,proto3" json:"label,omitempty"`
+	Label         string `protobuf:"bytes,5,opt,name=label" json:"label,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -349,8 +349,8 @@ func (x *ListLeasesRequest) GetLabel() string {
 
 type ListLeasesResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Leases        []*Lease               `protobuf:"bytes,1,rep,name=leases,proto3" json:"leases,omitempty"`
-	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	Leases        []*Lease               `protobuf:"bytes,1,rep,name=leases" json:"leases,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -401,11 +401,11 @@ func (x *ListLeasesResponse) GetNextPageToken() string {
 
 type RenewLeaseRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id" json:"id,omitempty"`
 	// How long from now the lease should last; the purpose's default TTL when
 	// unset. Capped by the lease's max expire time. On REST a string in
 	// protobuf's seconds ("900s") or as a Go duration ("15m", "1h30m").
-	Ttl           *durationpb.Duration `protobuf:"bytes,2,opt,name=ttl,proto3" json:"ttl,omitempty"`
+	Ttl           *durationpb.Duration `protobuf:"bytes,2,opt,name=ttl" json:"ttl,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -456,7 +456,7 @@ func (x *RenewLeaseRequest) GetTtl() *durationpb.Duration {
 
 type RenewLeaseResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Lease         *Lease                 `protobuf:"bytes,1,opt,name=lease,proto3" json:"lease,omitempty"`
+	Lease         *Lease                 `protobuf:"bytes,1,opt,name=lease" json:"lease,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -500,8 +500,8 @@ func (x *RenewLeaseResponse) GetLease() *Lease {
 
 type RevokeLeaseRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id" json:"id,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -552,9 +552,9 @@ func (x *RevokeLeaseRequest) GetReason() string {
 
 type RevokeLeaseResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Lease *Lease                 `protobuf:"bytes,1,opt,name=lease,proto3" json:"lease,omitempty"`
+	Lease *Lease                 `protobuf:"bytes,1,opt,name=lease" json:"lease,omitempty"`
 	// True when the lease had already ended before this call.
-	AlreadyRevoked bool `protobuf:"varint,2,opt,name=already_revoked,json=alreadyRevoked,proto3" json:"already_revoked,omitempty"`
+	AlreadyRevoked bool `protobuf:"varint,2,opt,name=already_revoked,json=alreadyRevoked" json:"already_revoked,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -641,18 +641,18 @@ func (*ListPurposesRequest) Descriptor() ([]byte, []int) {
 
 type Purpose struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
-	Name        string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Description string                 `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
-	DefaultTtl  *durationpb.Duration   `protobuf:"bytes,3,opt,name=default_ttl,json=defaultTtl,proto3" json:"default_ttl,omitempty"`
-	MaxTtl      *durationpb.Duration   `protobuf:"bytes,4,opt,name=max_ttl,json=maxTtl,proto3" json:"max_ttl,omitempty"`
+	Name        string                 `protobuf:"bytes,1,opt,name=name" json:"name,omitempty"`
+	Description string                 `protobuf:"bytes,2,opt,name=description" json:"description,omitempty"`
+	DefaultTtl  *durationpb.Duration   `protobuf:"bytes,3,opt,name=default_ttl,json=defaultTtl" json:"default_ttl,omitempty"`
+	MaxTtl      *durationpb.Duration   `protobuf:"bytes,4,opt,name=max_ttl,json=maxTtl" json:"max_ttl,omitempty"`
 	// The configured name of the upstream the purpose mints on, e.g.
 	// "prod" ("new_central" or "legacy" for upstreams configured in the
 	// older form).
-	Upstream string `protobuf:"bytes,5,opt,name=upstream,proto3" json:"upstream,omitempty"`
+	Upstream string `protobuf:"bytes,5,opt,name=upstream" json:"upstream,omitempty"`
 	// "token" or "proxy": what IssueToken hands out.
-	Delivery string `protobuf:"bytes,6,opt,name=delivery,proto3" json:"delivery,omitempty"`
+	Delivery string `protobuf:"bytes,6,opt,name=delivery" json:"delivery,omitempty"`
 	// The upstream's API: "new_central" or "legacy".
-	UpstreamKind  string `protobuf:"bytes,7,opt,name=upstream_kind,json=upstreamKind,proto3" json:"upstream_kind,omitempty"`
+	UpstreamKind  string `protobuf:"bytes,7,opt,name=upstream_kind,json=upstreamKind" json:"upstream_kind,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -738,7 +738,7 @@ func (x *Purpose) GetUpstreamKind() string {
 
 type ListPurposesResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Purposes      []*Purpose             `protobuf:"bytes,1,rep,name=purposes,proto3" json:"purposes,omitempty"`
+	Purposes      []*Purpose             `protobuf:"bytes,1,rep,name=purposes" json:"purposes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -819,13 +819,13 @@ func (*WhoAmIRequest) Descriptor() ([]byte, []int) {
 type WhoAmIResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "api_key", "mtls" or "oidc".
-	Kind    string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
-	Subject string `protobuf:"bytes,2,opt,name=subject,proto3" json:"subject,omitempty"`
+	Kind    string `protobuf:"bytes,1,opt,name=kind" json:"kind,omitempty"`
+	Subject string `protobuf:"bytes,2,opt,name=subject" json:"subject,omitempty"`
 	// "<kind>:<subject>", the owner recorded on leases.
-	Owner string `protobuf:"bytes,3,opt,name=owner,proto3" json:"owner,omitempty"`
-	Admin bool   `protobuf:"varint,4,opt,name=admin,proto3" json:"admin,omitempty"`
+	Owner string `protobuf:"bytes,3,opt,name=owner" json:"owner,omitempty"`
+	Admin bool   `protobuf:"varint,4,opt,name=admin" json:"admin,omitempty"`
 	// Claims the broker kept about the caller, as JSON-safe strings.
-	Claims        map[string]string `protobuf:"bytes,5,rep,name=claims,proto3" json:"claims,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Claims        map[string]string `protobuf:"bytes,5,rep,name=claims" json:"claims,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -973,7 +973,7 @@ const file_ztbroker_v1_broker_proto_rawDesc = "" +
 	"RenewLease\x12\x1e.ztbroker.v1.RenewLeaseRequest\x1a\x1f.ztbroker.v1.RenewLeaseResponse\x12P\n" +
 	"\vRevokeLease\x12\x1f.ztbroker.v1.RevokeLeaseRequest\x1a .ztbroker.v1.RevokeLeaseResponse\x12S\n" +
 	"\fListPurposes\x12 .ztbroker.v1.ListPurposesRequest\x1a!.ztbroker.v1.ListPurposesResponse\x12A\n" +
-	"\x06WhoAmI\x12\x1a.ztbroker.v1.WhoAmIRequest\x1a\x1b.ztbroker.v1.WhoAmIResponseB9Z7github.com/ztbroker/ztbroker/gen/ztbroker/v1;ztbrokerv1b\x06proto3"
+	"\x06WhoAmI\x12\x1a.ztbroker.v1.WhoAmIRequest\x1a\x1b.ztbroker.v1.WhoAmIResponseB@Z7github.com/ztbroker/ztbroker/gen/ztbroker/v1;ztbrokerv1\x92\x03\x04\b\x02 \x03b\beditionsp\xe8\a"
 
 var (
 	file_ztbroker_v1_broker_proto_rawDescOnce sync.Once

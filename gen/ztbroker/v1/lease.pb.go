@@ -97,48 +97,48 @@ func (Lease_State) EnumDescriptor() ([]byte, []int) {
 // carries the token itself.
 type Lease struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
-	Id      string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Purpose string                 `protobuf:"bytes,2,opt,name=purpose,proto3" json:"purpose,omitempty"`
+	Id      string                 `protobuf:"bytes,1,opt,name=id" json:"id,omitempty"`
+	Purpose string                 `protobuf:"bytes,2,opt,name=purpose" json:"purpose,omitempty"`
 	// The identity that owns the lease: "<kind>:<subject>", or for OIDC
 	// issuers whose owner claims are more than sub,
 	// "oidc:<issuer>/<claim>=<value>&..." (values escape %, & and =).
-	Owner      string                 `protobuf:"bytes,3,opt,name=owner,proto3" json:"owner,omitempty"`
-	State      Lease_State            `protobuf:"varint,4,opt,name=state,proto3,enum=ztbroker.v1.Lease_State" json:"state,omitempty"`
-	IssueTime  *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=issue_time,json=issueTime,proto3" json:"issue_time,omitempty"`
-	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	Owner      string                 `protobuf:"bytes,3,opt,name=owner" json:"owner,omitempty"`
+	State      Lease_State            `protobuf:"varint,4,opt,name=state,enum=ztbroker.v1.Lease_State" json:"state,omitempty"`
+	IssueTime  *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=issue_time,json=issueTime" json:"issue_time,omitempty"`
+	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=expire_time,json=expireTime" json:"expire_time,omitempty"`
 	// The lease can never be renewed past this time.
-	MaxExpireTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=max_expire_time,json=maxExpireTime,proto3" json:"max_expire_time,omitempty"`
-	RevokeReason  string                 `protobuf:"bytes,8,opt,name=revoke_reason,json=revokeReason,proto3" json:"revoke_reason,omitempty"`
-	Labels        map[string]string      `protobuf:"bytes,9,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	RevokeTime    *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=revoke_time,json=revokeTime,proto3" json:"revoke_time,omitempty"`
+	MaxExpireTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=max_expire_time,json=maxExpireTime" json:"max_expire_time,omitempty"`
+	RevokeReason  string                 `protobuf:"bytes,8,opt,name=revoke_reason,json=revokeReason" json:"revoke_reason,omitempty"`
+	Labels        map[string]string      `protobuf:"bytes,9,rep,name=labels" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	RevokeTime    *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=revoke_time,json=revokeTime" json:"revoke_time,omitempty"`
 	// Who asked for the revocation: an owner, an admin or "system".
-	RevokedBy string `protobuf:"bytes,11,opt,name=revoked_by,json=revokedBy,proto3" json:"revoked_by,omitempty"`
+	RevokedBy string `protobuf:"bytes,11,opt,name=revoked_by,json=revokedBy" json:"revoked_by,omitempty"`
 	// The configured name of the upstream (ZeroTier organisation or
 	// account) the token lives on, e.g. "prod". Leases minted before
 	// upstreams had names, and upstreams configured in the older form, are
 	// named after their kind: "new_central" or "legacy".
-	Upstream string `protobuf:"bytes,12,opt,name=upstream,proto3" json:"upstream,omitempty"`
+	Upstream string `protobuf:"bytes,12,opt,name=upstream" json:"upstream,omitempty"`
 	// The upstream token's id (New Central) or name (Legacy). Not a secret.
-	UpstreamTokenId string `protobuf:"bytes,13,opt,name=upstream_token_id,json=upstreamTokenId,proto3" json:"upstream_token_id,omitempty"`
+	UpstreamTokenId string `protobuf:"bytes,13,opt,name=upstream_token_id,json=upstreamTokenId" json:"upstream_token_id,omitempty"`
 	// Lowercase hex SHA-256 of the token, for matching with ZeroTier records.
-	TokenSha256 string `protobuf:"bytes,14,opt,name=token_sha256,json=tokenSha256,proto3" json:"token_sha256,omitempty"`
+	TokenSha256 string `protobuf:"bytes,14,opt,name=token_sha256,json=tokenSha256" json:"token_sha256,omitempty"`
 	// Revocation attempts made so far.
-	RevokeAttempts int32 `protobuf:"varint,15,opt,name=revoke_attempts,json=revokeAttempts,proto3" json:"revoke_attempts,omitempty"`
+	RevokeAttempts int32 `protobuf:"varint,15,opt,name=revoke_attempts,json=revokeAttempts" json:"revoke_attempts,omitempty"`
 	// The last revocation error, in client-safe words.
-	LastError string `protobuf:"bytes,16,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	LastError string `protobuf:"bytes,16,opt,name=last_error,json=lastError" json:"last_error,omitempty"`
 	// "token": the caller got a ZeroTier token. "proxy": the caller got a
 	// broker credential that works only through the broker's scoped proxy;
 	// there is no upstream token, and token_sha256 is the credential's hash.
-	Delivery string `protobuf:"bytes,17,opt,name=delivery,proto3" json:"delivery,omitempty"`
+	Delivery string `protobuf:"bytes,17,opt,name=delivery" json:"delivery,omitempty"`
 	// What admitted the caller at issue: "api_keys", "subjects" or the name
 	// of a rule. Empty for leases issued before it was recorded.
-	AdmittedBy string `protobuf:"bytes,18,opt,name=admitted_by,json=admittedBy,proto3" json:"admitted_by,omitempty"`
+	AdmittedBy string `protobuf:"bytes,18,opt,name=admitted_by,json=admittedBy" json:"admitted_by,omitempty"`
 	// The longest the admission let the lease live from its creation.
-	GrantedMaxTtl *durationpb.Duration `protobuf:"bytes,19,opt,name=granted_max_ttl,json=grantedMaxTtl,proto3" json:"granted_max_ttl,omitempty"`
+	GrantedMaxTtl *durationpb.Duration `protobuf:"bytes,19,opt,name=granted_max_ttl,json=grantedMaxTtl" json:"granted_max_ttl,omitempty"`
 	// The claim values the owner was built from (OIDC callers).
-	OwnerClaims map[string]string `protobuf:"bytes,20,rep,name=owner_claims,json=ownerClaims,proto3" json:"owner_claims,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	OwnerClaims map[string]string `protobuf:"bytes,20,rep,name=owner_claims,json=ownerClaims" json:"owner_claims,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// The upstream's API: "new_central" or "legacy".
-	UpstreamKind  string `protobuf:"bytes,21,opt,name=upstream_kind,json=upstreamKind,proto3" json:"upstream_kind,omitempty"`
+	UpstreamKind  string `protobuf:"bytes,21,opt,name=upstream_kind,json=upstreamKind" json:"upstream_kind,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -367,7 +367,7 @@ const file_ztbroker_v1_lease_proto_rawDesc = "" +
 	"\x0eSTATE_REVOKING\x10\x03\x12\x11\n" +
 	"\rSTATE_REVOKED\x10\x04\x12\x10\n" +
 	"\fSTATE_FAILED\x10\x05\x12\x17\n" +
-	"\x13STATE_REVOKE_FAILED\x10\x06B9Z7github.com/ztbroker/ztbroker/gen/ztbroker/v1;ztbrokerv1b\x06proto3"
+	"\x13STATE_REVOKE_FAILED\x10\x06B@Z7github.com/ztbroker/ztbroker/gen/ztbroker/v1;ztbrokerv1\x92\x03\x04\b\x02 \x03b\beditionsp\xe8\a"
 
 var (
 	file_ztbroker_v1_lease_proto_rawDescOnce sync.Once
