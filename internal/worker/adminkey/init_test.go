@@ -140,3 +140,64 @@ func TestExpiryWarningLogged(t *testing.T) {
 		t.Error("the admin key's secret is in the log")
 	}
 }
+
+// TestExpiryNoticeWithRotation: with rotation configured, a key inside
+// its warning margin but before its rotation window is only noted (the
+// rotation will come), and a key inside its rotation window that a pass
+// failed to replace is a warning saying so.
+func TestExpiryNoticeWithRotation(t *testing.T) {
+	t.Parallel()
+	b := setup(t, emulator.WithAdminKeyLifetime(10*24*time.Hour),
+		emulator.WithFault(emulator.RouteV2CreateKey, emulator.Fault{Status: 400, Match: "-admin@"}))
+	ctx := t.Context()
+	if err := b.k.Init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	const (
+		notice  = `"level":"INFO","msg":"the admin key expires soon; rotation will replace it"`
+		warning = `"level":"WARN","msg":"the admin key is due for rotation and has not been rotated"`
+		old     = `"msg":"the admin key expires soon; replace it or set rotate"`
+	)
+	count := func(line string) int { return strings.Count(b.logs.String(), line) }
+
+	b.clock.Advance(4 * 24 * time.Hour) // 6 days left: inside the 7-day margin, 3 days before rotate.before
+	if err := b.k.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if count(notice) != 1 || count(warning) != 0 || count(old) != 0 {
+		t.Fatalf("6 days before expiry: %d notices, %d warnings, %d of the old line; want 1, 0, 0:\n%s",
+			count(notice), count(warning), count(old), b.logs.String())
+	}
+	if !strings.Contains(b.logs.String(), fmt.Sprintf(`"rotation_in":%d`, int64(72*time.Hour))) {
+		t.Errorf("the notice does not say when the rotation comes:\n%s", b.logs.String())
+	}
+
+	b.clock.Advance(3*24*time.Hour + time.Hour) // inside rotate.before; the mint is refused
+	if err := b.k.RunOnce(ctx); err == nil {
+		t.Fatal("the pass succeeded although the rotation's mint was refused")
+	}
+	if count(warning) != 1 {
+		t.Errorf("%d warnings after a failed rotation, want 1:\n%s", count(warning), b.logs.String())
+	}
+}
+
+// TestNoWarningForAKeyRotatedInTime: the pass that enters the rotation
+// window rotates the key, and what it would have warned about is gone.
+func TestNoWarningForAKeyRotatedInTime(t *testing.T) {
+	t.Parallel()
+	b := setup(t, emulator.WithAdminKeyLifetime(10*24*time.Hour))
+	ctx := t.Context()
+	if err := b.k.Init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b.clock.Advance(7*24*time.Hour + time.Hour)
+	if err := b.k.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if b.secret() == b.emu.AdminToken {
+		t.Fatal("the key inside rotate.before was not rotated")
+	}
+	if l := b.logs.String(); strings.Contains(l, `"level":"WARN"`) {
+		t.Errorf("a warning for a key rotated in time:\n%s", l)
+	}
+}

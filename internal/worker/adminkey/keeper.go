@@ -126,7 +126,11 @@ func (k *Keeper) init(ctx context.Context, m *managed) error {
 				info.KeyID, info.Expires.UTC().Format(time.RFC3339), m.u.ExpiryMinimum)
 		}
 	}
-	k.warnExpiry(ctx, m, info, now)
+	if !k.due(m) {
+		// A key already due for rotation is reported by the first pass,
+		// once it has tried.
+		k.warnExpiry(ctx, m, info, now)
+	}
 	k.log.InfoContext(ctx, "admin credential checked", slog.String("upstream", m.u.Name),
 		slog.String("key_id", info.KeyID), slog.String("account", info.Account),
 		slog.String("source", info.Source), slog.Time("expires", info.Expires))
@@ -228,7 +232,6 @@ func (k *Keeper) pass(ctx context.Context, m *managed, readFile bool) error {
 		if err = k.sync(cctx, m); err != nil {
 			return
 		}
-		k.warnExpiry(cctx, m, m.u.Credential.Info(), k.cfg.Now())
 		m.mu.Lock()
 		work := m.open || k.due(m)
 		m.mu.Unlock()
@@ -237,6 +240,9 @@ func (k *Keeper) pass(ctx context.Context, m *managed, readFile bool) error {
 		if work && m.u.API != nil && k.cfg.Sealer != nil {
 			_, err = k.step(cctx, m, nil)
 		}
+		// After the step, so that a key the step has just replaced is not
+		// reported, and one it failed to replace is.
+		k.warnExpiry(cctx, m, m.u.Credential.Info(), k.cfg.Now())
 	}()
 	if err != nil && ctx.Err() == nil {
 		k.log.WarnContext(ctx, "admin credential upkeep failed; will retry", slog.String("upstream", m.u.Name), slog.Any("error", err))
@@ -271,13 +277,23 @@ func (k *Keeper) warnExpiry(ctx context.Context, m *managed, info upstream.Admin
 	if !due {
 		return
 	}
-	msg := "the admin key expires soon; replace it or set rotate"
-	if m.u.Rotate != nil {
-		msg = "the admin key expires soon; rotation is due"
-	}
-	k.log.WarnContext(ctx, msg, slog.String("upstream", m.u.Name), slog.String("key_id", info.KeyID),
+	level, msg := slog.LevelWarn, "the admin key expires soon; replace it or set rotate"
+	attrs := []slog.Attr{slog.String("upstream", m.u.Name), slog.String("key_id", info.KeyID),
 		slog.Time("expires", info.Expires), slog.Duration("left", left.Round(time.Second)),
-		slog.Duration("warning_margin", m.u.ExpiryWarning))
+		slog.Duration("warning_margin", m.u.ExpiryWarning)}
+	if r := m.u.Rotate; r != nil {
+		// Before the rotation window there is nothing to do but wait, so
+		// the line informs; inside it the keeper has already tried, so a
+		// key still this close to expiry means rotation is failing.
+		attrs = append(attrs, slog.Duration("rotate_before", r.Before))
+		if left >= r.Before {
+			level, msg = slog.LevelInfo, "the admin key expires soon; rotation will replace it"
+			attrs = append(attrs, slog.Duration("rotation_in", (left-r.Before).Round(time.Second)))
+		} else {
+			msg = "the admin key is due for rotation and has not been rotated"
+		}
+	}
+	k.log.LogAttrs(ctx, level, msg, attrs...)
 }
 
 func (k *Keeper) upstream(name string) (*managed, error) {
