@@ -65,13 +65,22 @@ func (c *restClient) Cycle(ctx context.Context, rec *Recorder) error {
 }
 
 func (c *restClient) post(ctx context.Context, path, body string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+c.t.HTTPAddr+path, bytes.NewReader([]byte(body)))
+	return doJSON(ctx, c.hc, http.MethodPost, "http://"+c.t.HTTPAddr+path, c.t.APIKey, []byte(body), out)
+}
+
+// doJSON sends body (none when nil) with a bearer token and decodes a 2xx
+// answer into out (unless nil); any other status is an error quoting the
+// start of the answer.
+func doJSON(ctx context.Context, hc *http.Client, method, url, bearer string, body []byte, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+c.t.APIKey)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.hc.Do(req)
+	req.Header.Set("Authorization", "Bearer "+bearer)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		return err
 	}
@@ -80,8 +89,11 @@ func (c *restClient) post(ctx context.Context, path, body string, out any) error
 	if err != nil {
 		return err
 	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("HTTP %d: %s", resp.StatusCode, truncate(b, 200))
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("%s %s: HTTP %d: %s", method, req.URL.Path, resp.StatusCode, truncate(b, 200))
+	}
+	if out == nil {
+		return nil
 	}
 	return json.Unmarshal(b, out)
 }
