@@ -66,7 +66,7 @@ func newHTTPHandler(ctx context.Context, d httpDeps) (http.Handler, error) {
 	}
 
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", d.authenticate(limitBody(d.maxBody, checkURL(gw))))
+	mux.Handle("/v1/", d.authenticate(limitBody(d.maxBody, checkPath(gw))))
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(apidocs.OpenAPI)
@@ -180,11 +180,11 @@ func routingError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshale
 // limitBody answers 413 for bodies over max. The gateway alone would
 // report a truncated body as malformed JSON (400), which misleads the
 // caller about what to fix.
-// checkURL refuses a path or query that is not UTF-8 before the gateway
-// copies it into a request; the body's strings are checked by restjson.
-func checkURL(next http.Handler) http.Handler {
+// checkPath refuses a path that is not UTF-8 before the gateway copies
+// its segments into a request; restjson checks the body and the query.
+func checkPath(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := validutf8.CheckURL(r.URL); err != nil {
+		if err := validutf8.CheckPath(r.URL); err != nil {
 			httperr.Write(w, http.StatusBadRequest, codes.InvalidArgument, "invalid request: "+err.Error())
 			return
 		}

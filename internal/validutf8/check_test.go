@@ -45,7 +45,7 @@ func TestCheck(t *testing.T) {
 	}
 }
 
-func TestCheckURL(t *testing.T) {
+func TestCheckPath(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		raw  string
@@ -54,14 +54,13 @@ func TestCheckURL(t *testing.T) {
 		{"/v1/leases?purpose=ci&label=job%3D%C3%A9", ""},
 		{"/v1/purposes/%C3%A9/tokens", ""},
 		{"/v1/purposes/%FF/tokens", "the path"},
-		{"/v1/leases?purpose=%FF", `"purpose"`},
-		{"/v1/leases?%FF=1", "name"},
+		{"/v1/leases?purpose=%FF", ""},
 	} {
 		u, err := url.Parse(tc.raw)
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = validutf8.CheckURL(u)
+		err = validutf8.CheckPath(u)
 		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
 			t.Errorf("%s: %v, want %q", tc.raw, err, tc.want)
 		}
