@@ -158,7 +158,8 @@ func (s *Service) listAudit(ctx context.Context, req *ztbrokerv1.ListAuditEvents
 		return nil, err
 	}
 	if err := validateFilters([2]string{"purpose", req.GetPurpose()}, [2]string{"lease_id", req.GetLeaseId()},
-		[2]string{"actor", req.GetActor()}, [2]string{"action", req.GetAction()}, [2]string{"page_token", req.GetPageToken()}); err != nil {
+		[2]string{"actor", req.GetActor()}, [2]string{"action", req.GetAction()}, [2]string{"upstream", req.GetUpstream()},
+		[2]string{"page_token", req.GetPageToken()}); err != nil {
 		return nil, err
 	}
 	var since time.Time
@@ -170,7 +171,7 @@ func (s *Service) listAudit(ctx context.Context, req *ztbrokerv1.ListAuditEvents
 	}
 	res, err := s.cfg.Store.ListAudit(ctx, store.ListAuditParams{
 		Purpose: req.GetPurpose(), LeaseID: req.GetLeaseId(), Actor: req.GetActor(), Action: req.GetAction(),
-		Since: since, PageSize: size, After: req.GetPageToken(),
+		Upstream: req.GetUpstream(), Since: since, PageSize: size, After: req.GetPageToken(),
 	})
 	if err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -70,8 +71,14 @@ func (s *Service) rotateUpstreamKey(ctx context.Context, req *ztbrokerv1.RotateU
 	if err != nil {
 		result = "error"
 	}
-	s.appendAudit(ctx, s.event(id, ActionAdminRotate, "", "", result,
-		fmt.Sprintf("upstream %s: %s", req.GetUpstream(), reason)))
+	ev := s.event(id, ActionAdminRotate, "", "", result, fmt.Sprintf("upstream %s: %s", req.GetUpstream(), reason))
+	if !errors.Is(err, errs.NotFound) {
+		// Filed under the upstream it concerns, so that an audit filtered
+		// by upstream shows who asked; a name no upstream has stays in the
+		// reason only.
+		ev.Upstream = req.GetUpstream()
+	}
+	s.appendAudit(ctx, ev)
 	if err != nil {
 		return nil, err
 	}

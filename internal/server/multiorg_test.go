@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,7 +14,9 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 
 	ztbrokerv1 "github.com/ztbroker/ztbroker/gen/ztbroker/v1"
 	"github.com/ztbroker/ztbroker/internal/config"
@@ -290,6 +293,56 @@ func TestTwoOrganisations(t *testing.T) {
 		if got := strings.TrimSpace(byAction[action]); got != "staging" {
 			t.Errorf("audit events %s name upstream %q, want staging", action, got)
 		}
+	}
+
+	// An admin can ask for one upstream's events, over gRPC and REST.
+	only, err := b.admin.ListAuditEvents(as(ctx, o.keyRoot), &ztbrokerv1.ListAuditEventsRequest{PageSize: 100, Upstream: "staging"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rest struct {
+		Events []struct {
+			Upstream string `json:"upstream"`
+		} `json:"events"`
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, b.base+"/v1/admin/audit?page_size=100&upstream=staging", nil)
+	req.Header.Set("Authorization", "Bearer "+o.keyRoot)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = json.NewDecoder(resp.Body).Decode(&rest)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /v1/admin/audit?upstream=staging: %d, %v", resp.StatusCode, err)
+	}
+	if len(rest.Events) != len(only.GetEvents()) {
+		t.Errorf("filtered by upstream: %d events over gRPC, %d over REST; want the same", len(only.GetEvents()), len(rest.Events))
+	}
+	actions := map[string]bool{}
+	for _, e := range only.GetEvents() {
+		actions[e.GetAction()] = true
+		if e.GetUpstream() != "staging" {
+			t.Errorf("filtered by upstream staging, got event %s of upstream %q", e.GetAction(), e.GetUpstream())
+		}
+	}
+	for _, action := range []string{"issue", "revoke", "admin_rotate_upstream_key", "admin_key_rotation_started", "admin_key_rotated"} {
+		if !actions[action] {
+			t.Errorf("filtered by upstream staging: no %s event", action)
+		}
+	}
+	for _, e := range rest.Events {
+		if e.Upstream != "staging" {
+			t.Errorf("REST, filtered by upstream staging, got an event of upstream %q", e.Upstream)
+		}
+	}
+
+	// A request naming no upstream is audited, but under no upstream.
+	if _, err := b.admin.RotateUpstreamKey(as(ctx, o.keyRoot), &ztbrokerv1.RotateUpstreamKeyRequest{Upstream: "nosuch"}); status.Code(err) != codes.NotFound {
+		t.Fatalf("rotating an unknown upstream: %v, want NOT_FOUND", err)
+	}
+	if none, err := b.admin.ListAuditEvents(as(ctx, o.keyRoot), &ztbrokerv1.ListAuditEventsRequest{PageSize: 10, Upstream: "nosuch"}); err != nil || len(none.GetEvents()) != 0 {
+		t.Errorf("events filed under an upstream that does not exist: %v, %v", none.GetEvents(), err)
 	}
 
 	// Both upstreams still mint, staging with its new key.

@@ -452,6 +452,7 @@ type ListAuditParams struct {
 	LeaseID  string
 	Actor    string // "<kind>:<subject>"
 	Action   string
+	Upstream string
 	Since    time.Time
 	PageSize int
 	After    string

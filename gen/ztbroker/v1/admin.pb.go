@@ -331,9 +331,12 @@ type ListAuditEventsRequest struct {
 	Purpose   string                 `protobuf:"bytes,3,opt,name=purpose" json:"purpose,omitempty"`
 	LeaseId   string                 `protobuf:"bytes,4,opt,name=lease_id,json=leaseId" json:"lease_id,omitempty"`
 	// "<kind>:<subject>".
-	Actor         string                 `protobuf:"bytes,5,opt,name=actor" json:"actor,omitempty"`
-	Action        string                 `protobuf:"bytes,6,opt,name=action" json:"action,omitempty"`
-	Since         *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=since" json:"since,omitempty"`
+	Actor  string                 `protobuf:"bytes,5,opt,name=actor" json:"actor,omitempty"`
+	Action string                 `protobuf:"bytes,6,opt,name=action" json:"action,omitempty"`
+	Since  *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=since" json:"since,omitempty"`
+	// The configured name of an upstream, e.g. "prod": only events that
+	// concern it (see AuditEvent.upstream).
+	Upstream      string `protobuf:"bytes,8,opt,name=upstream" json:"upstream,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -415,6 +418,13 @@ func (x *ListAuditEventsRequest) GetSince() *timestamppb.Timestamp {
 		return x.Since
 	}
 	return nil
+}
+
+func (x *ListAuditEventsRequest) GetUpstream() string {
+	if x != nil {
+		return x.Upstream
+	}
+	return ""
 }
 
 type AuditEvent struct {
@@ -1020,7 +1030,7 @@ const file_ztbroker_v1_admin_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"?\n" +
 	"\x13ForgetLeaseResponse\x12(\n" +
-	"\x05lease\x18\x01 \x01(\v2\x12.ztbroker.v1.LeaseR\x05lease\"\xe9\x01\n" +
+	"\x05lease\x18\x01 \x01(\v2\x12.ztbroker.v1.LeaseR\x05lease\"\x85\x02\n" +
 	"\x16ListAuditEventsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
@@ -1029,7 +1039,8 @@ const file_ztbroker_v1_admin_proto_rawDesc = "" +
 	"\blease_id\x18\x04 \x01(\tR\aleaseId\x12\x14\n" +
 	"\x05actor\x18\x05 \x01(\tR\x05actor\x12\x16\n" +
 	"\x06action\x18\x06 \x01(\tR\x06action\x120\n" +
-	"\x05since\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x05since\"\xd9\x03\n" +
+	"\x05since\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x12\x1a\n" +
+	"\bupstream\x18\b \x01(\tR\bupstream\"\xd9\x03\n" +
 	"\n" +
 	"AuditEvent\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12.\n" +

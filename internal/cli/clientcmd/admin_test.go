@@ -154,3 +154,24 @@ func TestAdminAuditStopsAtTheLimit(t *testing.T) {
 		t.Errorf("got %d lines, first %q; want a header and 1500 events", len(lines), lines[0])
 	}
 }
+
+func TestAdminAuditSendsEveryFilter(t *testing.T) {
+	t.Parallel()
+	fb := &fakeBroker{audit: func(context.Context, *ztbrokerv1.ListAuditEventsRequest) (*ztbrokerv1.ListAuditEventsResponse, error) {
+		return &ztbrokerv1.ListAuditEventsResponse{}, nil
+	}}
+	h := newHarness(t, fb)
+	args := []string{"audit", "--purpose", "deploy", "--lease", "l1", "--actor", "api_key:ci", "--action", "issue", "--upstream", "staging"}
+	if code := Admin(context.Background(), args, h.env); code != ExitOK {
+		t.Fatalf("exit %d, stderr %q", code, h.stderr)
+	}
+	calls := fb.called("ListAuditEvents")
+	if len(calls) != 1 {
+		t.Fatalf("%d calls, want 1", len(calls))
+	}
+	got := calls[0].req.(*ztbrokerv1.ListAuditEventsRequest)
+	want := &ztbrokerv1.ListAuditEventsRequest{Purpose: "deploy", LeaseId: "l1", Actor: "api_key:ci", Action: "issue", Upstream: "staging", PageSize: 100}
+	if diff := cmp.Diff(want, got, protocmp.Transform()); diff != "" {
+		t.Errorf("request (-want +got):\n%s", diff)
+	}
+}

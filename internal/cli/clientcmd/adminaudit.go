@@ -15,12 +15,14 @@ const maxPageSize = 1000
 func adminAudit(newEnv EnvFunc) *cobra.Command {
 	c := newCommand(newEnv, "audit [flags]", "Show the audit log, newest first", "",
 		`  broker admin audit --limit 20
-  broker admin audit --purpose deploy --action deny --format json`)
+  broker admin audit --purpose deploy --action deny --format json
+  broker admin audit --upstream prod --action admin_key_rotated`)
 	var req ztbrokerv1.ListAuditEventsRequest
 	c.fs.StringVar(&req.Purpose, "purpose", "", "only events of this purpose")
 	c.fs.StringVar(&req.LeaseId, "lease", "", "only events of this lease `id`")
 	c.fs.StringVar(&req.Actor, "actor", "", "only events by this actor, `kind:subject`")
 	c.fs.StringVar(&req.Action, "action", "", "only events of this action, e.g. issue, revoke, deny")
+	c.fs.StringVar(&req.Upstream, "upstream", "", "only events that concern this upstream, by its configured `name`")
 	limit := c.fs.Int("limit", 100, "show at most this many events, newest first")
 	format := c.fs.String("format", "table", "output: table or json")
 	return c.run(func(ctx context.Context, env Env, cfg connConfig, args []string) int {

@@ -110,6 +110,7 @@ func (s *Store) ListAudit(_ context.Context, p store.ListAuditParams) (*store.Li
 			(p.LeaseID != "" && e.LeaseID != p.LeaseID) ||
 			(p.Actor != "" && (e.ActorKind != kind || e.ActorSubject != subject)) ||
 			(p.Action != "" && e.Action != p.Action) ||
+			(p.Upstream != "" && e.Upstream != p.Upstream) ||
 			(!since.IsZero() && e.Time.Before(since)) {
 			continue
 		}

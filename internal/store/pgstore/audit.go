@@ -196,6 +196,7 @@ WHERE ($1 = '' OR purpose = $1)
 	AND ($6 = '' OR action = $6)
 	AND ($7::timestamptz IS NULL OR time >= $7)
 	AND ($8::bigint = 0 OR id < $8)
+	AND ($10 = '' OR upstream = $10)
 ORDER BY id DESC
 LIMIT $9`
 
@@ -216,7 +217,7 @@ func (s *Store) ListAudit(ctx context.Context, p store.ListAuditParams) (*store.
 		}
 	}
 	rows, err := s.pool.Query(ctx, sqlListAudit, p.Purpose, p.LeaseID, hasActor, kind, subject,
-		p.Action, null(p.Since), before, p.PageSize+1)
+		p.Action, null(p.Since), before, p.PageSize+1, p.Upstream)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: list audit: %w", mapErr(err))
 	}

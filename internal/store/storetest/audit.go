@@ -19,11 +19,11 @@ func testAuditList(t *testing.T, newStore NewStore) {
 			ActorClaims: map[string]string{"iss": "https://idp", "aud": "ztb"},
 			Purpose:     purpose, LeaseID: "l1", Result: "ok", TokenSHA256: lease.HashToken("a")},
 		{Time: t0.Add(time.Minute), Action: "issue", ActorKind: "user", ActorSubject: "bob",
-			Purpose: "backup", LeaseID: "l2", Result: "denied", Reason: "quota"},
+			Purpose: "backup", LeaseID: "l2", Result: "denied", Reason: "quota", Upstream: "staging"},
 		{Time: t0.Add(2 * time.Minute), Action: "revoke", ActorKind: "user", ActorSubject: "alice",
 			Purpose: purpose, LeaseID: "l1", Result: "ok"},
 		{Time: t0.Add(3 * time.Minute), Action: "revoke", ActorKind: "service", ActorSubject: "alice",
-			Purpose: purpose, LeaseID: "l3", Result: "ok"},
+			Purpose: purpose, LeaseID: "l3", Result: "ok", Upstream: "prod"},
 	}
 	var prev int64
 	for _, e := range events {
@@ -48,6 +48,8 @@ func testAuditList(t *testing.T, newStore NewStore) {
 		{"actor", store.ListAuditParams{Actor: "user:alice"}, []*store.AuditEvent{e2, e0}},
 		{"action", store.ListAuditParams{Action: "revoke"}, []*store.AuditEvent{e3, e2}},
 		{"since", store.ListAuditParams{Since: t0.Add(2 * time.Minute)}, []*store.AuditEvent{e3, e2}},
+		{"upstream", store.ListAuditParams{Upstream: "prod"}, []*store.AuditEvent{e3}},
+		{"upstream and action", store.ListAuditParams{Upstream: "staging", Action: "revoke"}, nil},
 		{"combined", store.ListAuditParams{Actor: "user:alice", Action: "issue"}, []*store.AuditEvent{e0}},
 		{"no match", store.ListAuditParams{Actor: "user:nobody"}, nil},
 	}
