@@ -57,7 +57,8 @@ func (r restAPI) revokeLeases(ctx context.Context, key string, req *ztbrokerv1.R
 
 func (r restAPI) audit(ctx context.Context, key string, req *ztbrokerv1.ListAuditEventsRequest) (*ztbrokerv1.ListAuditEventsResponse, error) {
 	q := url.Values{}
-	for k, v := range map[string]string{"purpose": req.GetPurpose(), "actor": req.GetActor(), "action": req.GetAction(), "page_token": req.GetPageToken()} {
+	for k, v := range map[string]string{"purpose": req.GetPurpose(), "lease_id": req.GetLeaseId(), "actor": req.GetActor(),
+		"action": req.GetAction(), "upstream": req.GetUpstream(), "page_token": req.GetPageToken()} {
 		if v != "" {
 			q.Set(k, v)
 		}

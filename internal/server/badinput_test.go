@@ -161,6 +161,10 @@ func TestBadInput(t *testing.T) {
 			_, err := a.(fullAPI).audit(ctx, h.keyRoot, &ztbrokerv1.ListAuditEventsRequest{Action: "issue\x00"})
 			return err
 		}, codes.InvalidArgument, 400, "action"},
+		{"NUL in the audit upstream filter", func(ctx context.Context, a api) error {
+			_, err := a.(fullAPI).audit(ctx, h.keyRoot, &ztbrokerv1.ListAuditEventsRequest{Upstream: "prod\x00"})
+			return err
+		}, codes.InvalidArgument, 400, "upstream"},
 	}
 	for _, tc := range tests {
 		for _, a := range h.apis() {
