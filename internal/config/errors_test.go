@@ -230,6 +230,7 @@ purposes:
   grpc_addr: "localhost"
   http_addr: "0.0.0.0:99999"
   max_body_bytes: -1
+  limits: {max_connections: 100, max_connections_per_address: 200}
   tls: {client_auth: sometimes}`,
 				"database": `
   url: postgres://broker:hunter2@db/ztbroker
@@ -240,6 +241,7 @@ purposes:
 				`b.yaml: listen.grpc_addr: must be host:port, got "localhost"`,
 				`b.yaml: listen.http_addr: port must be a number from 0 to 65535, got "99999"`,
 				"b.yaml: listen.max_body_bytes: must be between 1 and 67108864",
+				"b.yaml: listen.limits.max_connections_per_address: must be between 0 and 100, got 200",
 				"b.yaml: listen.tls.cert_file: is required",
 				"b.yaml: listen.tls.key_file: is required",
 				`b.yaml: listen.tls.client_auth: must be none, request or require, got "sometimes"`,

@@ -11,6 +11,12 @@ type Limits struct {
 	// MaxConnections bounds the open connections of each listener;
 	// connections accepted beyond it are closed at once. Default 1024.
 	MaxConnections int `json:"max_connections"`
+	// MaxConnectionsPerAddress bounds the open connections of each
+	// listener from any one remote IP address, so that one peer cannot
+	// hold every slot; connections beyond it are closed at once. 0, the
+	// default, sets no such bound: behind a proxy or a NAT every client
+	// shares one address.
+	MaxConnectionsPerAddress int `json:"max_connections_per_address"`
 	// MaxHeaderBytes bounds a request's header list: gRPC metadata
 	// (HTTP/2 MaxHeaderListSize) and HTTP request headers. Default 32 KiB.
 	MaxHeaderBytes int `json:"max_header_bytes"`
@@ -72,6 +78,7 @@ func (v *validator) limits() {
 	l := &v.c.Listen.Limits
 	const p = "listen.limits."
 	v.intRange(p+"max_connections", l.MaxConnections, 1, 1_000_000)
+	v.intRange(p+"max_connections_per_address", l.MaxConnectionsPerAddress, 0, l.MaxConnections)
 	v.intRange(p+"max_header_bytes", l.MaxHeaderBytes, 1024, 1<<20)
 	v.intRange(p+"max_concurrent_streams", l.MaxConcurrentStreams, 1, 100_000)
 	v.intRange(p+"max_unauthenticated_streams", l.MaxUnauthenticatedStreams, 1, 1_000_000)

@@ -27,20 +27,8 @@ func TestBeyondTheBoundIsClosed(t *testing.T) {
 	}
 	open := prometheus.NewGauge(prometheus.GaugeOpts{Name: "open"})
 	rejected := prometheus.NewCounter(prometheus.CounterOpts{Name: "rejected"})
-	l := connlimit.New(inner, 2, open, rejected)
-	accepted := make(chan net.Conn)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			accepted <- c
-		}
-	}()
-	t.Cleanup(func() { _ = l.Close(); <-done })
+	l := connlimit.New(inner, connlimit.Options{Max: 2, Open: open, Rejected: rejected})
+	accepted := serve(t, l)
 
 	dial := func() net.Conn {
 		t.Helper()
@@ -80,4 +68,117 @@ func TestBeyondTheBoundIsClosed(t *testing.T) {
 func isReset(err error) bool {
 	var op *net.OpError
 	return errors.As(err, &op)
+}
+
+// TestOneAddressCannotTakeEverySlot bounds each remote address to two
+// connections: a third from the same address is closed and counted while
+// another address is still served, a slot freed is usable again, and an
+// address with nothing open is forgotten.
+func TestOneAddressCannotTakeEverySlot(t *testing.T) {
+	t.Parallel()
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rejected := prometheus.NewCounter(prometheus.CounterOpts{Name: "rejected"})
+	perAddr := prometheus.NewCounter(prometheus.CounterOpts{Name: "rejected_per_address"})
+	l := connlimit.New(inner, connlimit.Options{Max: 4, PerAddress: 2, Rejected: rejected, RejectedPerAddress: perAddr})
+	accepted := serve(t, l)
+
+	// Loopback answers for all of 127.0.0.0/8 on Linux, so a second
+	// source address needs no set-up.
+	dialFrom := func(src string) net.Conn {
+		t.Helper()
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
+		c, err := d.Dial("tcp", inner.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		return c
+	}
+	dialFrom("127.0.0.1")
+	first := <-accepted
+	dialFrom("127.0.0.1")
+	second := <-accepted
+	third := dialFrom("127.0.0.1")
+	if err := third.SetReadDeadline(time.Now().Add(30 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := third.Read(make([]byte, 1)); !errors.Is(err, io.EOF) && !isReset(err) {
+		t.Fatalf("a third connection from one address read %v, want it closed", err)
+	}
+	dialFrom("127.0.0.2")
+	other := <-accepted
+	if got := testutil.ToFloat64(perAddr); got != 1 || testutil.ToFloat64(rejected) != 0 {
+		t.Errorf("rejected per address %v, in all %v; want 1 and 0", got, testutil.ToFloat64(rejected))
+	}
+	if l.Open() != 3 || l.Addresses() != 2 {
+		t.Errorf("%d open from %d addresses, want 3 from 2", l.Open(), l.Addresses())
+	}
+	_ = first.Close()
+	dialFrom("127.0.0.1")
+	again := <-accepted
+	for _, c := range []net.Conn{second, other, again} {
+		_ = c.Close()
+	}
+	if l.Open() != 0 || l.Addresses() != 0 {
+		t.Errorf("after every close: %d open from %d addresses, want none", l.Open(), l.Addresses())
+	}
+}
+
+// TestTotalBoundReleasesTheAddress: a connection closed at the total
+// bound does not count against its address afterwards.
+func TestTotalBoundReleasesTheAddress(t *testing.T) {
+	t.Parallel()
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rejected := prometheus.NewCounter(prometheus.CounterOpts{Name: "rejected"})
+	l := connlimit.New(inner, connlimit.Options{Max: 1, PerAddress: 1, Rejected: rejected})
+	accepted := serve(t, l)
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.3")}}
+	c1, err := net.Dial("tcp", inner.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c1.Close()
+	held := <-accepted
+	c2, err := d.Dial("tcp", inner.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if _, err := c2.Read(make([]byte, 1)); !errors.Is(err, io.EOF) && !isReset(err) {
+		t.Fatalf("a connection beyond the total read %v, want it closed", err)
+	}
+	if testutil.ToFloat64(rejected) != 1 || l.Addresses() != 1 {
+		t.Fatalf("rejected %v with %d addresses open, want 1 and 1", testutil.ToFloat64(rejected), l.Addresses())
+	}
+	_ = held.Close()
+	c3, err := d.Dial("tcp", inner.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c3.Close()
+	(<-accepted).Close()
+}
+
+// serve accepts from l until it is closed, handing each connection over.
+func serve(t *testing.T, l *connlimit.Listener) <-chan net.Conn {
+	accepted := make(chan net.Conn)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	t.Cleanup(func() { _ = l.Close(); <-done })
+	return accepted
 }

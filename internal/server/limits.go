@@ -23,11 +23,15 @@ import (
 // unauthenticated streams turned away. Each used to be a WARN line per
 // event, or nothing at all.
 type transportMetrics struct {
-	open            *prometheus.GaugeVec
-	connsRejected   *prometheus.CounterVec
-	handshakeErrors *prometheus.CounterVec
-	authFailures    *prometheus.CounterVec
-	streamsRefused  prometheus.Counter
+	open          *prometheus.GaugeVec
+	connsRejected *prometheus.CounterVec
+	// connsRejectedPerAddress is its own metric rather than a label on
+	// connsRejected, so that the alerts and dashboards on that one keep
+	// their meaning.
+	connsRejectedPerAddress *prometheus.CounterVec
+	handshakeErrors         *prometheus.CounterVec
+	authFailures            *prometheus.CounterVec
+	streamsRefused          prometheus.Counter
 }
 
 func newTransportMetrics(reg prometheus.Registerer) (*transportMetrics, error) {
@@ -39,6 +43,10 @@ func newTransportMetrics(reg prometheus.Registerer) (*transportMetrics, error) {
 		connsRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ztbroker_connections_rejected_total",
 			Help: "Connections closed on accept because the listener held listen.limits.max_connections already.",
+		}, []string{"listener"}),
+		connsRejectedPerAddress: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ztbroker_connections_rejected_per_address_total",
+			Help: "Connections closed on accept because their remote address held listen.limits.max_connections_per_address already.",
 		}, []string{"listener"}),
 		handshakeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ztbroker_tls_handshake_errors_total",
@@ -53,7 +61,7 @@ func newTransportMetrics(reg prometheus.Registerer) (*transportMetrics, error) {
 			Help: "Streams of unauthenticated gRPC methods (health Watch, reflection) refused at listen.limits.max_unauthenticated_streams.",
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.open, m.connsRejected, m.handshakeErrors, m.authFailures, m.streamsRefused} {
+	for _, c := range []prometheus.Collector{m.open, m.connsRejected, m.connsRejectedPerAddress, m.handshakeErrors, m.authFailures, m.streamsRefused} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -61,9 +69,15 @@ func newTransportMetrics(reg prometheus.Registerer) (*transportMetrics, error) {
 	return m, nil
 }
 
-// limitListener bounds the listener's open connections.
-func (m *transportMetrics) limitListener(l net.Listener, name string, max int) net.Listener {
-	return connlimit.New(l, max, m.open.WithLabelValues(name), m.connsRejected.WithLabelValues(name))
+// limitListener bounds the listener's open connections, in all and from
+// one address (perAddress 0: no such bound).
+func (m *transportMetrics) limitListener(l net.Listener, name string, max, perAddress int) net.Listener {
+	return connlimit.New(l, connlimit.Options{
+		Max: max, PerAddress: perAddress,
+		Open:               m.open.WithLabelValues(name),
+		Rejected:           m.connsRejected.WithLabelValues(name),
+		RejectedPerAddress: m.connsRejectedPerAddress.WithLabelValues(name),
+	})
 }
 
 func (m *transportMetrics) authFailed(transport string) func(auth.FailureReason) {

@@ -27,17 +27,18 @@ func newHTTPServer(h http.Handler, l config.Limits, log *slog.Logger, tm *transp
 }
 
 // listen binds every listener, each bounded to max_connections open
-// connections; closers release them if a later step fails. The HTTP
-// listener gets TLS at the end of Complete, once the config is built.
+// connections (and max_connections_per_address from one address);
+// closers release them if a later step fails. The HTTP listener gets TLS
+// at the end of Complete, once the config is built.
 func (s *Server) listen(f *config.Config, tm *transportMetrics) error {
-	max := f.Listen.Limits.MaxConnections
+	limits := f.Listen.Limits
 	bind := func(name, addr string) (net.Listener, error) {
 		l, err := net.Listen("tcp", addr)
 		if err != nil {
 			return nil, fmt.Errorf("listen %s: %w", name, err)
 		}
 		s.closers.push(func() error { _ = l.Close(); return nil })
-		return tm.limitListener(l, name, max), nil
+		return tm.limitListener(l, name, limits.MaxConnections, limits.MaxConnectionsPerAddress), nil
 	}
 	var err error
 	if s.grpcLis, err = bind("grpc", f.Listen.GRPCAddr); err != nil {

@@ -373,3 +373,44 @@ func TestStartupWarnings(t *testing.T) {
 		t.Errorf("start-up log lacks the warning %s:\n%s", want, h.logs.String())
 	}
 }
+
+// TestConnectionsPerAddressBounded: with max_connections_per_address, a
+// third connection from one address is closed and counted, while another
+// address is still served.
+func TestConnectionsPerAddressBounded(t *testing.T) {
+	t.Parallel()
+	h := setup(t, withYAML("  ops_addr: 127.0.0.1:0\n", "", ""), limitsYAML("max_connections_per_address: 2", "handshake_timeout: 1m"))
+	ctx := testContext(t)
+	// Loopback answers for all of 127.0.0.0/8 on Linux.
+	dialFrom := func(src string) net.Conn {
+		t.Helper()
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
+		c, err := d.DialContext(ctx, "tcp", h.srv.GRPCAddr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		if err := c.SetReadDeadline(time.Now().Add(30 * time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	// A gRPC server speaks first (its SETTINGS frame): a byte read is a
+	// connection served.
+	served := func(c net.Conn) bool {
+		_, err := c.Read(make([]byte, 1))
+		return err == nil
+	}
+	for range 2 {
+		if c := dialFrom("127.0.0.2"); !served(c) {
+			t.Fatal("a connection within the per-address bound was not served")
+		}
+	}
+	if served(dialFrom("127.0.0.2")) {
+		t.Fatal("a third connection from one address was served")
+	}
+	waitMetric(t, ctx, h, `ztbroker_connections_rejected_per_address_total{listener="grpc"} 1`)
+	if !served(dialFrom("127.0.0.1")) {
+		t.Error("another address was refused while the first held its bound")
+	}
+}

@@ -67,7 +67,18 @@ const (
 	watchStreams   = 20_000
 	watchConns     = 200 // connections the streams are spread over
 	idleConns      = 1_000
+	// A single-source flood tries more connections than max_connections
+	// (1,024 by default), from its own loopback address, while newcomers
+	// from another address probe whether they are still served.
+	oneSourceConns = 2_000
+	oneSource      = "127.0.0.2"
+	probes         = 100
 )
+
+// perAddress bounds each remote address to 64 connections.
+const perAddress = `  limits:
+    max_connections_per_address: 64
+`
 
 // limitsOff sets listen.limits as loose as the broker was before them,
 // for the same floods beside the defaults.
@@ -104,6 +115,8 @@ func BenchmarkUnauthenticatedFlood(b *testing.B) {
 		{fmt.Sprintf("%d Watch streams, limits off", watchStreams), limitsOff, holdWatchStreams},
 		{fmt.Sprintf("%d idle TCP connections", idleConns), "", holdIdleConns},
 		{fmt.Sprintf("%d idle TCP connections, limits off", idleConns), limitsOff, holdIdleConns},
+		{fmt.Sprintf("%d idle from one address", oneSourceConns), "", holdOneSource},
+		{fmt.Sprintf("%d idle from one address, per-address 64", oneSourceConns), perAddress, holdOneSource},
 	}
 	b.ResetTimer()
 	for range b.N {
@@ -280,14 +293,72 @@ func holdWatchStreams(b *testing.B, brk *testproc.Proc) (stop func() string) {
 // holdIdleConns keeps idleConns TCP connections open to the gRPC port
 // without a byte sent, opening a new one whenever the broker closes one.
 func holdIdleConns(b *testing.B, brk *testproc.Proc) (stop func() string) {
+	return holdIdle(brk, idleConns, nil, nil)
+}
+
+// holdOneSource is holdIdleConns for oneSourceConns connections from
+// oneSource, with a newcomer from the default loopback address dialling a
+// fresh connection and asking for health every 50 ms: how many of them
+// the broker serves is what a per-address bound is for.
+func holdOneSource(b *testing.B, brk *testproc.Proc) (stop func() string) {
 	ctx, cancel := context.WithCancel(context.Background())
-	var held, closed atomic.Int64
+	var served, tried atomic.Int64
+	probing := make(chan struct{})
+	stopFlood := holdIdle(brk, oneSourceConns, &net.TCPAddr{IP: net.ParseIP(oneSource)}, func() {
+		go func() {
+			defer close(probing)
+			for range probes {
+				if ctx.Err() != nil {
+					return
+				}
+				tried.Add(1)
+				if probe(ctx, brk.GRPCAddr) {
+					served.Add(1)
+				}
+				select {
+				case <-ctx.Done():
+				case <-time.After(50 * time.Millisecond):
+				}
+			}
+		}()
+	})
+	return func() string {
+		cancel()
+		<-probing
+		return fmt.Sprintf("%s; newcomers from another address served %d of %d", stopFlood(), served.Load(), tried.Load())
+	}
+}
+
+// probe dials a new connection and asks for health, within a second.
+func probe(ctx context.Context, addr string) bool {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	_, err = healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+	return err == nil
+}
+
+// holdIdle keeps n idle connections open from local (any address when
+// nil), reconnecting at once whenever the broker closes one, and calls
+// started once every connection has been tried.
+func holdIdle(brk *testproc.Proc, n int, local net.Addr, started func()) (stop func() string) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var held, closed, dialled atomic.Int64
 	var wg sync.WaitGroup
-	for range idleConns {
+	for range n {
 		wg.Go(func() {
-			var d net.Dialer
+			d := net.Dialer{LocalAddr: local}
+			first := true
 			for ctx.Err() == nil {
 				c, err := d.DialContext(ctx, "tcp", brk.GRPCAddr)
+				if first {
+					first = false
+					dialled.Add(1)
+				}
 				if err != nil {
 					return
 				}
@@ -305,8 +376,11 @@ func holdIdleConns(b *testing.B, brk *testproc.Proc) (stop func() string) {
 			}
 		})
 	}
-	for held.Load() < idleConns {
+	for dialled.Load() < int64(n) {
 		time.Sleep(10 * time.Millisecond)
+	}
+	if started != nil {
+		started()
 	}
 	return func() string {
 		peak := held.Load()
