@@ -49,7 +49,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 		addr, ok := l.admitAddress(c)
 		if !ok {
 			inc(l.o.RejectedPerAddress)
-			_ = c.Close()
+			reject(c)
 			continue
 		}
 		select {
@@ -61,7 +61,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 		default:
 			l.releaseAddress(addr)
 			inc(l.o.Rejected)
-			_ = c.Close()
+			reject(c)
 		}
 	}
 }
@@ -107,6 +107,17 @@ func (l *Listener) Addresses() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return len(l.byAddr)
+}
+
+// reject closes c with a reset rather than a FIN: the broker then keeps
+// no TIME_WAIT state for a connection it never served, which under a peer
+// reconnecting as fast as it is closed would pile up by the hundred
+// thousand.
+func reject(c net.Conn) {
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = c.Close()
 }
 
 func inc(c prometheus.Counter) {

@@ -1,6 +1,6 @@
 // Package connlimit bounds the open connections of a listener, in all and
 // optionally from any one remote address. A connection accepted beyond a
-// bound is closed at once and counted. The per-address bound keeps one
+// bound is reset at once and counted. The per-address bound keeps one
 // peer that reconnects as fast as it is closed from holding every slot
 // while others wait; it is off by default, because behind a proxy or a
 // NAT every client shares the proxy's address.

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -227,15 +228,7 @@ func TestConnectionsBeyondTheLimitClosed(t *testing.T) {
 			}
 			// The three must be accepted before the fourth is judged.
 			waitMetric(t, ctx, h, `ztbroker_connections_open{listener="`+name+`"} 3`)
-			c, err := net.Dial("tcp", addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			if err := c.SetReadDeadline(time.Now().Add(30 * time.Second)); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := c.Read(make([]byte, 1)); err == nil {
+			if servedFrom(t, ctx, "127.0.0.1", addr, name == "http") {
 				t.Fatal("the connection beyond the limit was served")
 			}
 			waitMetric(t, ctx, h, `ztbroker_connections_rejected_total{listener="`+name+`"} 1`)
@@ -381,36 +374,43 @@ func TestConnectionsPerAddressBounded(t *testing.T) {
 	t.Parallel()
 	h := setup(t, withYAML("  ops_addr: 127.0.0.1:0\n", "", ""), limitsYAML("max_connections_per_address: 2", "handshake_timeout: 1m"))
 	ctx := testContext(t)
-	// Loopback answers for all of 127.0.0.0/8 on Linux.
-	dialFrom := func(src string) net.Conn {
-		t.Helper()
-		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
-		c, err := d.DialContext(ctx, "tcp", h.srv.GRPCAddr())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = c.Close() })
-		if err := c.SetReadDeadline(time.Now().Add(30 * time.Second)); err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
-	// A gRPC server speaks first (its SETTINGS frame): a byte read is a
-	// connection served.
-	served := func(c net.Conn) bool {
-		_, err := c.Read(make([]byte, 1))
-		return err == nil
-	}
 	for range 2 {
-		if c := dialFrom("127.0.0.2"); !served(c) {
+		if !servedFrom(t, ctx, "127.0.0.2", h.srv.GRPCAddr(), false) {
 			t.Fatal("a connection within the per-address bound was not served")
 		}
 	}
-	if served(dialFrom("127.0.0.2")) {
+	if servedFrom(t, ctx, "127.0.0.2", h.srv.GRPCAddr(), false) {
 		t.Fatal("a third connection from one address was served")
 	}
 	waitMetric(t, ctx, h, `ztbroker_connections_rejected_per_address_total{listener="grpc"} 1`)
-	if !served(dialFrom("127.0.0.1")) {
+	if !servedFrom(t, ctx, "127.0.0.1", h.srv.GRPCAddr(), false) {
 		t.Error("another address was refused while the first held its bound")
 	}
+}
+
+// servedFrom dials addr from src (loopback answers for all of
+// 127.0.0.0/8 on Linux) and reports whether the connection was served:
+// whether the server's first byte arrives. A gRPC server speaks first
+// (its SETTINGS frame); an HTTP server is sent a request when ask is set.
+// The connection stays open until the test ends. A refused connection is
+// reset, which may fail the dial itself.
+func servedFrom(t *testing.T, ctx context.Context, src, addr string, ask bool) bool {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		if !errors.Is(err, syscall.ECONNRESET) {
+			t.Fatalf("dial %s from %s: %v", addr, src, err)
+		}
+		return false
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	if err := c.SetDeadline(time.Now().Add(30 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if ask {
+		_, _ = io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+	}
+	_, err = c.Read(make([]byte, 1))
+	return err == nil
 }

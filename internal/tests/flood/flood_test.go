@@ -312,7 +312,9 @@ func holdOneSource(b *testing.B, brk *testproc.Proc) (stop func() string) {
 					return
 				}
 				tried.Add(1)
-				if probe(ctx, brk.GRPCAddr) {
+				// Not under ctx: a probe under way when the phase ends
+				// must not count as refused.
+				if probe(context.Background(), brk.GRPCAddr) {
 					served.Add(1)
 				}
 				select {
@@ -360,16 +362,29 @@ func holdIdle(brk *testproc.Proc, n int, local net.Addr, started func()) (stop f
 					dialled.Add(1)
 				}
 				if err != nil {
-					return
+					// A connection refused as it opens (reset) is
+					// tried again at once, as an attacker would.
+					if ctx.Err() == nil {
+						closed.Add(1)
+					}
+					continue
 				}
-				held.Add(1)
 				stopped := context.AfterFunc(ctx, func() { _ = c.Close() })
-				// The broker speaks first (its HTTP/2 settings); the
-				// connection says nothing back until the broker closes it.
-				_, _ = io.Copy(io.Discard, c)
+				// The broker speaks first (its HTTP/2 settings), so a
+				// connection it serves is held once a byte arrives; one
+				// it refuses is reset before. The connection says nothing
+				// back until the broker closes it.
+				served := false
+				if _, err := c.Read(make([]byte, 1)); err == nil {
+					served = true
+					held.Add(1)
+					_, _ = io.Copy(io.Discard, c)
+				}
 				stopped()
 				_ = c.Close()
-				held.Add(-1)
+				if served {
+					held.Add(-1)
+				}
 				if ctx.Err() == nil {
 					closed.Add(1)
 				}
