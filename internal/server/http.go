@@ -177,9 +177,6 @@ func routingError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshale
 	}
 }
 
-// limitBody answers 413 for bodies over max. The gateway alone would
-// report a truncated body as malformed JSON (400), which misleads the
-// caller about what to fix.
 // checkPath refuses a path that is not UTF-8 before the gateway copies
 // its segments into a request; restjson checks the body and the query.
 func checkPath(next http.Handler) http.Handler {
@@ -192,6 +189,9 @@ func checkPath(next http.Handler) http.Handler {
 	})
 }
 
+// limitBody answers 413 for bodies over max. The gateway alone would
+// report a truncated body as malformed JSON (400), which misleads the
+// caller about what to fix.
 func limitBody(max int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > max {
