@@ -9,11 +9,11 @@ import (
 // broker: connections, streams, header bytes, and time spent silent.
 type Limits struct {
 	// MaxConnections bounds the open connections of each listener;
-	// connections accepted beyond it are closed at once. Default 1024.
+	// connections accepted beyond it are reset at once. Default 1024.
 	MaxConnections int `json:"max_connections"`
 	// MaxConnectionsPerAddress bounds the open connections of each
 	// listener from any one remote IP address, so that one peer cannot
-	// hold every slot; connections beyond it are closed at once. 0, the
+	// hold every slot; connections beyond it are reset at once. 0, the
 	// default, sets no such bound: behind a proxy or a NAT every client
 	// shares one address.
 	MaxConnectionsPerAddress int `json:"max_connections_per_address"`
