@@ -34,11 +34,16 @@ const (
 )
 
 func (s *Store) initGroups() {
-	s.creates = &group[store.CreatePendingParams, *lease.Lease]{max: maxBatch, timeout: batchTimeout, run: s.createBatch}
-	s.activates = &group[store.ActivateParams, *lease.Lease]{max: maxBatch, timeout: batchTimeout, run: s.activateBatch}
-	s.revokes = &group[store.RevokeActiveParams, *lease.Lease]{max: maxBatch, timeout: batchTimeout, run: s.revokeActiveBatch}
-	s.completions = &group[store.CompleteRevokeParams, *lease.Lease]{max: maxBatch, timeout: batchTimeout, run: s.completeRevokeBatch}
-	s.appends = &group[*store.AuditEvent, int64]{max: maxBatch, timeout: batchTimeout, run: s.appendAuditBatch}
+	s.creates = &group[store.CreatePendingParams, *lease.Lease]{max: maxBatch, timeout: batchTimeout,
+		one: s.createOne, run: s.createBatch}
+	s.activates = &group[store.ActivateParams, *lease.Lease]{max: maxBatch, timeout: batchTimeout,
+		one: s.activateOne, run: s.activateBatch}
+	s.revokes = &group[store.RevokeActiveParams, *lease.Lease]{max: maxBatch, timeout: batchTimeout,
+		one: s.revokeActiveOne, run: s.revokeActiveBatch}
+	s.completions = &group[store.CompleteRevokeParams, *lease.Lease]{max: maxBatch, timeout: batchTimeout,
+		one: s.completeRevokeOne, run: s.completeRevokeBatch}
+	s.appends = &group[*store.AuditEvent, int64]{max: maxBatch, timeout: batchTimeout,
+		one: s.appendAuditOne, run: s.appendAuditBatch}
 }
 
 // leaseColsOf is leaseCols qualified by a table alias, for statements
@@ -105,11 +110,6 @@ var sqlActivateBatch = `WITH u AS (
 SELECT k, ` + leaseCols + ` FROM upd`
 
 func (s *Store) activateBatch(ctx context.Context, calls []*call[store.ActivateParams, *lease.Lease]) {
-	if len(calls) == 1 {
-		c := calls[0]
-		c.out, c.err = s.activateOne(ctx, c.in)
-		return
-	}
 	n := len(calls)
 	var (
 		ids, tokenIDs, hashes = make([]string, n), make([]string, n), make([]string, n)
@@ -148,11 +148,6 @@ var sqlRevokeActiveBatch = `WITH u AS (
 SELECT k, ` + leaseCols + ` FROM upd`
 
 func (s *Store) revokeActiveBatch(ctx context.Context, calls []*call[store.RevokeActiveParams, *lease.Lease]) {
-	if len(calls) == 1 {
-		c := calls[0]
-		c.out, c.err = s.revokeActiveOne(ctx, c.in)
-		return
-	}
 	n := len(calls)
 	ids, owners, reasons, by := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	nows, done := make([]time.Time, n), make([]time.Time, n)
@@ -201,11 +196,6 @@ var sqlInsertPendingBatch = `WITH u AS (
 SELECT k, ` + leaseCols + ` FROM upd`
 
 func (s *Store) createBatch(ctx context.Context, calls []*call[store.CreatePendingParams, *lease.Lease]) {
-	if len(calls) == 1 {
-		c := calls[0]
-		c.out, c.err = s.createOne(ctx, c.in)
-		return
-	}
 	n := len(calls)
 	text := func() []string { return make([]string, n) }
 	ids, purposes, owners, labels, upstreams, accounts, names := text(), text(), text(), text(), text(), text(), text()

@@ -24,11 +24,6 @@ var sqlCompleteRevokeBatch = `WITH u AS (
 SELECT k, ` + leaseCols + ` FROM upd`
 
 func (s *Store) completeRevokeBatch(ctx context.Context, calls []*call[store.CompleteRevokeParams, *lease.Lease]) {
-	if len(calls) == 1 {
-		c := calls[0]
-		c.out, c.err = s.completeRevokeOne(ctx, c.in)
-		return
-	}
 	ids, nows := make([]string, len(calls)), make([]time.Time, len(calls))
 	for i, c := range calls {
 		ids[i], nows[i] = c.in.ID, c.in.Now
@@ -47,11 +42,6 @@ func (s *Store) completeRevokeBatch(ctx context.Context, calls []*call[store.Com
 // appendAuditBatch appends many callers' events with AppendAudits, one
 // statement, in call order.
 func (s *Store) appendAuditBatch(ctx context.Context, calls []*call[*store.AuditEvent, int64]) {
-	if len(calls) == 1 {
-		c := calls[0]
-		c.out, c.err = s.appendAuditOne(ctx, c.in)
-		return
-	}
 	// AppendAudits sets the events' ids; they are the callers' events, so
 	// their ids are set here too, and handed back as results.
 	events := make([]*store.AuditEvent, len(calls))

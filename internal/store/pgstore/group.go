@@ -28,8 +28,11 @@ type group[In, Out any] struct {
 	// fail the others' writes. When every call has a deadline, the
 	// latest of them bounds the statement instead, if it is sooner.
 	timeout time.Duration
+	// one executes a lone call's single-row statement, as the store
+	// would without grouping.
+	one func(ctx context.Context, in In) (Out, error)
 	// run executes one statement for calls, setting each call's out and
-	// err. It is never called with an empty slice.
+	// err. It is only called with two calls or more.
 	run func(ctx context.Context, calls []*call[In, Out])
 	// observe and queued, when set, are told each statement's size and
 	// the queue's depth after each arrival (tests).
@@ -127,7 +130,8 @@ func (g *group[In, Out]) runSafely(ctx context.Context, calls []*call[In, Out]) 
 		}
 	}()
 	if len(calls) == 1 {
-		g.run(ctx, calls)
+		c := calls[0]
+		c.out, c.err = g.one(ctx, c.in)
 		return nil
 	}
 	sctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), batchDeadline(calls, time.Now().Add(g.timeout)))

@@ -17,16 +17,14 @@ func TestGroupSurvivesAPanic(t *testing.T) {
 	t.Parallel()
 	release := make(chan struct{})
 	g := &group[int, int]{max: 8, timeout: time.Minute}
-	g.run = func(_ context.Context, calls []*call[int, int]) {
-		if calls[0].in == 0 {
+	g.one = func(_ context.Context, in int) (int, error) {
+		if in == 0 {
 			<-release // the leader's statement, held until the others queue
-			return
+			return 0, nil
 		}
-		if len(calls) > 1 {
-			panic("boom")
-		}
-		calls[0].out = calls[0].in * 10
+		return in * 10, nil
 	}
+	g.run = func(context.Context, []*call[int, int]) { panic("boom") }
 	started := make(chan struct{})
 	var once sync.Once
 	queued := make(chan struct{})
