@@ -122,23 +122,11 @@ func TestBatchedCreate(t *testing.T) {
 	all := append(slices.Clone(plain), twinA, twinB, bad)
 
 	p := probe(s.creates)
-	create := func(c store.CreatePendingParams) func() result {
-		return func() result {
-			r, err := s.CreatePending(ctx, c)
-			if err != nil {
-				return result{err: err}
-			}
-			if r.Existing {
-				return result{l: r.Lease, err: errExisting}
-			}
-			return result{l: r.Lease}
-		}
-	}
 	var calls []func() result
 	for _, c := range all {
-		calls = append(calls, create(c))
+		calls = append(calls, createCall(ctx, s, c))
 	}
-	head, res := inBatch(t, p, release, create(leader), calls)
+	head, res := inBatch(t, p, release, createCall(ctx, s, leader), calls)
 
 	// The batch failed on the bad call's constraint, so every call was
 	// retried alone: the sizes show the one batch statement.
@@ -174,16 +162,7 @@ func TestBatchedCreateWithoutErrors(t *testing.T) {
 	twinA.IdempotencyKey, twinB.IdempotencyKey = "k-twin", "k-twin"
 	var calls []func() result
 	for _, c := range append(slices.Clone(all), twinA, twinB) {
-		calls = append(calls, func() result {
-			r, err := s.CreatePending(ctx, c)
-			if err != nil {
-				return result{err: err}
-			}
-			if r.Existing {
-				return result{l: r.Lease, err: errExisting}
-			}
-			return result{l: r.Lease}
-		})
+		calls = append(calls, createCall(ctx, s, c))
 	}
 	p := probe(s.creates)
 	_, res := inBatch(t, p, release, func() result { _, err := s.CreatePending(ctx, leader); return result{err: err} }, calls)
@@ -441,5 +420,20 @@ func TestBatchedRevokeActive(t *testing.T) {
 	}
 	if got := auditFor(t, s, ls[2].ID); len(got) != 2 {
 		t.Errorf("refused revoke audited: %v", got)
+	}
+}
+
+// createCall is one CreatePending, its lease handed back with
+// errExisting when the idempotency key found an earlier one.
+func createCall(ctx context.Context, s *Store, c store.CreatePendingParams) func() result {
+	return func() result {
+		r, err := s.CreatePending(ctx, c)
+		if err != nil {
+			return result{err: err}
+		}
+		if r.Existing {
+			return result{l: r.Lease, err: errExisting}
+		}
+		return result{l: r.Lease}
 	}
 }
